@@ -1,0 +1,41 @@
+# Gauntlet: the two commands a user runs are `make test` and `make test-resilience`.
+# Every target installs or builds what it needs itself (Go modules, Debian packages, local images).
+SHELL := /bin/bash
+export GOFLAGS := -buildvcs=false
+BIN ?= bin
+
+.PHONY: all build gateway mockbin test test-resilience bench run report report-diff deps-test
+
+all: build
+
+build: gateway mockbin
+
+gateway:
+	CGO_ENABLED=0 go build -o $(BIN)/gateway ./gateway
+
+mockbin:
+	CGO_ENABLED=0 go build -o $(BIN)/mockbin ./mockbin
+
+# Unit tests: everything but the container suites (those carry the `resilience` build tag).
+test: deps-test
+	go test -race -count=1 ./...
+
+# Debian packages the unit tests use for real (a redis-server for the redis rate-limit policy).
+deps-test:
+	@scripts/apt-ensure.sh redis-server:redis-server
+
+# The main job: builds binaries and images, runs the scenario suites, writes reports/out/.
+test-resilience:
+	scripts/test-resilience.sh
+
+bench:
+	scripts/bench.sh
+
+run:
+	scripts/run.sh
+
+report:
+	go run ./reports/cmd/reports render reports/out
+
+report-diff:
+	go run ./reports/cmd/reports diff $(BASE) $(NEW)
