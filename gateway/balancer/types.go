@@ -1,0 +1,52 @@
+// Package balancer picks the target for each try of a proxied request: weighted
+// round-robin, least-connections and consistent-hashing per Kong's upstream entity,
+// skipping targets that health checking has marked unhealthy.
+package balancer
+
+import (
+	"errors"
+	"net/http"
+)
+
+// ErrNoPeer means no healthy target can take the request; the proxy answers 503
+// with Kong's message.
+var ErrNoPeer = errors.New("failure to get a peer from the ring-balancer")
+
+// Peer is the address chosen for one try.
+type Peer struct {
+	TargetID string // the target entity's id
+	Host     string // the target's host as configured (for the upstream Host header)
+	Port     int
+	Addr     string // host:port to dial
+}
+
+// Request is what a pick may depend on (hash_on inputs) and which peers this
+// request has already tried, so a retry goes to the next target.
+type Request struct {
+	HTTP         *http.Request
+	ClientIP     string
+	ConsumerID   string
+	CredentialID string
+	Tried        []Peer
+}
+
+// Result is the outcome of one try, fed back for least-connections accounting
+// and passive health checks. Status is 0 when no response arrived.
+type Result struct {
+	TCPFailure bool
+	Timeout    bool
+	Status     int
+}
+
+// Picker is one upstream's balancer as the proxy uses it. Every successful Pick
+// is followed by exactly one Done for that peer.
+type Picker interface {
+	Pick(req *Request) (Peer, error)
+	Done(p Peer, res Result)
+}
+
+// Lookup finds the balancer of the upstream with this name; it returns a nil
+// interface when no upstream has that name (then the service host is resolved by DNS).
+type Lookup interface {
+	Picker(upstreamName string) Picker
+}
