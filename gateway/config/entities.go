@@ -64,27 +64,27 @@ type CIDRPort struct {
 
 // Upstream is a virtual hostname with its own load balancer (Kong's upstreams entity).
 type Upstream struct {
-	ID                     string        `json:"id"`
-	Name                   string        `json:"name"`
-	Algorithm              string        `json:"algorithm"`
-	HashOn                 string        `json:"hash_on"`
-	HashFallback           string        `json:"hash_fallback"`
-	HashOnHeader           *string       `json:"hash_on_header"`
-	HashFallbackHeader     *string       `json:"hash_fallback_header"`
-	HashOnCookie           *string       `json:"hash_on_cookie"`
-	HashOnCookiePath       string        `json:"hash_on_cookie_path"`
-	HashOnQueryArg         *string       `json:"hash_on_query_arg"`
-	HashFallbackQueryArg   *string       `json:"hash_fallback_query_arg"`
-	HashOnURICapture       *string       `json:"hash_on_uri_capture"`
-	HashFallbackURICapture *string       `json:"hash_fallback_uri_capture"`
-	Slots                  int           `json:"slots"`
-	Healthchecks           Healthchecks  `json:"healthchecks"`
-	Tags                   []string      `json:"tags"`
-	HostHeader             *string       `json:"host_header"`
-	ClientCertificate      *Ref          `json:"client_certificate"`
-	UseSRVName             bool          `json:"use_srv_name"`
-	CreatedAt              int64         `json:"created_at"`
-	UpdatedAt              int64         `json:"updated_at"`
+	ID                     string       `json:"id"`
+	Name                   string       `json:"name"`
+	Algorithm              string       `json:"algorithm"`
+	HashOn                 string       `json:"hash_on"`
+	HashFallback           string       `json:"hash_fallback"`
+	HashOnHeader           *string      `json:"hash_on_header"`
+	HashFallbackHeader     *string      `json:"hash_fallback_header"`
+	HashOnCookie           *string      `json:"hash_on_cookie"`
+	HashOnCookiePath       string       `json:"hash_on_cookie_path"`
+	HashOnQueryArg         *string      `json:"hash_on_query_arg"`
+	HashFallbackQueryArg   *string      `json:"hash_fallback_query_arg"`
+	HashOnURICapture       *string      `json:"hash_on_uri_capture"`
+	HashFallbackURICapture *string      `json:"hash_fallback_uri_capture"`
+	Slots                  int          `json:"slots"`
+	Healthchecks           Healthchecks `json:"healthchecks"`
+	Tags                   []string     `json:"tags"`
+	HostHeader             *string      `json:"host_header"`
+	ClientCertificate      *Ref         `json:"client_certificate"`
+	UseSRVName             bool         `json:"use_srv_name"`
+	CreatedAt              int64        `json:"created_at"`
+	UpdatedAt              int64        `json:"updated_at"`
 }
 
 // Healthchecks is Kong's upstream.healthchecks tree.
