@@ -1,0 +1,314 @@
+// Package reports turns scenario records into what a run leaves behind: a
+// Markdown summary, self-contained HTML pages with SVG plots, a plain-text
+// report like `vegeta report`, and comparisons between two runs.
+//
+// The Record is the single source of truth: the harness fills one per scenario
+// and writes it as JSON; everything else is rendered from those files, so a
+// report can be re-rendered (`make report`) without rerunning anything. The
+// package imports nothing from scenarios/ or chaos/ and no vegeta types: data
+// flows scenario → record → reports.
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the record's JSON layout. It grows when a
+// field changes meaning or is removed; adding an optional field keeps it.
+const SchemaVersion = 1
+
+// Stack names how the system under test ran.
+const (
+	StackContainers = "containers"
+	StackProcesses  = "processes"
+)
+
+// Verdicts of a scenario.
+const (
+	VerdictPass = "pass"
+	VerdictFail = "fail"
+	// VerdictError means the scenario could not be judged (setup failed, the
+	// load never ran): neither the gateway's pass nor its fail.
+	VerdictError = "error"
+)
+
+// DistributionQuantiles are the quantiles the harness is asked to record in
+// Totals.Distribution: dense towards the tail, as an HDR histogram plot shows
+// them on a log axis of 1/(1-q).
+var DistributionQuantiles = []float64{
+	0, 0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995,
+	0.999, 0.9995, 0.9999, 0.99999, 1,
+}
+
+// Record is everything known about one scenario run.
+//
+// Durations (time.Duration) are JSON integers in nanoseconds; times are RFC
+// 3339 with nanoseconds. Offsets in Faults and Series are relative to Start.
+type Record struct {
+	Schema   int      `json:"schema"`
+	Scenario string   `json:"scenario"`
+	Labels   []string `json:"labels,omitempty"`
+	// Stack is StackContainers or StackProcesses.
+	Stack string `json:"stack"`
+	// Gateway names the gateway under test (image or binary), e.g.
+	// "gauntlet/gateway:dev" or "kong:3.9".
+	Gateway string `json:"gateway,omitempty"`
+	// GatewayConfig is the configuration the scenario applied, as the JSON
+	// the harness had at hand (a kong.yml converted to JSON, or the Admin API
+	// entities). Rendered verbatim, never interpreted.
+	GatewayConfig json.RawMessage `json:"gateway_config,omitempty"`
+
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+
+	Faults     []Fault     `json:"faults"`
+	Load       Load        `json:"load"`
+	Totals     Totals      `json:"totals"`
+	Series     []Interval  `json:"series"`
+	Assertions []Assertion `json:"assertions"`
+	Logs       []Log       `json:"logs,omitempty"`
+
+	Verdict string `json:"verdict"`
+	// Failure is the first failure message when Verdict is not pass.
+	Failure string `json:"failure,omitempty"`
+}
+
+// Fault is one entry of the fault timeline: planned when to start, and when it
+// actually started and was reverted.
+type Fault struct {
+	Name string `json:"name"`
+	// Kind is the fault family: kill, stop, pause, disconnect, latency,
+	// timeout, reset, bandwidth, slow, fail, flap, ...
+	Kind string `json:"kind"`
+	// Target is what the fault hit: a container, process or proxy name.
+	Target string `json:"target"`
+	// PlannedOffset is when, after Record.Start, the fault was due;
+	// PlannedDuration how long it was meant to last (0: until the end).
+	PlannedOffset   time.Duration `json:"planned_offset"`
+	PlannedDuration time.Duration `json:"planned_duration,omitempty"`
+	// Start and End are the actual wall-clock times. A zero End means the
+	// fault was never reverted; it is drawn up to Record.End.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+	// Error is set when injecting or reverting the fault failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Load is what the load generator was asked to do.
+type Load struct {
+	// Rate is the requested rate in requests per second (0: as fast as possible).
+	Rate        float64       `json:"rate"`
+	Duration    time.Duration `json:"duration"`
+	Timeout     time.Duration `json:"timeout"`
+	Connections int           `json:"connections"`
+	Workers     int           `json:"workers,omitempty"`
+	// Targets describes the requests, e.g. "GET http://127.0.0.1:8000/echo".
+	Targets []string `json:"targets,omitempty"`
+}
+
+// Latencies are the latency statistics over a set of requests.
+type Latencies struct {
+	Min  time.Duration `json:"min"`
+	Mean time.Duration `json:"mean"`
+	P50  time.Duration `json:"p50"`
+	P90  time.Duration `json:"p90"`
+	P95  time.Duration `json:"p95"`
+	P99  time.Duration `json:"p99"`
+	P999 time.Duration `json:"p999"`
+	Max  time.Duration `json:"max"`
+}
+
+// Quantile is one point of a latency distribution.
+type Quantile struct {
+	Q       float64       `json:"q"`
+	Latency time.Duration `json:"latency"`
+}
+
+// Totals are the load metrics over the whole attack (vegeta's Metrics, in
+// plain types).
+type Totals struct {
+	Requests uint64 `json:"requests"`
+	// Rate is the achieved request rate (requests / attack duration);
+	// Throughput the successful responses per second (successes / (attack +
+	// wait)), as vegeta defines them.
+	Rate       float64 `json:"rate"`
+	Throughput float64 `json:"throughput"`
+	// Duration is the attack's length; Wait the time from the last request
+	// sent to its response.
+	Duration time.Duration `json:"duration"`
+	Wait     time.Duration `json:"wait"`
+	// Success is the ratio of requests answered with a 2xx/3xx, in [0, 1].
+	Success   float64   `json:"success"`
+	Latencies Latencies `json:"latencies"`
+	// Distribution is the latency at DistributionQuantiles (optional; the
+	// percentile plot falls back to Latencies when it is empty).
+	Distribution []Quantile `json:"distribution,omitempty"`
+	// StatusCodes counts responses by status code as text; "0" counts
+	// requests that got no response (connection error, client timeout).
+	StatusCodes map[string]int `json:"status_codes"`
+	// Errors is the set of distinct error texts.
+	Errors   []string `json:"errors,omitempty"`
+	BytesIn  uint64   `json:"bytes_in"`
+	BytesOut uint64   `json:"bytes_out"`
+}
+
+// Interval is one bucket of the per-interval series.
+type Interval struct {
+	// Offset is the bucket's start after Record.Start; Width its length.
+	Offset time.Duration `json:"offset"`
+	Width  time.Duration `json:"width"`
+	// Requests sent in the bucket (by send time) and their rate per second.
+	Requests int     `json:"requests"`
+	Rate     float64 `json:"rate"`
+	// Success is the ratio of 2xx/3xx responses in the bucket; 0 when empty.
+	Success float64       `json:"success"`
+	P50     time.Duration `json:"p50"`
+	P99     time.Duration `json:"p99"`
+	// StatusCodes counts the bucket's responses by status code ("0": none).
+	StatusCodes map[string]int `json:"status_codes"`
+	// Targets counts the bucket's responses by their X-Mockbin-Instance
+	// header (which upstream target answered); share = n / Requests.
+	Targets map[string]int `json:"targets,omitempty"`
+}
+
+// Assertion is one resilience property checked with a number.
+type Assertion struct {
+	Name string `json:"name"`
+	// Bound is the property as text, e.g. "<= 5 failed requests" or
+	// "p99 < 250ms".
+	Bound    string  `json:"bound"`
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit,omitempty"`
+	Pass     bool    `json:"pass"`
+}
+
+// Log is the tail of one container's (or process's) output.
+type Log struct {
+	Container string `json:"container"`
+	Tail      string `json:"tail"`
+}
+
+// Slug is the scenario name as a file name: lower case letters, digits and
+// dashes.
+func Slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "-")
+	if s == "" {
+		return "scenario"
+	}
+	return s
+}
+
+// FileName is the record's file name inside a records directory.
+func (r *Record) FileName() string { return Slug(r.Scenario) + ".json" }
+
+// Validate reports the first problem that would make the record unrenderable.
+func (r *Record) Validate() error {
+	switch {
+	case r.Schema > SchemaVersion:
+		return fmt.Errorf("record %q: schema %d is newer than this reader's %d", r.Scenario, r.Schema, SchemaVersion)
+	case r.Schema < 1:
+		return fmt.Errorf("record %q: missing schema version", r.Scenario)
+	case r.Scenario == "":
+		return errors.New("record: missing scenario name")
+	case r.Verdict != VerdictPass && r.Verdict != VerdictFail && r.Verdict != VerdictError:
+		return fmt.Errorf("record %q: verdict %q is not pass, fail or error", r.Scenario, r.Verdict)
+	}
+	return nil
+}
+
+// WriteFile writes the record as indented JSON to dir/FileName(), creating dir
+// if needed. The file is written to a temporary name and renamed, so a reader
+// never sees half a record. A zero Schema is set to SchemaVersion.
+func (r *Record) WriteFile(dir string) error {
+	if r.Schema == 0 {
+		r.Schema = SchemaVersion
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode record %q: %w", r.Scenario, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write record %q: %w", r.Scenario, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".record-*.json")
+	if err != nil {
+		return fmt.Errorf("write record %q: %w", r.Scenario, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write record %q: %w", r.Scenario, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write record %q: %w", r.Scenario, err)
+	}
+	path := filepath.Join(dir, r.FileName())
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write record %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write record %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile reads and validates one record.
+func ReadFile(path string) (*Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read record: %w", err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("read record %s: %w", path, err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("read record %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// ReadDir reads every *.json record in dir, ordered by scenario name.
+func ReadDir(dir string) ([]*Record, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read records in %s: %w", dir, err)
+	}
+	recs := make([]*Record, 0, len(paths))
+	for _, p := range paths {
+		r, err := ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	sortRecords(recs)
+	return recs, nil
+}
+
+func sortRecords(recs []*Record) {
+	slices.SortStableFunc(recs, func(a, b *Record) int { return strings.Compare(a.Scenario, b.Scenario) })
+}
