@@ -1,0 +1,287 @@
+// Command bench compares the gateway with nginx and HAProxy in front of the same
+// upstream on loopback, plus the upstream direct: maximum throughput with wrk,
+// then latency at a fixed rate (half of nginx's maximum) with vegeta. Absolute
+// numbers drift between machines; the ratios inside one run are the result.
+//
+// Run it through `make bench`, which installs nginx, haproxy and wrk first.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Ports on loopback; chosen high and fixed so the configs below stay readable.
+const (
+	upstreamAddr   = "127.0.0.1:19080"
+	gatewayProxy   = "127.0.0.1:19000"
+	gatewayAdmin   = "127.0.0.1:19001"
+	nginxAddr      = "127.0.0.1:19100"
+	haproxyAddr    = "127.0.0.1:19200"
+	benchAPIKey    = "bench-key"
+	pluginsPath    = "/plugins"
+	readyDeadline  = 20 * time.Second
+	latencyTimeout = 5 * time.Second
+)
+
+type contender struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+
+	MaxRPS    float64 `json:"max_rps"`
+	Rate      int     `json:"fixed_rate"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	Success   float64 `json:"success_ratio"`
+	VsNginx   float64 `json:"throughput_vs_nginx"`
+	P99VsNgx  float64 `json:"p99_vs_nginx"`
+	header    http.Header
+	wrkHeader string
+}
+
+func main() {
+	binDir := flag.String("bin", "bin", "directory with the gateway and mockbin binaries")
+	outDir := flag.String("out", "bench/out", "where bench.json and bench.md go")
+	duration := flag.Duration("duration", 10*time.Second, "length of each wrk and vegeta run")
+	conns := flag.Int("connections", 64, "wrk connections")
+	flag.Parse()
+	log.SetFlags(0)
+
+	work, err := os.MkdirTemp("", "gauntlet-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+			_ = p.Wait()
+		}
+	}()
+	start := func(name string, args ...string) {
+		cmd := exec.Command(name, args...)
+		logFile, err := os.Create(filepath.Join(work, filepath.Base(name)+".log"))
+		check(err)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		check(cmd.Start())
+		procs = append(procs, cmd)
+	}
+
+	start(filepath.Join(*binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
+	waitReady("http://" + upstreamAddr + "/")
+
+	kongYML := filepath.Join(work, "kong.yml")
+	check(os.WriteFile(kongYML, []byte(gatewayConfig), 0o644))
+	start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kongYML,
+		"--proxy-listen", gatewayProxy, "--admin-listen", gatewayAdmin, "--log-level", "error")
+	waitReady("http://" + gatewayProxy + "/")
+
+	nginxConf := filepath.Join(work, "nginx.conf")
+	check(os.WriteFile(nginxConf, []byte(fmt.Sprintf(nginxConfig, work, work, nginxAddr, upstreamAddr)), 0o644))
+	start("nginx", "-p", work, "-c", nginxConf)
+	waitReady("http://" + nginxAddr + "/")
+
+	haproxyConf := filepath.Join(work, "haproxy.cfg")
+	check(os.WriteFile(haproxyConf, []byte(fmt.Sprintf(haproxyConfig, haproxyAddr, upstreamAddr)), 0o644))
+	start("haproxy", "-db", "-f", haproxyConf)
+	waitReady("http://" + haproxyAddr + "/")
+
+	contenders := []*contender{
+		{Name: "direct", URL: "http://" + upstreamAddr + "/"},
+		{Name: "nginx", URL: "http://" + nginxAddr + "/"},
+		{Name: "haproxy", URL: "http://" + haproxyAddr + "/"},
+		{Name: "gateway", URL: "http://" + gatewayProxy + "/"},
+		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + "/",
+			header: http.Header{"Apikey": []string{benchAPIKey}}, wrkHeader: "apikey: " + benchAPIKey},
+	}
+	waitReady(contenders[len(contenders)-1].URL, "apikey", benchAPIKey)
+
+	for _, c := range contenders {
+		c.MaxRPS = wrk(c, *duration, *conns)
+		log.Printf("%-32s max %8.0f rps", c.Name, c.MaxRPS)
+	}
+	nginx := contenders[1]
+	rate := int(nginx.MaxRPS / 2)
+	for _, c := range contenders {
+		attack(c, rate, *duration)
+		log.Printf("%-32s at %d rps: p50 %.2f ms, p99 %.2f ms, success %.4f", c.Name, rate, c.P50ms, c.P99ms, c.Success)
+	}
+	for _, c := range contenders {
+		c.VsNginx = c.MaxRPS / nginx.MaxRPS
+		if nginx.P99ms > 0 {
+			c.P99VsNgx = c.P99ms / nginx.P99ms
+		}
+	}
+	check(os.MkdirAll(*outDir, 0o755))
+	table := markdown(contenders, rate, *duration, *conns)
+	fmt.Print("\n" + table)
+	js, err := json.MarshalIndent(map[string]any{
+		"date": time.Now().UTC().Format(time.RFC3339), "duration": duration.String(), "connections": *conns,
+		"fixed_rate": rate, "contenders": contenders,
+	}, "", "  ")
+	check(err)
+	check(os.WriteFile(filepath.Join(*outDir, "bench.json"), js, 0o644))
+	check(os.WriteFile(filepath.Join(*outDir, "bench.md"), []byte(table), 0o644))
+	log.Printf("wrote %s and %s", filepath.Join(*outDir, "bench.json"), filepath.Join(*outDir, "bench.md"))
+}
+
+var wrkRequests = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+var wrkErrors = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
+
+// wrk measures maximum throughput; 2 threads, as many as the machine has cores.
+func wrk(c *contender, d time.Duration, conns int) float64 {
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
+	if c.wrkHeader != "" {
+		args = append(args, "-H", c.wrkHeader)
+	}
+	out, err := exec.Command("wrk", append(args, c.URL)...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk %s: %v\n%s", c.Name, err, out)
+	}
+	if m := wrkErrors.FindSubmatch(out); m != nil {
+		log.Fatalf("wrk %s: %s non-2xx responses: the comparison would be unfair\n%s", c.Name, m[1], out)
+	}
+	m := wrkRequests.FindSubmatch(out)
+	if m == nil {
+		log.Fatalf("wrk %s: no Requests/sec in output\n%s", c.Name, out)
+	}
+	rps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return rps
+}
+
+// attack measures latency at a fixed open-model rate, the same for everyone.
+func attack(c *contender, rate int, d time.Duration) {
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: c.URL, Header: c.header})
+	attacker := vegeta.NewAttacker(vegeta.Timeout(latencyTimeout), vegeta.KeepAlive(true), vegeta.Connections(256))
+	var m vegeta.Metrics
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, c.Name) {
+		m.Add(res)
+	}
+	m.Close()
+	c.Rate = rate
+	c.P50ms = ms(m.Latencies.P50)
+	c.P99ms = ms(m.Latencies.P99)
+	c.MaxMs = ms(m.Latencies.Max)
+	c.Success = m.Success
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func markdown(cs []*contender, rate int, d time.Duration, conns int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, %s) | ×nginx | p50 ms @%d rps | p99 ms @%d rps | p99 ×nginx | success |\n",
+		"contender", conns, d, rate, rate)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, c := range cs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
+	}
+	return b.String()
+}
+
+// waitReady polls a URL until it answers 200, or gives up at the deadline.
+func waitReady(url string, header ...string) {
+	deadline := time.Now().Add(readyDeadline)
+	for {
+		req, _ := http.NewRequest("GET", url, nil)
+		if len(header) == 2 {
+			req.Header.Set(header[0], header[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("%s not ready after %s (last: %v)", url, readyDeadline, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// gatewayConfig routes / plainly, and /plugins through key-auth and a
+// rate limit far above what the benchmark can reach, so the row measures the
+// plugins' cost, never their rejections.
+const gatewayConfig = `_format_version: "3.0"
+services:
+- name: bench
+  url: http://` + upstreamAddr + `
+  routes:
+  - name: plain
+    paths: ["/"]
+- name: bench-plugins
+  url: http://` + upstreamAddr + `
+  routes:
+  - name: with-plugins
+    paths: ["` + pluginsPath + `"]
+  plugins:
+  - name: key-auth
+  - name: rate-limiting
+    config:
+      second: 1000000000
+      policy: local
+consumers:
+- username: bench
+  keyauth_credentials:
+  - key: ` + benchAPIKey + `
+`
+
+// nginxConfig is tuned as the gateway is: 2 workers, upstream keep-alive.
+const nginxConfig = `worker_processes 2;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/nginx-error.log error;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  upstream backend { server %[4]s; keepalive 256; }
+  server {
+    listen %[3]s backlog=4096;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`
+
+// haproxyConfig: 2 threads, connection reuse to the upstream.
+const haproxyConfig = `global
+  nbthread 2
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend bench
+  bind %s
+  default_backend upstream
+backend upstream
+  server s1 %s maxconn 1000
+`
