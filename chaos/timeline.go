@@ -1,0 +1,240 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Step schedules a fault at an offset from the timeline's origin (usually the
+// start of the load). Hold > 0 reverts it Hold later; Hold = 0 keeps it until
+// RevertAll.
+type Step struct {
+	At    time.Duration
+	Fault Fault
+	Hold  time.Duration
+}
+
+// Action is what an Event did to its fault.
+type Action string
+
+const (
+	ActionInject Action = "inject"
+	ActionRevert Action = "revert"
+)
+
+// Event is one action as it actually happened. Planned is the offset it was
+// scheduled at; Started and Ended are wall-clock times, so Started−origin minus
+// Planned is how late it ran.
+type Event struct {
+	Fault   string
+	Kind    string
+	Action  Action
+	Planned time.Duration
+	Started time.Time
+	Ended   time.Time
+	Err     string
+}
+
+// Timeline runs faults at offsets during load and records what happened. It is
+// safe for concurrent use: RevertAll may run while Run is still waiting.
+type Timeline struct {
+	steps []Step
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	origin   time.Time
+	events   []Event
+	injected []Fault // in injection order, reverted ones removed
+}
+
+// NewTimeline returns a timeline of steps; their order in the call does not
+// matter, they run by offset (ties: injects before reverts, then call order).
+func NewTimeline(log *slog.Logger, steps ...Step) *Timeline {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Timeline{steps: steps, log: log}
+}
+
+type action struct {
+	at    time.Duration
+	fault Fault
+	act   Action
+	seq   int
+}
+
+// Schedule is the ordered list of actions Run will take: each step's inject at
+// At, and its revert at At+Hold when Hold > 0.
+func (t *Timeline) schedule() []action {
+	var acts []action
+	for i, s := range t.steps {
+		acts = append(acts, action{at: s.At, fault: s.Fault, act: ActionInject, seq: i})
+		if s.Hold > 0 {
+			acts = append(acts, action{at: s.At + s.Hold, fault: s.Fault, act: ActionRevert, seq: i})
+		}
+	}
+	sort.SliceStable(acts, func(i, j int) bool {
+		a, b := acts[i], acts[j]
+		if a.at != b.at {
+			return a.at < b.at
+		}
+		if a.act != b.act {
+			return a.act == ActionInject
+		}
+		return a.seq < b.seq
+	})
+	return acts
+}
+
+// Run executes the schedule relative to origin and returns when every action
+// has run or ctx ends. Actions run one at a time, so a slow one delays the next;
+// the events show it. An inject that fails is recorded and its timed revert
+// skipped; Run goes on with the rest and returns the errors joined.
+func (t *Timeline) Run(ctx context.Context, origin time.Time) error {
+	t.mu.Lock()
+	t.origin = origin
+	t.mu.Unlock()
+	var errs []error
+	for _, a := range t.schedule() {
+		wait := time.Until(origin.Add(a.at))
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return errors.Join(append(errs, fmt.Errorf("timeline stopped before %s %s: %w", a.act, a.fault.Name(), ctx.Err()))...)
+			case <-timer.C:
+			}
+		}
+		if a.act == ActionRevert && !t.isInjected(a.fault) {
+			continue
+		}
+		if err := t.do(ctx, a.fault, a.act, a.at); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RevertAll reverts every fault still injected, newest first, and records each
+// revert. It runs with its own context so a cancelled test still cleans up.
+func (t *Timeline) RevertAll(ctx context.Context) error {
+	t.mu.Lock()
+	pending := append([]Fault(nil), t.injected...)
+	origin := t.origin
+	t.mu.Unlock()
+	var errs []error
+	for i := len(pending) - 1; i >= 0; i-- {
+		if a, ok := pending[i].(interface{ Active() bool }); ok && !a.Active() {
+			t.forget(pending[i]) // one-shot faults (restart) leave nothing to revert
+			continue
+		}
+		planned := time.Duration(0)
+		if !origin.IsZero() {
+			planned = time.Since(origin)
+		}
+		if err := t.do(ctx, pending[i], ActionRevert, planned); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *Timeline) forget(f Fault) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, g := range t.injected {
+		if g == f {
+			t.injected = append(t.injected[:i], t.injected[i+1:]...)
+			return
+		}
+	}
+}
+
+func (t *Timeline) isInjected(f Fault) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, g := range t.injected {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Timeline) do(ctx context.Context, f Fault, act Action, planned time.Duration) error {
+	ev := Event{Fault: f.Name(), Kind: f.Kind(), Action: act, Planned: planned, Started: time.Now()}
+	var err error
+	if act == ActionInject {
+		err = f.Inject(ctx)
+	} else {
+		err = f.Revert(ctx)
+	}
+	ev.Ended = time.Now()
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	t.mu.Lock()
+	t.events = append(t.events, ev)
+	switch {
+	case err != nil:
+	case act == ActionInject:
+		t.injected = append(t.injected, f)
+	}
+	t.mu.Unlock()
+	if err == nil && act == ActionRevert {
+		t.forget(f)
+	}
+	t.log.Info("fault", "action", act, "fault", ev.Fault, "took", ev.Ended.Sub(ev.Started).Round(time.Millisecond), "err", ev.Err)
+	return err
+}
+
+// Events returns a copy of what happened so far, in the order it started.
+func (t *Timeline) Events() []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := append([]Event(nil), t.events...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out
+}
+
+// Origin is the time Run measured offsets from (zero before Run).
+func (t *Timeline) Origin() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.origin
+}
+
+// Window is when a fault was in effect: from the end of its inject to the start
+// of its revert (Until is zero if it was never reverted).
+type Window struct {
+	Fault       string
+	From, Until time.Time
+}
+
+// Windows pairs each successful inject with the revert that followed it.
+func (t *Timeline) Windows() []Window {
+	var out []Window
+	open := map[string]int{}
+	for _, ev := range t.Events() {
+		if ev.Err != "" {
+			continue
+		}
+		switch ev.Action {
+		case ActionInject:
+			open[ev.Fault] = len(out)
+			out = append(out, Window{Fault: ev.Fault, From: ev.Ended})
+		case ActionRevert:
+			if i, ok := open[ev.Fault]; ok {
+				out[i].Until = ev.Started
+				delete(open, ev.Fault)
+			}
+		}
+	}
+	return out
+}
