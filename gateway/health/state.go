@@ -1,0 +1,243 @@
+package health
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cause names what moved a target between states; it appears in logs and in
+// the transitions metric.
+type Cause string
+
+const (
+	CauseActive   Cause = "active"
+	CausePassive  Cause = "passive"
+	CauseManual   Cause = "manual"
+	CauseHalfOpen Cause = "half_open"
+)
+
+// Transition is one change of a target's health.
+type Transition struct {
+	Healthy bool // the new state
+	Cause   Cause
+	Detail  string // e.g. "http_failures 3/3 (status 500)"
+	At      time.Time
+}
+
+// Counters is a snapshot of a target's health counters.
+type Counters struct {
+	Successes    int
+	TCPFailures  int
+	Timeouts     int
+	HTTPFailures int
+}
+
+// Target is the health state of one target. It outlives configuration changes
+// that keep the target, which is how Gauntlet keeps health across Apply where
+// Kong resets it. The zero value is not usable; call NewTarget.
+//
+// Healthy is read on every balancer pick, so it is an atomic; observations take
+// a short per-target lock.
+type Target struct {
+	healthy atomic.Bool
+	// trial marks a half-open trial request in flight; taken by CAS on the pick
+	// path so exactly one request gets through per cooldown.
+	trial atomic.Bool
+	// halfOpenAt is the unix-nano instant from which a trial may be let
+	// through; 0 = no half-open (healthy, or ejected manually).
+	halfOpenAt atomic.Int64
+
+	mu       sync.Mutex
+	c        Counters
+	last     Transition
+	onChange func(Transition)
+}
+
+// NewTarget returns a healthy target. onChange (may be nil) is called after
+// every transition, outside the target's lock, in the goroutine that caused it.
+func NewTarget(onChange func(Transition)) *Target {
+	t := &Target{onChange: onChange}
+	t.healthy.Store(true)
+	return t
+}
+
+// Healthy reports the current state; lock-free.
+func (t *Target) Healthy() bool { return t.healthy.Load() }
+
+// Counters returns the current counters.
+func (t *Target) Counters() Counters {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c
+}
+
+// LastTransition returns the most recent transition (zero if none).
+func (t *Target) LastTransition() Transition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+func (c *Counters) failures() int { return c.TCPFailures + c.Timeouts + c.HTTPFailures }
+
+func (c *Counters) ptr(o Outcome) *int {
+	switch o {
+	case Success:
+		return &c.Successes
+	case TCPFailure:
+		return &c.TCPFailures
+	case Timeout:
+		return &c.Timeouts
+	}
+	return &c.HTTPFailures
+}
+
+// Observe feeds one outcome from src under policy p, following
+// lua-resty-healthcheck's incr_counter:
+//   - a counter whose threshold is 0 is disabled: the outcome is ignored;
+//   - a success on a fully healthy target (no failures counted), or a failure
+//     on a fully unhealthy target (no successes counted), changes nothing;
+//   - a success clears the failure counters, a failure clears the successes;
+//   - a counter reaching its threshold flips the state.
+//
+// With half-open recovery on, a passive success on an ejected target during its
+// trial re-enables it at once and a failure restarts the cooldown.
+func (t *Target) Observe(p *Policy, src Source, o Outcome, now time.Time, detail string) {
+	if o == Neutral || p == nil || !p.Enabled {
+		if t.trial.Load() && src == Passive {
+			// an inconclusive trial: let the next request try instead
+			t.trial.Store(false)
+		}
+		return
+	}
+	if src == Passive && t.trial.Load() && !t.healthy.Load() {
+		t.finishTrial(p, o, now, detail)
+		return
+	}
+	lim := p.limits(src).limit(o)
+	if lim == 0 {
+		return
+	}
+	t.mu.Lock()
+	healthy := t.healthy.Load()
+	if o == Success {
+		if healthy && t.c.failures() == 0 {
+			t.mu.Unlock()
+			return
+		}
+		t.c.TCPFailures, t.c.Timeouts, t.c.HTTPFailures = 0, 0, 0
+	} else {
+		if !healthy && t.c.Successes == 0 {
+			t.mu.Unlock()
+			return
+		}
+		t.c.Successes = 0
+	}
+	ctr := t.c.ptr(o)
+	*ctr++
+	if *ctr < lim || (o == Success) == healthy {
+		t.mu.Unlock()
+		return
+	}
+	cause := CauseActive
+	if src == Passive {
+		cause = CausePassive
+	}
+	tr := Transition{
+		Healthy: o == Success,
+		Cause:   cause,
+		Detail:  fmt.Sprintf("%s %s %d/%d%s", src, counterName(o), *ctr, lim, detailSuffix(detail)),
+		At:      now,
+	}
+	t.transitionLocked(p, tr)
+}
+
+func counterName(o Outcome) string {
+	switch o {
+	case Success:
+		return "successes"
+	case TCPFailure:
+		return "tcp_failures"
+	case Timeout:
+		return "timeouts"
+	}
+	return "http_failures"
+}
+
+func detailSuffix(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " (" + d + ")"
+}
+
+// transitionLocked applies tr, resets the counters (a fresh state starts
+// counting from zero) and notifies. It unlocks t.mu.
+func (t *Target) transitionLocked(p *Policy, tr Transition) {
+	t.c = Counters{}
+	t.last = tr
+	t.trial.Store(false)
+	if !tr.Healthy && tr.Cause != CauseManual && p != nil && p.HalfOpenCooldown > 0 {
+		t.halfOpenAt.Store(tr.At.Add(p.HalfOpenCooldown).UnixNano())
+	} else {
+		t.halfOpenAt.Store(0)
+	}
+	t.healthy.Store(tr.Healthy)
+	t.mu.Unlock()
+	if t.onChange != nil {
+		t.onChange(tr)
+	}
+}
+
+func (t *Target) finishTrial(p *Policy, o Outcome, now time.Time, detail string) {
+	t.mu.Lock()
+	if t.healthy.Load() || !t.trial.Load() {
+		t.mu.Unlock()
+		return
+	}
+	if o == Success {
+		t.transitionLocked(p, Transition{Healthy: true, Cause: CauseHalfOpen,
+			Detail: "half-open trial succeeded" + detailSuffix(detail), At: now})
+		return
+	}
+	// the trial failed: stay ejected for another cooldown
+	t.halfOpenAt.Store(now.Add(p.HalfOpenCooldown).UnixNano())
+	t.trial.Store(false)
+	t.mu.Unlock()
+}
+
+// TryTrial is asked on the pick path for an ejected target: it grants one
+// half-open trial request once the cooldown has passed. The caller must report
+// that request's outcome with Observe(…, Passive, …) (or ReleaseTrial).
+func (t *Target) TryTrial(now time.Time) bool {
+	at := t.halfOpenAt.Load()
+	if at == 0 || now.UnixNano() < at || t.healthy.Load() {
+		return false
+	}
+	return t.trial.CompareAndSwap(false, true)
+}
+
+// HalfOpenPending reports whether the target may be granted a trial at some
+// point (it was ejected by checks and half-open is configured).
+func (t *Target) HalfOpenPending() bool { return t.halfOpenAt.Load() != 0 && !t.healthy.Load() }
+
+// ReleaseTrial gives back a trial whose request never reached the target.
+func (t *Target) ReleaseTrial() { t.trial.Store(false) }
+
+// Set forces the state (Admin API healthy/unhealthy, or a manual override in
+// tests); counters are cleared as Kong's set_target_status does. A manual
+// ejection is never undone by half-open, only by checks or another Set.
+func (t *Target) Set(p *Policy, healthy bool, cause Cause, now time.Time) {
+	t.mu.Lock()
+	if t.healthy.Load() == healthy {
+		t.c = Counters{}
+		if !healthy && cause == CauseManual {
+			t.halfOpenAt.Store(0)
+		}
+		t.mu.Unlock()
+		return
+	}
+	t.transitionLocked(p, Transition{Healthy: healthy, Cause: cause, Detail: "set through the Admin API", At: now})
+}
