@@ -1,0 +1,271 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// The pages are self-contained: CSS and the render check are inline, plots are
+// inline SVG, and nothing is fetched, so a report opens from a CI artifact
+// with no network.
+
+const pageCSS = `
+:root{--pass:#2e7d32;--fail:#c62828;--err:#ef6c00;--ink:#1d1d1f;--mute:#5f6368;--line:#dadce0;--bg:#f7f7f9}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","Liberation Sans",Arial,sans-serif;color:var(--ink);background:var(--bg)}
+header{background:#fff;border-bottom:1px solid var(--line);padding:16px 28px}
+header h1{margin:0 0 4px;font-size:22px}
+main{padding:18px 28px;max-width:1280px}
+a{color:#1a5fb4}
+.sub{color:var(--mute)}
+.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px;text-transform:uppercase;letter-spacing:.03em}
+.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.error{background:var(--err)}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:130px}
+.card .k{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 18px;margin:14px 0}
+section h2{margin:4px 0 10px;font-size:17px}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}
+th,td{border-bottom:1px solid var(--line);padding:5px 10px;text-align:left;vertical-align:top}
+th{background:#fafafa;font-weight:600;font-size:13px}
+td.num{text-align:right}
+tr.fail td{background:#fdecea}
+figure{margin:8px 0 18px}
+figcaption{color:var(--mute);font-size:13px}
+svg.plot{width:100%;max-width:1100px;height:auto;display:block}
+pre{background:#f4f4f6;border:1px solid var(--line);border-radius:6px;padding:10px;overflow:auto;font-size:12.5px;max-height:420px}
+details summary{cursor:pointer;font-weight:600}
+.failure{color:var(--fail);font-weight:600}
+`
+
+// renderCheck is the page's own proof that the plots rendered: it counts the
+// SVG plots that laid out with a non-empty box and drawn content, and writes
+// the counts on <html>, where the headless-browser check reads them from the
+// dumped DOM.
+const renderCheck = `
+window.addEventListener("load", function () {
+  var plots = document.querySelectorAll("svg.plot"), ok = 0;
+  for (var i = 0; i < plots.length; i++) {
+    var b = plots[i].getBBox();
+    if (b.width > 0 && b.height > 0 && plots[i].querySelectorAll("path,text").length > 10) ok++;
+  }
+  document.documentElement.setAttribute("data-plots", String(plots.length));
+  document.documentElement.setAttribute("data-plots-rendered", String(ok));
+});
+`
+
+var funcs = template.FuncMap{
+	"dur":    fmtDur,
+	"pct":    fmtPct,
+	"rate":   fmtRate,
+	"offset": fmtOffset,
+	"codes":  fmtCodes,
+	"svg":    func(b []byte) template.HTML { return template.HTML(inlineSVG(b)) }, // our own gonum output, text escaped by vgsvg
+	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 MST") },
+	"pf": func(ok bool) string {
+		if ok {
+			return VerdictPass
+		}
+		return VerdictFail
+	},
+	"measured": measured,
+	"load":     loadText,
+	"faultRow": faultRow,
+	"share": func(n, of int) string {
+		if of == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+	},
+}
+
+var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
+{{define "head"}}<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}}</title><style>` + pageCSS + `</style><script>` + renderCheck + `</script></head>{{end}}
+
+{{define "index"}}{{template "head" "Gauntlet resilience report"}}
+<body><header><h1>Gauntlet resilience report</h1>
+<div class="sub">{{.Counts}}{{if .Generated}} · runs {{.Generated}}{{end}}</div></header>
+<main>
+<section><h2>Scenarios</h2>
+<table><thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
+{{range .Scenarios}}<tr class="{{.Record.Verdict}}">
+{{range $i, $c := .Row}}{{if eq $i 0}}<td><a href="{{$.Dir}}/{{$.Slug $c}}.html">{{$c}}</a></td>{{else if eq $i 1}}<td><span class="badge {{$.VerdictOf $c}}">{{$.VerdictOf $c}}</span></td>{{else}}<td>{{$c}}</td>{{end}}{{end}}
+</tr>{{end}}
+</tbody></table></section>
+{{range .Scenarios}}
+<section id="{{.Slug}}"><h2><a href="{{$.Dir}}/{{.Slug}}.html">{{.Record.Scenario}}</a> <span class="badge {{.Record.Verdict}}">{{.Record.Verdict}}</span></h2>
+{{with .Record.Failure}}<p class="failure">{{.}}</p>{{end}}
+{{range .Index}}<figure>{{svg .SVG}}<figcaption>{{.Title}}: {{.Caption}}</figcaption></figure>{{end}}
+</section>
+{{end}}
+</main></body></html>
+{{end}}
+
+{{define "scenario"}}{{$r := .Record}}{{template "head" $r.Scenario}}
+<body><header><div class="sub"><a href="../index.html">← all scenarios</a></div>
+<h1>{{$r.Scenario}} <span class="badge {{$r.Verdict}}">{{$r.Verdict}}</span></h1>
+<div class="sub">stack: {{$r.Stack}}{{with $r.Gateway}} · gateway: {{.}}{{end}}{{with $r.Labels}} · labels: {{range $i, $l := .}}{{if $i}}, {{end}}{{$l}}{{end}}{{end}} · {{utc $r.Start}} → {{utc $r.End}}</div>
+{{with $r.Failure}}<p class="failure">{{.}}</p>{{end}}
+</header>
+<main>
+<div class="cards">
+<div class="card"><div class="k">Requests</div><div class="v">{{$r.Totals.Requests}}</div></div>
+<div class="card"><div class="k">Success</div><div class="v">{{pct $r.Totals.Success}}</div></div>
+<div class="card"><div class="k">Failed</div><div class="v">{{$r.Totals.Failed}}</div></div>
+<div class="card"><div class="k">p99</div><div class="v">{{dur $r.Totals.Latencies.P99}}</div></div>
+<div class="card"><div class="k">Throughput</div><div class="v">{{rate $r.Totals.Throughput}}</div></div>
+{{with .Failover}}<div class="card"><div class="k">Failover time</div><div class="v">{{.}}</div></div>{{end}}
+</div>
+
+<section><h2>Assertions</h2>
+{{if $r.Assertions}}<table><thead><tr><th>Assertion</th><th>Bound</th><th>Measured</th><th>Verdict</th></tr></thead><tbody>
+{{range $r.Assertions}}<tr class="{{pf .Pass}}"><td>{{.Name}}</td><td>{{.Bound}}</td><td class="num">{{measured .}}</td><td><span class="badge {{pf .Pass}}">{{pf .Pass}}</span></td></tr>
+{{end}}</tbody></table>{{else}}<p class="sub">No assertions recorded.</p>{{end}}
+</section>
+
+<section><h2>Fault timeline</h2>
+{{if $r.Faults}}<table><thead><tr>{{range .FaultColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
+{{range $r.Faults}}<tr>{{range faultRow $r .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</tbody></table>{{else}}<p class="sub">No faults: a baseline under load.</p>{{end}}
+<p class="sub">Load: {{load $r.Load}}</p>
+</section>
+
+<section><h2>Plots</h2>
+{{range .Figures}}<figure id="plot-{{.ID}}">{{svg .SVG}}<figcaption><b>{{.Title}}.</b> {{.Caption}}</figcaption></figure>
+{{end}}</section>
+
+<section><h2>Totals</h2>
+<table><thead><tr>{{range .TotalsColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody><tr>{{range .Totals}}<td class="num">{{.}}</td>{{end}}</tr></tbody></table>
+<p>Status codes: {{codes $r.Totals.StatusCodes}}</p>
+{{with $r.Totals.Errors}}<p>Errors:</p><ul>{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+<details><summary>vegeta-style text report</summary><pre>{{.Text}}</pre></details>
+</section>
+
+<section><h2>Per interval</h2>
+<details><summary>{{len $r.Series}} intervals</summary>
+<table><thead><tr><th>Offset</th><th>Requests</th><th>Rate</th><th>Success</th><th>p50</th><th>p99</th><th>Status codes</th><th>Targets</th></tr></thead><tbody>
+{{range $r.Series}}<tr{{if lt .Success 1.0}} class="fail"{{end}}><td class="num">{{offset .Offset}}</td><td class="num">{{.Requests}}</td><td class="num">{{rate .Rate}}</td><td class="num">{{pct .Success}}</td><td class="num">{{dur .P50}}</td><td class="num">{{dur .P99}}</td><td>{{codes .StatusCodes}}</td><td>{{$iv := .}}{{range $t, $n := .Targets}}{{$t}}: {{share $n $iv.Requests}} {{end}}</td></tr>
+{{end}}</tbody></table></details>
+</section>
+
+<section><h2>Gateway configuration</h2>
+{{if .Config}}<details><summary>as applied</summary><pre>{{.Config}}</pre></details>{{else}}<p class="sub">Not recorded.</p>{{end}}
+</section>
+
+<section><h2>Logs</h2>
+{{range $r.Logs}}<details><summary>{{.Container}}</summary><pre>{{.Tail}}</pre></details>
+{{else}}<p class="sub">No logs recorded.</p>{{end}}
+</section>
+</main></body></html>
+{{end}}
+`))
+
+// scenarioPage is the data of one scenario's page.
+type scenarioPage struct {
+	Record        *Record
+	Figures       []Figure
+	Failover      string
+	FaultColumns  []string
+	TotalsColumns []string
+	Totals        []string
+	Text          string
+	Config        string
+}
+
+// WriteScenarioHTML writes the self-contained page of one scenario.
+func WriteScenarioHTML(w io.Writer, r *Record, figs []Figure) error {
+	var text strings.Builder
+	if err := WriteText(&text, r); err != nil {
+		return err
+	}
+	page := scenarioPage{
+		Record: r, Figures: figs, FaultColumns: FaultColumns, TotalsColumns: TotalsColumns,
+		Totals: totalsRow(&r.Totals), Text: text.String(), Config: prettyJSON(r.GatewayConfig),
+	}
+	if d, ok := r.FailoverTime(); ok {
+		page.Failover = fmtDur(d)
+	}
+	if err := tmpl.ExecuteTemplate(w, "scenario", page); err != nil {
+		return fmt.Errorf("render page of %q: %w", r.Scenario, err)
+	}
+	return nil
+}
+
+func prettyJSON(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// indexEntry is one scenario on the index page.
+type indexEntry struct {
+	Record *Record
+	Slug   string
+	Row    []string
+	// Index are the figures shown on the index: the error rate, where a
+	// fault's effect shows first.
+	Index []Figure
+}
+
+type indexPage struct {
+	Counts    Counts
+	Generated string
+	Columns   []string
+	Dir       string
+	Scenarios []indexEntry
+}
+
+func (indexPage) Slug(name string) string { return Slug(name) }
+
+// VerdictOf maps a verdict cell back to its CSS class.
+func (indexPage) VerdictOf(cell string) string {
+	for _, v := range []string{VerdictPass, VerdictFail} {
+		if strings.HasSuffix(cell, v) {
+			return v
+		}
+	}
+	return VerdictError
+}
+
+// WriteIndexHTML writes the index over all scenarios; scenario pages are
+// linked as pagesDir/<slug>.html. figs holds each record's figures by slug.
+func WriteIndexHTML(w io.Writer, recs []*Record, figs map[string][]Figure, pagesDir string) error {
+	page := indexPage{Counts: Tally(recs), Columns: SummaryColumns, Dir: pagesDir}
+	var first, last time.Time
+	for _, r := range recs {
+		e := indexEntry{Record: r, Slug: Slug(r.Scenario), Row: summaryRow(r)}
+		for _, f := range figs[e.Slug] {
+			if f.ID == "errors" {
+				e.Index = append(e.Index, f)
+			}
+		}
+		page.Scenarios = append(page.Scenarios, e)
+		if first.IsZero() || r.Start.Before(first) {
+			first = r.Start
+		}
+		if r.End.After(last) {
+			last = r.End
+		}
+	}
+	if !first.IsZero() {
+		page.Generated = first.UTC().Format("2006-01-02 15:04 UTC") + " → " + last.UTC().Format("15:04 UTC")
+	}
+	if err := tmpl.ExecuteTemplate(w, "index", page); err != nil {
+		return fmt.Errorf("render index: %w", err)
+	}
+	return nil
+}

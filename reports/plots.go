@@ -1,0 +1,450 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Figure is one plot of a scenario as a standalone SVG document.
+type Figure struct {
+	// ID is stable and short: latency, errors, targets, status, distribution.
+	ID    string
+	Title string
+	// Caption says how to read the plot.
+	Caption string
+	SVG     []byte
+}
+
+// Plot geometry. The legend sits in a strip right of the data area so it never
+// covers a line.
+const (
+	figWidth     = 8 * vg.Inch
+	figHeight    = 2.9 * vg.Inch
+	legendStrip  = 1.7 * vg.Inch
+	distribWidth = 8 * vg.Inch
+)
+
+var (
+	// FaultColor shades fault windows; tests find the windows by it.
+	FaultColor = color.NRGBA{R: 0xE0, G: 0x40, B: 0x30, A: 0x38}
+	// gridColor draws the vertical grid lines at the time axis' major ticks.
+	gridColor = color.NRGBA{R: 0xC8, G: 0xC8, B: 0xD0, A: 0xFF}
+	// palette is Tableau 10: distinguishable and colour-blind tolerant.
+	palette = []color.Color{
+		color.NRGBA{0x4E, 0x79, 0xA7, 0xFF}, color.NRGBA{0xF2, 0x8E, 0x2B, 0xFF},
+		color.NRGBA{0x59, 0xA1, 0x4F, 0xFF}, color.NRGBA{0xB0, 0x7A, 0xA1, 0xFF},
+		color.NRGBA{0x76, 0xB7, 0xB2, 0xFF}, color.NRGBA{0xED, 0xC9, 0x48, 0xFF},
+		color.NRGBA{0xFF, 0x9D, 0xA7, 0xFF}, color.NRGBA{0x9C, 0x75, 0x5F, 0xFF},
+		color.NRGBA{0xBA, 0xB0, 0xAC, 0xFF}, color.NRGBA{0xE1, 0x57, 0x59, 0xFF},
+	}
+	sansFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+)
+
+// Figures draws every plot of a record.
+func Figures(r *Record) ([]Figure, error) {
+	type maker struct {
+		id, title, caption string
+		make               func(*Record) (*plot.Plot, *plot.Legend, error)
+	}
+	makers := []maker{
+		{"latency", "Latency over time", "p50 and p99 of the requests sent in each interval; shaded: fault windows.", latencyPlot},
+		{"errors", "Error rate over time", "Share of requests without a 2xx/3xx answer in each interval; shaded: fault windows.", errorPlot},
+		{"targets", "Traffic share per target", "Share of each interval's requests answered by each upstream (X-Mockbin-Instance); the gap to 100% got no upstream answer.", targetPlot},
+		{"status", "Status codes over time", "Responses per second by status code (0: no response).", statusPlot},
+		{"distribution", "Latency distribution", "Latency by percentile over the whole run (HDR-style: the tail is stretched on a log axis).", distributionPlot},
+	}
+	figs := make([]Figure, 0, len(makers))
+	for _, m := range makers {
+		p, leg, err := m.make(r)
+		if err != nil {
+			return nil, fmt.Errorf("plot %s of %q: %w", m.id, r.Scenario, err)
+		}
+		svg, err := renderSVG(p, leg)
+		if err != nil {
+			return nil, fmt.Errorf("plot %s of %q: %w", m.id, r.Scenario, err)
+		}
+		figs = append(figs, Figure{ID: m.id, Title: m.title, Caption: m.caption, SVG: svg})
+	}
+	return figs, nil
+}
+
+// renderSVG draws the plot left of the legend strip.
+func renderSVG(p *plot.Plot, leg *plot.Legend) (svg []byte, err error) {
+	// gonum/plot panics on some degenerate inputs; a report must still be
+	// written for the other scenarios.
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("draw: %v", v)
+		}
+	}()
+	c := vgsvg.New(figWidth, figHeight)
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, -legendStrip, 0, 0))
+	if leg != nil {
+		lc := draw.Crop(dc, figWidth-legendStrip+8, 0, 0, -10)
+		leg.Draw(lc)
+	}
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func newPlot(ylabel string) (*plot.Plot, *plot.Legend) {
+	p := plot.New()
+	for _, ts := range []*font.Font{
+		&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
+		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font,
+	} {
+		size := ts.Size
+		*ts = sansFont
+		ts.Size = size
+	}
+	p.X.Label.TextStyle.Font.Size = 10
+	p.Y.Label.TextStyle.Font.Size = 10
+	p.X.Tick.Label.Font.Size = 9
+	p.Y.Tick.Label.Font.Size = 9
+	p.Y.Label.Text = ylabel
+	leg := plot.NewLegend()
+	leg.TextStyle.Font = sansFont
+	leg.TextStyle.Font.Size = 9
+	leg.Top, leg.Left = true, true
+	leg.ThumbnailWidth = 0.3 * vg.Inch
+	return p, &leg
+}
+
+// timePlot is a plot over the record's time axis, grid lines on the major
+// ticks and the fault windows shaded under the data.
+func timePlot(r *Record, ylabel string) (*plot.Plot, *plot.Legend) {
+	p, leg := newPlot(ylabel)
+	p.X.Label.Text = "time since start (s)"
+	p.X.Min, p.X.Max = 0, math.Max(r.Duration().Seconds(), 1)
+	p.X.Tick.Marker = SecondsTicker{}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = gridColor
+	grid.Horizontal.Color = color.NRGBA{0xEE, 0xEE, 0xEE, 0xFF}
+	bands := faultBands{windows: r.FaultWindows()}
+	p.Add(grid, bands)
+	if len(bands.windows) > 0 {
+		leg.Add("fault", bands)
+	}
+	return p, leg
+}
+
+// mid is an interval's midpoint on the time axis in seconds.
+func mid(iv Interval) float64 { return (iv.Offset + iv.Width/2).Seconds() }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func addLine(p *plot.Plot, leg *plot.Legend, name string, xys plotter.XYs, c color.Color, width vg.Length) error {
+	if len(xys) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return fmt.Errorf("line %s: %w", name, err)
+	}
+	l.Color = c
+	l.Width = width
+	p.Add(l)
+	leg.Add(name, l)
+	return nil
+}
+
+func latencyPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "latency (ms)")
+	var p50, p99 plotter.XYs
+	var lo, hi float64 = math.Inf(1), 0
+	for _, iv := range r.Series {
+		if iv.Requests == 0 {
+			continue
+		}
+		for _, v := range []float64{ms(iv.P50), ms(iv.P99)} {
+			if v > 0 {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+		p50 = append(p50, plotter.XY{X: mid(iv), Y: ms(iv.P50)})
+		p99 = append(p99, plotter.XY{X: mid(iv), Y: ms(iv.P99)})
+	}
+	if hi > 0 && hi/lo > 50 {
+		// A latency fault moves p99 by orders of magnitude; a linear axis
+		// would flatten the healthy part to a line at zero.
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+		p50, p99 = positive(p50), positive(p99)
+	} else {
+		p.Y.Min = 0
+	}
+	if err := addLine(p, leg, "p50", p50, palette[0], 1.5); err != nil {
+		return nil, nil, err
+	}
+	if err := addLine(p, leg, "p99", p99, palette[1], 1.5); err != nil {
+		return nil, nil, err
+	}
+	return p, leg, nil
+}
+
+func positive(xys plotter.XYs) plotter.XYs {
+	out := xys[:0:0]
+	for _, xy := range xys {
+		if xy.Y > 0 {
+			out = append(out, xy)
+		}
+	}
+	return out
+}
+
+func errorPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "errors (% of requests)")
+	var xys plotter.XYs
+	peak := 0.0
+	for _, iv := range r.Series {
+		if iv.Requests == 0 {
+			continue
+		}
+		e := 100 * (1 - iv.Success)
+		peak = math.Max(peak, e)
+		xys = append(xys, plotter.XY{X: mid(iv), Y: e})
+	}
+	p.Y.Min, p.Y.Max = 0, math.Min(100, math.Max(1, peak*1.15))
+	if err := addLine(p, leg, "error rate", xys, palette[9], 1.5); err != nil {
+		return nil, nil, err
+	}
+	return p, leg, nil
+}
+
+func targetPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "share of requests (%)")
+	p.Y.Min, p.Y.Max = 0, 105
+	seen := map[string]bool{}
+	for _, iv := range r.Series {
+		for t := range iv.Targets {
+			seen[t] = true
+		}
+	}
+	targets := make([]string, 0, len(seen))
+	for t := range seen {
+		targets = append(targets, t)
+	}
+	slices.Sort(targets)
+	for i, t := range targets {
+		var xys plotter.XYs
+		for _, iv := range r.Series {
+			if iv.Requests == 0 {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: mid(iv), Y: 100 * float64(iv.Targets[t]) / float64(iv.Requests)})
+		}
+		if err := addLine(p, leg, t, xys, palette[i%len(palette)], 1.5); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, leg, nil
+}
+
+// codeColor keeps a status class recognisable across plots and scenarios:
+// 2xx blue-green, 4xx orange-yellow, 5xx red, no response grey.
+func codeColor(code string, nth int) color.Color {
+	v, _ := strconv.Atoi(code)
+	switch {
+	case v == 0:
+		return color.NRGBA{0x70, 0x70, 0x70, 0xFF}
+	case v < 300:
+		return []color.Color{palette[0], palette[2], palette[4]}[nth%3]
+	case v < 400:
+		return palette[3]
+	case v < 500:
+		return []color.Color{palette[1], palette[5], palette[7]}[nth%3]
+	default:
+		return []color.Color{palette[9], palette[6], palette[3]}[nth%3]
+	}
+}
+
+func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "responses per second")
+	p.Y.Min = 0
+	all := map[string]int{}
+	for _, iv := range r.Series {
+		for c, n := range iv.StatusCodes {
+			all[c] += n
+		}
+	}
+	class := map[byte]int{}
+	for _, code := range sortedCodes(all) {
+		var xys plotter.XYs
+		for _, iv := range r.Series {
+			if iv.Width <= 0 {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: mid(iv), Y: float64(iv.StatusCodes[code]) / iv.Width.Seconds()})
+		}
+		c := codeColor(code, class[code[0]])
+		class[code[0]]++
+		if err := addLine(p, leg, code, xys, c, 1.5); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, leg, nil
+}
+
+// percentileTicks label the 1/(1-q) axis of the distribution plot in
+// percentiles.
+var percentileTicks = []plot.Tick{
+	{Value: 1, Label: "0%"}, {Value: 2, Label: "50%"}, {Value: 10, Label: "90%"},
+	{Value: 100, Label: "99%"}, {Value: 1e3, Label: "99.9%"}, {Value: 1e4, Label: "99.99%"},
+	{Value: 1e5, Label: "99.999%"}, {Value: 1e6, Label: "99.9999%"},
+}
+
+// distribution is the latency by quantile, from Totals.Distribution or, when
+// the harness left it empty, from the fixed percentiles.
+func distribution(t *Totals) []Quantile {
+	if len(t.Distribution) > 0 {
+		return t.Distribution
+	}
+	l := t.Latencies
+	return []Quantile{{0, l.Min}, {0.5, l.P50}, {0.9, l.P90}, {0.95, l.P95}, {0.99, l.P99}, {0.999, l.P999}, {1, l.Max}}
+}
+
+func distributionPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := newPlot("latency (ms)")
+	p.X.Label.Text = "percentile"
+	p.X.Scale = plot.LogScale{}
+	var xys plotter.XYs
+	lo, hi := math.Inf(1), 0.0
+	for _, q := range distribution(&r.Totals) {
+		if q.Q >= 1 || q.Latency <= 0 {
+			continue // 1/(1-q) is infinite at the maximum; the tables show it
+		}
+		v := ms(q.Latency)
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+		xys = append(xys, plotter.XY{X: 1 / (1 - q.Q), Y: v})
+	}
+	maxX := 10.0
+	if len(xys) > 0 {
+		maxX = math.Max(maxX, xys[len(xys)-1].X)
+	}
+	p.X.Min, p.X.Max = 1, math.Pow(10, math.Ceil(math.Log10(maxX)))
+	var ticks []plot.Tick
+	for _, t := range percentileTicks {
+		if t.Value <= p.X.Max {
+			ticks = append(ticks, t)
+		}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	if hi > 0 && hi/lo > 50 {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+	} else {
+		p.Y.Min = 0
+	}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = gridColor
+	grid.Horizontal.Color = color.NRGBA{0xEE, 0xEE, 0xEE, 0xFF}
+	p.Add(grid)
+	if err := addLine(p, leg, "latency", xys, palette[0], 1.5); err != nil {
+		return nil, nil, err
+	}
+	if len(xys) > 0 {
+		s, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("distribution points: %w", err)
+		}
+		s.Color = palette[0]
+		s.Radius = 2
+		p.Add(s)
+	}
+	return p, leg, nil
+}
+
+// faultBands shades the fault windows over the full height of the data area
+// and names each at its top. gonum/plot has no span plotter; this is the
+// only hand-drawn part of the plots.
+type faultBands struct{ windows []Window }
+
+func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	sty := draw.TextStyle{Color: color.NRGBA{0x90, 0x20, 0x10, 0xFF}, Font: font.From(sansFont, 8), Handler: p.TextHandler}
+	for _, w := range b.windows {
+		x0 := max(trX(w.From.Seconds()), c.Min.X)
+		x1 := min(trX(w.To.Seconds()), c.Max.X)
+		if x1 <= x0 {
+			continue
+		}
+		c.FillPolygon(FaultColor, []vg.Point{
+			{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y},
+		})
+		c.FillText(sty, vg.Point{X: x0 + 2, Y: c.Max.Y - 10}, w.Name)
+	}
+}
+
+// Thumbnail draws the legend swatch.
+func (b faultBands) Thumbnail(c *draw.Canvas) {
+	c.FillPolygon(FaultColor, []vg.Point{
+		{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y},
+	})
+}
+
+// SecondsTicker puts major ticks on a round step of seconds (about five to
+// ten of them) and minor ticks between.
+type SecondsTicker struct{}
+
+// Ticks implements plot.Ticker.
+func (SecondsTicker) Ticks(lo, hi float64) []plot.Tick {
+	span := hi - lo
+	step := 1.0
+	for _, s := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600} {
+		step = s
+		if span/s <= 10 {
+			break
+		}
+	}
+	minor := step / 5
+	if step == 15 || step == 30 || step == 900 || step == 1800 {
+		minor = step / 3
+	}
+	var ticks []plot.Tick
+	for i := math.Ceil(lo / minor); i*minor <= hi+1e-9; i++ {
+		v := i * minor
+		if r := math.Remainder(v, step); math.Abs(r) < 1e-9 {
+			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+		} else {
+			ticks = append(ticks, plot.Tick{Value: v})
+		}
+	}
+	return ticks
+}
+
+var svgProlog = regexp.MustCompile(`(?s)^.*?(<svg\b)`)
+var svgNamespaces = regexp.MustCompile(`\s+xmlns(:xlink)?="[^"]*"`)
+
+// inlineSVG makes a standalone SVG document fit for inlining into HTML: no
+// XML prolog, and no namespace attributes (the HTML parser puts <svg> in the
+// SVG namespace itself), so the page carries no URL at all.
+func inlineSVG(svg []byte) []byte {
+	out := svgProlog.ReplaceAll(svg, []byte("$1"))
+	end := bytes.IndexByte(out, '>')
+	if end < 0 {
+		return out
+	}
+	head := svgNamespaces.ReplaceAll(out[:end], nil)
+	// Let the page scale the plot to its column; the viewBox keeps the aspect.
+	head = regexp.MustCompile(`\s+width="[^"]*"\s+height="[^"]*"`).ReplaceAll(head, []byte(` class="plot"`))
+	return append(head, out[end:]...)
+}
