@@ -1,0 +1,362 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// PluginValidator checks a plugin's config and fills its defaults; fieldErrs
+// is Kong's nested "config" errors object. known is false for a plugin the
+// gateway does not have. admin.PluginSchemas satisfies it.
+type PluginValidator interface {
+	Validate(name string, cfg map[string]any) (normalized map[string]any, fieldErrs map[string]any, known bool)
+}
+
+// WriteOptions carries what a write needs beyond the input.
+type WriteOptions struct {
+	Plugins PluginValidator // nil: any plugin name with any config is accepted
+	Now     time.Time       // zero: time.Now()
+	// NewID makes ids for entities that arrive without one; nil: random UUIDv4.
+	NewID func(table string, m map[string]any) string
+}
+
+func (o WriteOptions) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
+}
+
+// Prepare turns raw input into a normalized, schema-valid entity map: it
+// expands shorthands (service url), normalizes targets, generates key-auth
+// keys, fills defaults and validates, including the plugin's own config. base
+// is the existing entity for PATCH (nil otherwise). Checks that need the rest
+// of the configuration (foreign keys, uniqueness) happen in Config.Save.
+func Prepare(table string, input, base map[string]any, pv PluginValidator) (map[string]any, *Error) {
+	s := Schemas[table]
+	if s == nil {
+		return nil, &Error{Code: CodeSchemaViolation, Name: codeNames[CodeSchemaViolation], Message: "unknown entity " + table, Status: 400}
+	}
+	input = deepCopyMap(input)
+	if input == nil {
+		input = map[string]any{}
+	}
+	pre := map[string]any{}
+	switch table {
+	case TableServices:
+		if err := expandServiceURL(input); err != nil {
+			pre["url"] = err.Error()
+		}
+	case TableTargets:
+		if t, ok := input["target"].(string); ok && checkTarget(t) == "" {
+			input["target"] = NormalizeTarget(t)
+		}
+	case TableKeyAuth:
+		if base == nil {
+			if k, present := input["key"]; !present || k == nil {
+				input["key"] = randomKey()
+			}
+		}
+	}
+	out, errs := s.Normalize(input, base)
+	for k, v := range pre {
+		if errs == nil {
+			errs = map[string]any{}
+		}
+		errs[k] = v
+	}
+	if table == TablePlugins && errs == nil {
+		name, _ := out["name"].(string)
+		cfg, isMap := out["config"].(map[string]any)
+		if out["config"] != nil && !isMap {
+			errs = map[string]any{"config": "expected a record"}
+		} else if pv != nil {
+			if cfg == nil {
+				cfg = map[string]any{}
+			}
+			norm, ferrs, known := pv.Validate(name, cfg)
+			switch {
+			case !known:
+				errs = map[string]any{"name": fmt.Sprintf("plugin '%s' not enabled; add it to the 'plugins' configuration property", name)}
+			case len(ferrs) > 0:
+				errs = map[string]any{"config": ferrs}
+			default:
+				out["config"] = norm
+			}
+		} else if cfg == nil {
+			out["config"] = map[string]any{}
+		}
+	}
+	if errs != nil {
+		return nil, SchemaViolation(errs)
+	}
+	return out, nil
+}
+
+// expandServiceURL replaces the url shorthand with protocol, host, port and path.
+func expandServiceURL(m map[string]any) error {
+	raw, present := m["url"]
+	if !present {
+		return nil
+	}
+	delete(m, "url")
+	if raw == nil {
+		return nil
+	}
+	s, ok := raw.(string)
+	if !ok {
+		return fmt.Errorf("expected a string")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("missing host in url")
+	}
+	if u.Host == "" {
+		return fmt.Errorf("missing host in url")
+	}
+	m["protocol"] = u.Scheme
+	m["host"] = u.Hostname()
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("invalid port in url")
+		}
+		m["port"] = float64(n)
+	} else if u.Scheme == "https" || u.Scheme == "grpcs" || u.Scheme == "wss" {
+		m["port"] = 443.0
+	} else {
+		m["port"] = 80.0
+	}
+	if u.EscapedPath() != "" {
+		m["path"] = u.EscapedPath()
+	} else {
+		m["path"] = nil
+	}
+	return nil
+}
+
+func randomKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// foreignFields lists table's foreign-key fields that point at tables the
+// gateway stores (certificates are not stored, so those stay unchecked).
+func foreignFields(table string) []*Field {
+	var out []*Field
+	for _, f := range Schemas[table].Fields {
+		if f.Type == TForeign && f.Reference != "certificates" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Save stores a prepared entity map in c: it resolves foreign keys given by
+// name, checks that they exist and that unique fields stay unique, keeps the
+// id and created_at of existing (nil for a new entity), stamps times, and
+// returns the stored entity. On error c is unchanged.
+func (c *Config) Save(table string, m map[string]any, existing Entity, o WriteOptions) (Entity, error) {
+	m = deepCopyMap(m)
+	for _, f := range foreignFields(table) {
+		ref, ok := m[f.Name].(map[string]any)
+		if !ok {
+			continue
+		}
+		var target Entity
+		if id, ok := ref["id"].(string); ok {
+			target = c.Get(f.Reference, id)
+		} else {
+			for _, k := range []string{"name", "username"} {
+				if v, ok := ref[k].(string); ok {
+					target = c.Find(f.Reference, v)
+				}
+			}
+		}
+		if target == nil {
+			return nil, ForeignKeyViolation(f.Name, ref, f.Reference)
+		}
+		m[f.Name] = map[string]any{"id": target.EntityID()}
+	}
+	now := o.now()
+	if existing != nil {
+		old := EntityMap(existing)
+		m["id"] = existing.EntityID()
+		m["created_at"] = old["created_at"]
+	} else {
+		if id, _ := m["id"].(string); id == "" {
+			if o.NewID != nil {
+				m["id"] = o.NewID(table, m)
+			} else {
+				m["id"] = uuid.NewString()
+			}
+		}
+		if c.Get(table, m["id"].(string)) != nil {
+			return nil, &Error{Code: 3, Name: "primary key violation",
+				Message: fmt.Sprintf("primary key violation on key '%s'", luaPretty(map[string]any{"id": m["id"]})),
+				Fields:  map[string]any{"id": m["id"]}, Status: 400}
+		}
+		if m["created_at"] == nil {
+			m["created_at"] = stamp(table, now)
+		}
+	}
+	if _, has := m["updated_at"]; has || table != TableKeyAuth {
+		if table != TableKeyAuth {
+			m["updated_at"] = stamp(table, now)
+		}
+	}
+	if err := c.checkUnique(table, m); err != nil {
+		return nil, err
+	}
+	e, err := decodeEntity(table, m)
+	if err != nil {
+		return nil, err
+	}
+	c.put(table, e)
+	return e, nil
+}
+
+func stamp(table string, t time.Time) float64 {
+	if table == TableTargets {
+		// Kong's targets carry millisecond float seconds.
+		return float64(t.UnixMilli()) / 1000
+	}
+	return float64(t.Unix())
+}
+
+// uniqueKeys are the unique constraints of a table: each is the set of fields
+// whose combined value must be unique.
+func uniqueKeys(table string) [][]string {
+	var out [][]string
+	for _, f := range Schemas[table].Fields {
+		if f.Unique {
+			out = append(out, []string{f.Name})
+		}
+	}
+	switch table {
+	case TableTargets:
+		out = append(out, []string{"target", "upstream"})
+	case TablePlugins:
+		// Kong's plugins cache_key: one instance of a plugin per scope.
+		out = append(out, []string{"consumer", "name", "route", "service"})
+	}
+	return out
+}
+
+func (c *Config) checkUnique(table string, m map[string]any) error {
+	keys := uniqueKeys(table)
+	id, _ := m["id"].(string)
+	var others []map[string]any
+	for _, e := range c.Rows(table) {
+		if e.EntityID() != id {
+			others = append(others, EntityMap(e))
+		}
+	}
+	for _, key := range keys {
+		if len(key) == 1 && m[key[0]] == nil {
+			continue
+		}
+		for _, o := range others {
+			same := true
+			for _, f := range key {
+				if !equalJSON(normRef(m[f]), normRef(o[f])) {
+					same = false
+					break
+				}
+			}
+			if same {
+				fields := map[string]any{}
+				for _, f := range key {
+					fields[f] = normRef(m[f])
+				}
+				return UniqueViolation(fields)
+			}
+		}
+	}
+	return nil
+}
+
+func normRef(v any) any {
+	if r, ok := v.(map[string]any); ok {
+		return map[string]any{"id": r["id"]}
+	}
+	return v
+}
+
+// Delete removes the row of table with id and everything that depends on it:
+// a service's routes and plugins (and the routes' plugins), a route's plugins,
+// an upstream's targets, a consumer's credentials and plugins. Kong refuses to
+// delete a service that still has routes; the tutorial relies on the cascade.
+// It reports whether the row existed.
+func (c *Config) Delete(table, id string) bool {
+	if c.Get(table, id) == nil {
+		return false
+	}
+	switch table {
+	case TableServices:
+		for _, r := range c.RoutesOf(id) {
+			c.Delete(TableRoutes, r.ID)
+		}
+		c.Plugins = removeRows(c.Plugins, func(p *Plugin) bool { return p.Service != nil && p.Service.ID == id })
+		c.Services = removeRows(c.Services, func(s *Service) bool { return s.ID == id })
+	case TableRoutes:
+		c.Plugins = removeRows(c.Plugins, func(p *Plugin) bool { return p.Route != nil && p.Route.ID == id })
+		c.Routes = removeRows(c.Routes, func(r *Route) bool { return r.ID == id })
+	case TableUpstreams:
+		c.Targets = removeRows(c.Targets, func(t *Target) bool { return t.Upstream != nil && t.Upstream.ID == id })
+		c.Upstreams = removeRows(c.Upstreams, func(u *Upstream) bool { return u.ID == id })
+	case TableTargets:
+		c.Targets = removeRows(c.Targets, func(t *Target) bool { return t.ID == id })
+	case TableConsumers:
+		c.KeyAuthCredentials = removeRows(c.KeyAuthCredentials, func(k *KeyAuthCredential) bool { return k.Consumer != nil && k.Consumer.ID == id })
+		c.Plugins = removeRows(c.Plugins, func(p *Plugin) bool { return p.Consumer != nil && p.Consumer.ID == id })
+		c.Consumers = removeRows(c.Consumers, func(x *Consumer) bool { return x.ID == id })
+	case TablePlugins:
+		c.Plugins = removeRows(c.Plugins, func(p *Plugin) bool { return p.ID == id })
+	case TableKeyAuth:
+		c.KeyAuthCredentials = removeRows(c.KeyAuthCredentials, func(k *KeyAuthCredential) bool { return k.ID == id })
+	}
+	return true
+}
+
+// Insert prepares and saves a new entity.
+func (c *Config) Insert(table string, input map[string]any, o WriteOptions) (Entity, error) {
+	m, err := Prepare(table, input, nil, o.Plugins)
+	if err != nil {
+		return nil, err
+	}
+	return c.Save(table, m, nil, o)
+}
+
+// Patch merges input over existing (Kong's PATCH) and saves it.
+func (c *Config) Patch(table string, existing Entity, input map[string]any, o WriteOptions) (Entity, error) {
+	base := EntityMap(existing)
+	for _, k := range []string{"id", "created_at", "updated_at"} {
+		delete(input, k)
+	}
+	m, err := Prepare(table, input, base, o.Plugins)
+	if err != nil {
+		return nil, err
+	}
+	return c.Save(table, m, existing, o)
+}
+
+// Replace validates input as a whole new body for existing (Kong's PUT on an
+// existing row): fields not given return to their defaults.
+func (c *Config) Replace(table string, existing Entity, input map[string]any, o WriteOptions) (Entity, error) {
+	delete(input, "created_at")
+	delete(input, "updated_at")
+	input["id"] = existing.EntityID()
+	m, err := Prepare(table, input, nil, o.Plugins)
+	if err != nil {
+		return nil, err
+	}
+	return c.Save(table, m, existing, o)
+}

@@ -1,0 +1,496 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Table names, as Kong names them in the Admin API and in kong.yml.
+const (
+	TableServices   = "services"
+	TableRoutes     = "routes"
+	TableUpstreams  = "upstreams"
+	TableTargets    = "targets"
+	TableConsumers  = "consumers"
+	TablePlugins    = "plugins"
+	TableKeyAuth    = "keyauth_credentials"
+	maxTimeout      = 2147483646
+	defaultTargetPt = 8000
+)
+
+// Tables lists every entity table in dependency order (parents first).
+var Tables = []string{TableServices, TableRoutes, TableUpstreams, TableTargets, TableConsumers, TablePlugins, TableKeyAuth}
+
+var allProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+
+func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
+
+func idField() *Field   { return &Field{Name: "id", Type: TString, UUID: true, Auto: true} }
+func createdAt() *Field { return &Field{Name: "created_at", Type: TInteger, Auto: true} }
+func updatedAt() *Field { return &Field{Name: "updated_at", Type: TInteger, Auto: true} }
+func tagsField() *Field {
+	return &Field{Name: "tags", Type: TSet, Elem: &Field{Type: TString, Check: checkTag}}
+}
+func nameField() *Field { return &Field{Name: "name", Type: TString, Unique: true, Check: checkName} }
+func foreign(name, ref string, required bool) *Field {
+	return &Field{Name: name, Type: TForeign, Reference: ref, Required: required}
+}
+
+var nameRe = regexp.MustCompile(`^[\p{L}\p{N}._~-]+$`)
+
+func checkName(v any) string {
+	s := v.(string)
+	if !utf8.ValidString(s) || !nameRe.MatchString(s) {
+		return fmt.Sprintf("invalid value '%s': the only accepted ascii characters are alphanumerics or ., -, _, and ~", s)
+	}
+	return ""
+}
+
+func checkTag(v any) string {
+	s := v.(string)
+	if s == "" || strings.ContainsAny(s, ",/") {
+		return "invalid tag '" + s + "': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+	}
+	return ""
+}
+
+var hostnameRe = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?\.)*[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(\.\*)?\.?$`)
+
+// hostKind classifies a host: "ipv4", "ipv6", "name" or "" when invalid.
+func hostKind(h string) string {
+	if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil {
+		if ip.To4() != nil && !strings.Contains(h, ":") {
+			return "ipv4"
+		}
+		return "ipv6"
+	}
+	if len(h) > 0 && len(h) <= 253 && hostnameRe.MatchString(h) && !strings.Contains(h, "*") {
+		return "name"
+	}
+	return ""
+}
+
+func checkHost(v any) string {
+	s := v.(string)
+	if hostKind(s) == "" {
+		return "invalid value: " + s
+	}
+	return ""
+}
+
+// SplitHostPort splits "host", "host:port", "[v6]:port" or a bare IPv6 address.
+// port is -1 when absent; ok is false when the syntax is invalid.
+func SplitHostPort(s string) (host string, port int, ok bool) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", 0, false
+		}
+		host, rest := s[1:end], s[end+1:]
+		if rest == "" {
+			return host, -1, net.ParseIP(host) != nil
+		}
+		if !strings.HasPrefix(rest, ":") {
+			return "", 0, false
+		}
+		p, err := strconv.Atoi(rest[1:])
+		if err != nil || p < 0 || p > 65535 {
+			return "", 0, false
+		}
+		return host, p, net.ParseIP(host) != nil
+	}
+	if strings.Count(s, ":") > 1 { // bare IPv6
+		return s, -1, net.ParseIP(s) != nil
+	}
+	h, ps, found := strings.Cut(s, ":")
+	if !found {
+		return s, -1, hostKind(s) != ""
+	}
+	p, err := strconv.Atoi(ps)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, false
+	}
+	return h, p, hostKind(h) != ""
+}
+
+func checkServicePath(v any) string {
+	s := v.(string)
+	if !strings.HasPrefix(s, "/") {
+		return "should start with: /"
+	}
+	if strings.Contains(s, "//") {
+		return "must not have empty segments"
+	}
+	return ""
+}
+
+func checkRoutePath(v any) string {
+	s := v.(string)
+	if strings.HasPrefix(s, "~") {
+		re := s[1:]
+		if _, err := regexp.Compile(re); err != nil {
+			return fmt.Sprintf("invalid regex: '%s' (%v)", re, err)
+		}
+		return ""
+	}
+	if !strings.HasPrefix(s, "/") {
+		return "should start with: / (fixed path) or ~/ (regex path)"
+	}
+	if strings.Contains(s, "//") {
+		return "must not have empty segments"
+	}
+	return ""
+}
+
+var methodRe = regexp.MustCompile(`^[A-Z]+$`)
+
+func checkMethod(v any) string {
+	if s := v.(string); !methodRe.MatchString(s) {
+		return "invalid value: " + s
+	}
+	return ""
+}
+
+func checkHeaderNames(v any) string {
+	for k := range v.(map[string]any) {
+		if strings.EqualFold(k, "host") {
+			return "cannot contain 'host' header, which must be specified in the 'hosts' attribute"
+		}
+	}
+	return ""
+}
+
+func checkUpstreamName(v any) string {
+	s := v.(string)
+	h, port, ok := SplitHostPort(s)
+	switch {
+	case !ok:
+		return fmt.Sprintf("Invalid name ('%s'); must be a valid hostname", s)
+	case port >= 0:
+		return fmt.Sprintf("Invalid name ('%s'); no port allowed", s)
+	case hostKind(h) != "name":
+		return fmt.Sprintf("Invalid name ('%s'); no ip addresses allowed", s)
+	}
+	return ""
+}
+
+func checkTarget(v any) string {
+	s := v.(string)
+	if _, _, ok := SplitHostPort(s); !ok {
+		return fmt.Sprintf("Invalid target ('%s'); not a valid hostname or ip address", s)
+	}
+	return ""
+}
+
+// NormalizeTarget applies Kong's target normalization: port 8000 when absent,
+// IPv6 in brackets.
+func NormalizeTarget(s string) string {
+	h, p, ok := SplitHostPort(s)
+	if !ok {
+		return s
+	}
+	if p < 0 {
+		p = defaultTargetPt
+	}
+	return net.JoinHostPort(h, strconv.Itoa(p))
+}
+
+func ints(xs ...int) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func strs(xs ...string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func httpStatuses(def []any) *Field {
+	return &Field{Name: "http_statuses", Type: TArray, Default: def, Elem: &Field{Type: TInteger, Between: between(100, 999)}}
+}
+
+func counter(name string) *Field {
+	return &Field{Name: name, Type: TInteger, Default: 0.0, Between: between(0, 255)}
+}
+
+func healthchecksField() *Field {
+	headersMap := &Field{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}}
+	interval := &Field{Name: "interval", Type: TNumber, Default: 0.0, Between: between(0, 65535)}
+	intervalU := *interval
+	active := &Field{Name: "active", Type: TRecord, Fields: []*Field{
+		{Name: "type", Type: TString, Default: "http", OneOf: strs("tcp", "http", "https", "grpc", "grpcs")},
+		{Name: "timeout", Type: TNumber, Default: 1.0, Between: between(0, 65535)},
+		{Name: "concurrency", Type: TInteger, Default: 10.0, Between: between(1, 2147483648)},
+		{Name: "http_path", Type: TString, Default: "/", Check: checkServicePath},
+		{Name: "https_sni", Type: TString, Check: checkHost},
+		{Name: "https_verify_certificate", Type: TBoolean, Default: true},
+		headersMap,
+		{Name: "healthy", Type: TRecord, Fields: []*Field{
+			interval,
+			httpStatuses(ints(200, 302)),
+			counter("successes"),
+		}},
+		{Name: "unhealthy", Type: TRecord, Fields: []*Field{
+			&intervalU,
+			httpStatuses(ints(429, 404, 500, 501, 502, 503, 504, 505)),
+			counter("tcp_failures"),
+			counter("timeouts"),
+			counter("http_failures"),
+		}},
+	}}
+	passive := &Field{Name: "passive", Type: TRecord, Fields: []*Field{
+		{Name: "type", Type: TString, Default: "http", OneOf: strs("tcp", "http", "https", "grpc", "grpcs")},
+		{Name: "healthy", Type: TRecord, Fields: []*Field{
+			httpStatuses(ints(200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308)),
+			counter("successes"),
+		}},
+		{Name: "unhealthy", Type: TRecord, Fields: []*Field{
+			httpStatuses(ints(429, 500, 503)),
+			counter("tcp_failures"),
+			counter("timeouts"),
+			counter("http_failures"),
+		}},
+	}}
+	return &Field{Name: "healthchecks", Type: TRecord, Fields: []*Field{
+		active, passive,
+		{Name: "threshold", Type: TNumber, Default: 0.0, Between: between(0, 100)},
+		{Name: "half_open", Type: TRecord, Nullable: true, Fields: []*Field{
+			{Name: "cooldown", Type: TNumber, Required: true, Between: between(0.001, 86400)},
+		}},
+	}}
+}
+
+var hashOn = strs("none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture")
+
+// Schemas holds every entity's schema by table name.
+var Schemas = map[string]*Schema{
+	TableServices: {
+		Name: TableServices,
+		Fields: []*Field{
+			idField(), createdAt(), updatedAt(),
+			nameField(),
+			{Name: "retries", Type: TInteger, Default: 5.0, Between: between(0, 32767)},
+			{Name: "protocol", Type: TString, Required: true, Default: "http", OneOf: allProtocols},
+			{Name: "host", Type: TString, Required: true, Check: checkHost},
+			{Name: "port", Type: TInteger, Required: true, Default: 80.0, Between: between(0, 65535)},
+			{Name: "path", Type: TString, Check: checkServicePath},
+			{Name: "connect_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
+			{Name: "write_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
+			{Name: "read_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
+			tagsField(),
+			foreign("client_certificate", "certificates", false),
+			{Name: "tls_verify", Type: TBoolean},
+			{Name: "tls_verify_depth", Type: TInteger, Between: between(0, 64)},
+			{Name: "ca_certificates", Type: TArray, Elem: &Field{Type: TString, UUID: true}},
+			{Name: "enabled", Type: TBoolean, Required: true, Default: true},
+		},
+		FieldChecks: []func(map[string]any) (string, string){
+			func(m map[string]any) (string, string) {
+				p, _ := m["protocol"].(string)
+				if m["path"] != nil && (p == "tcp" || p == "tls" || p == "tls_passthrough" || p == "udp" || p == "grpc" || p == "grpcs") {
+					return "path", "value must be null"
+				}
+				return "", ""
+			},
+		},
+	},
+	TableRoutes: {
+		Name: TableRoutes,
+		Fields: []*Field{
+			idField(), createdAt(), updatedAt(),
+			nameField(),
+			{Name: "protocols", Type: TSet, Required: true, Default: strs("http", "https"), LenMin: 1, Elem: &Field{Type: TString, OneOf: allProtocols}},
+			{Name: "methods", Type: TSet, Elem: &Field{Type: TString, Check: checkMethod}},
+			{Name: "hosts", Type: TArray, Elem: &Field{Type: TString, Check: checkWildcardHost}},
+			{Name: "paths", Type: TArray, Elem: &Field{Type: TString, Check: checkRoutePath}},
+			{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}, Check: checkHeaderNames},
+			{Name: "https_redirect_status_code", Type: TInteger, Required: true, Default: 426.0, OneOf: ints(426, 301, 302, 307, 308)},
+			{Name: "regex_priority", Type: TInteger, Default: 0.0},
+			{Name: "strip_path", Type: TBoolean, Required: true, Default: true},
+			{Name: "path_handling", Type: TString, Default: "v0", OneOf: strs("v0", "v1")},
+			{Name: "preserve_host", Type: TBoolean, Required: true, Default: false},
+			{Name: "request_buffering", Type: TBoolean, Required: true, Default: true},
+			{Name: "response_buffering", Type: TBoolean, Required: true, Default: true},
+			{Name: "snis", Type: TSet, Elem: &Field{Type: TString, Check: checkHost}},
+			{Name: "sources", Type: TSet, Elem: cidrPortField()},
+			{Name: "destinations", Type: TSet, Elem: cidrPortField()},
+			tagsField(),
+			foreign("service", TableServices, false),
+		},
+		EntityChecks: []func(map[string]any) string{checkRouteMatchers},
+	},
+	TableUpstreams: {
+		Name: TableUpstreams,
+		Fields: []*Field{
+			idField(), createdAt(), updatedAt(),
+			{Name: "name", Type: TString, Required: true, Unique: true, Check: checkUpstreamName},
+			{Name: "algorithm", Type: TString, Default: "round-robin", OneOf: strs("consistent-hashing", "least-connections", "round-robin", "latency")},
+			{Name: "hash_on", Type: TString, Default: "none", OneOf: hashOn},
+			{Name: "hash_fallback", Type: TString, Default: "none", OneOf: hashOn},
+			{Name: "hash_on_header", Type: TString},
+			{Name: "hash_fallback_header", Type: TString},
+			{Name: "hash_on_cookie", Type: TString},
+			{Name: "hash_on_cookie_path", Type: TString, Default: "/", Check: checkServicePath},
+			{Name: "hash_on_query_arg", Type: TString, LenMin: 1},
+			{Name: "hash_fallback_query_arg", Type: TString, LenMin: 1},
+			{Name: "hash_on_uri_capture", Type: TString, LenMin: 1},
+			{Name: "hash_fallback_uri_capture", Type: TString, LenMin: 1},
+			{Name: "slots", Type: TInteger, Default: 10000.0, Between: between(10, 65536)},
+			healthchecksField(),
+			tagsField(),
+			{Name: "host_header", Type: TString, Check: checkHost},
+			foreign("client_certificate", "certificates", false),
+			{Name: "use_srv_name", Type: TBoolean, Default: false},
+		},
+		FieldChecks: upstreamHashChecks(),
+	},
+	TableTargets: {
+		Name: TableTargets,
+		Fields: []*Field{
+			idField(),
+			{Name: "created_at", Type: TNumber, Auto: true},
+			{Name: "updated_at", Type: TNumber, Auto: true},
+			foreign("upstream", TableUpstreams, true),
+			{Name: "target", Type: TString, Required: true, Check: checkTarget},
+			{Name: "weight", Type: TInteger, Default: 100.0, Between: between(0, 65535)},
+			tagsField(),
+		},
+	},
+	TableConsumers: {
+		Name: TableConsumers,
+		Fields: []*Field{
+			idField(), createdAt(), updatedAt(),
+			{Name: "username", Type: TString, Unique: true},
+			{Name: "custom_id", Type: TString, Unique: true},
+			tagsField(),
+		},
+		EntityChecks: []func(map[string]any) string{
+			func(m map[string]any) string {
+				if isBlank(m["username"]) && isBlank(m["custom_id"]) {
+					return "at least one of these fields must be non-empty: 'custom_id', 'username'"
+				}
+				return ""
+			},
+		},
+	},
+	TablePlugins: {
+		Name: TablePlugins,
+		Fields: []*Field{
+			idField(), createdAt(), updatedAt(),
+			{Name: "name", Type: TString, Required: true},
+			{Name: "instance_name", Type: TString, Unique: true, Check: checkName},
+			{Name: "config", Type: TAny},
+			{Name: "enabled", Type: TBoolean, Required: true, Default: true},
+			{Name: "protocols", Type: TSet, Required: true, Default: strs("grpc", "grpcs", "http", "https"), Elem: &Field{Type: TString, OneOf: allProtocols}},
+			foreign("service", TableServices, false),
+			foreign("route", TableRoutes, false),
+			foreign("consumer", TableConsumers, false),
+			tagsField(),
+		},
+	},
+	TableKeyAuth: {
+		Name: TableKeyAuth,
+		Fields: []*Field{
+			idField(), createdAt(),
+			{Name: "key", Type: TString, Unique: true, LenMin: 1},
+			foreign("consumer", TableConsumers, true),
+			{Name: "ttl", Type: TInteger, Between: between(0, 100000000)},
+			tagsField(),
+		},
+	},
+}
+
+func cidrPortField() *Field {
+	return &Field{Type: TRecord, Fields: []*Field{
+		{Name: "ip", Type: TString},
+		{Name: "port", Type: TInteger, Between: between(0, 65535)},
+	}}
+}
+
+func checkWildcardHost(v any) string {
+	s := v.(string)
+	if strings.Count(s, "*") > 1 {
+		return "invalid wildcard: must have at most one wildcard"
+	}
+	if strings.Contains(s, "*") && !strings.HasPrefix(s, "*.") && !strings.HasSuffix(s, ".*") {
+		return "invalid wildcard: must be placed at leftmost or rightmost label"
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(s, "*."), ".*")
+	hh, _, ok := SplitHostPort(h)
+	if !ok || hostKind(hh) == "" {
+		return "invalid value: " + s
+	}
+	return ""
+}
+
+func isBlank(v any) bool {
+	s, ok := v.(string)
+	return !ok || s == ""
+}
+
+func hasItems(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return false
+}
+
+func checkRouteMatchers(m map[string]any) string {
+	protos, _ := m["protocols"].([]any)
+	has := func(p string) bool { return slices.Contains(protos, any(p)) }
+	any4 := hasItems(m["methods"]) || hasItems(m["hosts"]) || hasItems(m["headers"]) || hasItems(m["paths"])
+	switch {
+	case has("http") && !any4:
+		return "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'"
+	case has("https") && !any4 && !hasItems(m["snis"]):
+		return "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'"
+	}
+	return ""
+}
+
+// upstreamHashChecks mirror Kong's conditional requirements on hash inputs.
+func upstreamHashChecks() []func(map[string]any) (string, string) {
+	need := func(on, value, field string) func(map[string]any) (string, string) {
+		return func(m map[string]any) (string, string) {
+			if m[on] == value && isBlank(m[field]) {
+				return field, "required field missing"
+			}
+			return "", ""
+		}
+	}
+	return []func(map[string]any) (string, string){
+		need("hash_on", "header", "hash_on_header"),
+		need("hash_on", "cookie", "hash_on_cookie"),
+		need("hash_on", "query_arg", "hash_on_query_arg"),
+		need("hash_on", "uri_capture", "hash_on_uri_capture"),
+		need("hash_fallback", "header", "hash_fallback_header"),
+		need("hash_fallback", "query_arg", "hash_fallback_query_arg"),
+		need("hash_fallback", "uri_capture", "hash_fallback_uri_capture"),
+		func(m map[string]any) (string, string) {
+			if m["hash_on"] == "none" && m["hash_fallback"] != "none" {
+				return "hash_fallback", "expected one of: none"
+			}
+			if m["hash_on"] == "cookie" && m["hash_fallback"] != "none" {
+				return "hash_fallback", "expected one of: none"
+			}
+			if m["hash_on"] != "none" && m["hash_on"] == m["hash_fallback"] && m["hash_on"] != "header" && m["hash_on"] != "query_arg" && m["hash_on"] != "uri_capture" {
+				return "hash_fallback", "must be different from hash_on"
+			}
+			return "", ""
+		},
+	}
+}
