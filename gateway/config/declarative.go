@@ -71,7 +71,12 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 		errTree["_format_version"] = "expected a string"
 	}
 	var all []*pending
-	for k, v := range doc {
+	keys := sortedKeys(doc)
+	// Tables first in dependency order so entity order (and so the output)
+	// does not depend on map iteration.
+	sort.SliceStable(keys, func(i, j int) bool { return tableRank(keys[i]) < tableRank(keys[j]) })
+	for _, k := range keys {
+		v := doc[k]
 		if strings.HasPrefix(k, "_") {
 			continue
 		}
@@ -103,7 +108,7 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 		now = time.Now()
 	}
 	c := &Config{}
-	wo := WriteOptions{Plugins: opts.Plugins, Now: now, NewID: declarativeID}
+	wo := WriteOptions{Plugins: opts.Plugins, Now: now, NewID: declarativeID, KeepTimestamps: true}
 	for _, p := range all {
 		if err := resolveRefs(c, p); err != "" {
 			setErr(errTree, p.path, err)
@@ -393,4 +398,13 @@ func DumpDeclarative(c *Config) ([]byte, error) {
 		buf.Write(out)
 	}
 	return buf.Bytes(), nil
+}
+
+func tableRank(k string) int {
+	for i, t := range Tables {
+		if t == k {
+			return i
+		}
+	}
+	return len(Tables)
 }

@@ -24,6 +24,8 @@ type WriteOptions struct {
 	Now     time.Time       // zero: time.Now()
 	// NewID makes ids for entities that arrive without one; nil: random UUIDv4.
 	NewID func(table string, m map[string]any) string
+	// KeepTimestamps keeps a given updated_at (declarative reloads of a dump).
+	KeepTimestamps bool
 }
 
 func (o WriteOptions) now() time.Time {
@@ -198,22 +200,24 @@ func (c *Config) Save(table string, m map[string]any, existing Entity, o WriteOp
 				m["id"] = uuid.NewString()
 			}
 		}
-		if c.Get(table, m["id"].(string)) != nil {
-			return nil, &Error{Code: 3, Name: "primary key violation",
-				Message: fmt.Sprintf("primary key violation on key '%s'", luaPretty(map[string]any{"id": m["id"]})),
-				Fields:  map[string]any{"id": m["id"]}, Status: 400}
-		}
 		if m["created_at"] == nil {
 			m["created_at"] = stamp(table, now)
 		}
 	}
-	if _, has := m["updated_at"]; has || table != TableKeyAuth {
-		if table != TableKeyAuth {
-			m["updated_at"] = stamp(table, now)
-		}
+	if table != TableKeyAuth && !(o.KeepTimestamps && m["updated_at"] != nil) {
+		m["updated_at"] = stamp(table, now)
 	}
-	if err := c.checkUnique(table, m); err != nil {
+	self := ""
+	if existing != nil {
+		self = existing.EntityID()
+	}
+	if err := c.checkUnique(table, m, self); err != nil {
 		return nil, err
+	}
+	if existing == nil && c.Get(table, m["id"].(string)) != nil {
+		return nil, &Error{Code: 3, Name: "primary key violation",
+			Message: fmt.Sprintf("primary key violation on key '%s'", luaPretty(map[string]any{"id": m["id"]})),
+			Fields:  map[string]any{"id": m["id"]}, Status: 400}
 	}
 	e, err := decodeEntity(table, m)
 	if err != nil {
@@ -250,12 +254,11 @@ func uniqueKeys(table string) [][]string {
 	return out
 }
 
-func (c *Config) checkUnique(table string, m map[string]any) error {
+func (c *Config) checkUnique(table string, m map[string]any, self string) error {
 	keys := uniqueKeys(table)
-	id, _ := m["id"].(string)
 	var others []map[string]any
 	for _, e := range c.Rows(table) {
-		if e.EntityID() != id {
+		if self == "" || e.EntityID() != self {
 			others = append(others, EntityMap(e))
 		}
 	}
