@@ -1,0 +1,152 @@
+package plugins
+
+import (
+	"sort"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+)
+
+// KongVersion is the Kong release whose bundled plugins these follow; Kong
+// reports a bundled plugin's version as the core version.
+const KongVersion = "3.9.1"
+
+// Info is what GET / reports for a plugin under plugins.available_on_server.
+type Info struct {
+	Name     string
+	Version  string
+	Priority int
+}
+
+// handler runs one configured plugin instance in the access phase.
+type handler interface {
+	access(ctx *Context) *Exit
+}
+
+// definition is a bundled plugin: its schema, Kong's entity checks and how to
+// build a runnable instance from a validated config.
+type definition struct {
+	info      Info
+	protocols []string // default plugin.protocols
+	// noConsumer marks plugins that cannot be scoped to a consumer (Kong's
+	// typedefs.no_consumer: authentication plugins run before a consumer exists).
+	noConsumer bool
+	fields     []field
+	// shorthand translates deprecated top-level config fields into their current
+	// place before validation (Kong's shorthand_fields).
+	shorthand func(in map[string]any) map[string]any
+	// check runs Kong's entity_checks and custom_validator on the normalized config.
+	// It may add to cfgErrs (errors inside "config") and returns "@entity" errors
+	// of the plugin entity.
+	check func(cfg map[string]any, cfgErrs map[string]any) (entityErrs []any)
+	// entityJSON lists the schema's entity_checks for /schemas/plugins/{name}.
+	entityJSON []any
+	build      func(b *builder, p *config.Plugin, cfg map[string]any) (handler, error)
+}
+
+var registry = map[string]*definition{}
+
+func register(d *definition) { registry[d.info.Name] = d }
+
+// Available lists the bundled plugins, highest priority first (the order they run).
+func Available() []Info {
+	out := make([]Info, 0, len(registry))
+	for _, d := range registry {
+		out = append(out, d.info)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Priority != out[j].Priority {
+			return out[i].Priority > out[j].Priority
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Protocols returns the default plugin.protocols for a bundled plugin.
+func Protocols(name string) ([]string, bool) {
+	d, ok := registry[name]
+	if !ok {
+		return nil, false
+	}
+	return append([]string(nil), d.protocols...), true
+}
+
+// ConsumerScopable reports whether a plugin may be configured on a consumer.
+// Kong refuses consumer-scoped authentication plugins (the consumer field must be
+// null); the Admin API enforces that with this.
+func ConsumerScopable(name string) bool {
+	d, ok := registry[name]
+	return ok && !d.noConsumer
+}
+
+// Validate checks a plugin config against the plugin's schema and Kong's checks.
+// normalized is the config with every field present and defaults filled in (what
+// the Admin API stores and returns). fieldErrs is nil when the config is valid;
+// otherwise it is the "fields" object of Kong's schema-violation body relative to
+// the plugin entity, e.g. {"config": {"minute": "expected a number"}} or
+// {"@entity": ["at least one of these fields must be non-empty: ..."]}.
+// known is false for a plugin name this gateway does not have.
+func Validate(name string, cfg map[string]any) (normalized map[string]any, fieldErrs map[string]any, known bool) {
+	d, ok := registry[name]
+	if !ok {
+		return nil, nil, false
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	if d.shorthand != nil {
+		cfg = d.shorthand(cfg)
+	}
+	norm, cfgErrs := validateRecord(d.fields, cfg)
+	if cfgErrs == nil {
+		cfgErrs = map[string]any{}
+	}
+	var entityErrs []any
+	if d.check != nil {
+		entityErrs = d.check(norm, cfgErrs)
+	}
+	errs := map[string]any{}
+	if len(cfgErrs) > 0 {
+		errs["config"] = cfgErrs
+	}
+	if len(entityErrs) > 0 {
+		errs["@entity"] = entityErrs
+	}
+	if len(errs) > 0 {
+		return norm, errs, true
+	}
+	return norm, nil, true
+}
+
+// Schema returns the Kong-shaped schema served at /schemas/plugins/{name}: the
+// plugin entity's fields with "config" as a record, plus entity_checks. go-kong
+// and decK read config defaults from it.
+func Schema(name string) (any, bool) {
+	d, ok := registry[name]
+	if !ok {
+		return nil, false
+	}
+	consumer := map[string]any{"type": "foreign", "reference": "consumers"}
+	if d.noConsumer {
+		consumer["eq"] = nil
+	}
+	protoElems := map[string]any{
+		"type":   "string",
+		"one_of": []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"},
+	}
+	s := map[string]any{
+		"name": name,
+		"fields": []any{
+			map[string]any{"consumer": consumer},
+			map[string]any{"protocols": map[string]any{
+				"type": "set", "required": true, "elements": protoElems,
+				"default": append([]string(nil), d.protocols...),
+			}},
+			map[string]any{"config": fieldJSON(&field{typ: tRecord, fields: d.fields})},
+		},
+	}
+	if len(d.entityJSON) > 0 {
+		s["entity_checks"] = d.entityJSON
+	}
+	return s, true
+}
