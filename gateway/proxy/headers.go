@@ -1,0 +1,213 @@
+package proxy
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// hopByHop are the headers that describe one connection, not the message
+// (RFC 9110 section 7.6.1), plus the ones this gateway sets itself upstream.
+// Expect is answered by the gateway's own server (100-continue), never passed on.
+var skipUpstream = map[string]bool{
+	"Connection":          true,
+	"Proxy-Connection":    true,
+	"Keep-Alive":          true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
+	"Expect":              true,
+	"Host":                true,
+	"Content-Length":      true,
+	"X-Forwarded-For":     true,
+	"X-Forwarded-Proto":   true,
+	"X-Forwarded-Host":    true,
+	"X-Forwarded-Port":    true,
+	"X-Forwarded-Path":    true,
+	"X-Forwarded-Prefix":  true,
+	"X-Real-Ip":           true,
+}
+
+// skipDownstream are the upstream response headers not copied to the client.
+var skipDownstream = map[string]bool{
+	"Connection":         true,
+	"Proxy-Connection":   true,
+	"Keep-Alive":         true,
+	"Proxy-Authenticate": true,
+	"Te":                 true,
+	"Trailer":            true,
+	"Transfer-Encoding":  true,
+	"Upgrade":            true,
+}
+
+// connectionTokens returns the header names a Connection header lists: they are
+// hop-by-hop too. Nil (and no allocation) when there is no Connection header.
+func connectionTokens(h http.Header) []string {
+	vv := h["Connection"]
+	if len(vv) == 0 {
+		return nil
+	}
+	var out []string
+	for _, v := range vv {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				out = append(out, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	return out
+}
+
+// validHeaderValue rejects values a plugin may have set with CR, LF or other
+// control bytes, which would otherwise split the upstream request.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// upstreamHead is everything the request line and the gateway-set headers need.
+type upstreamHead struct {
+	method   string
+	path     string // escaped
+	query    string
+	host     string // Host header value
+	hostPort int    // appended to host as ":port" when non-zero
+	header   http.Header
+	// forwarding headers
+	xff        string // existing X-Forwarded-For value(s), joined, or ""
+	clientIP   string
+	proto      string
+	fwdHost    string
+	serverPort int
+	fwdPath    string
+	fwdPrefix  string
+	bodyLength int64 // -1: chunked; 0: no body
+}
+
+// writeHead writes the request line and headers into bw without building an
+// intermediate http.Header.
+func writeHead(bw *bufio.Writer, h *upstreamHead) {
+	var num [20]byte
+	bw.WriteString(h.method)
+	bw.WriteByte(' ')
+	bw.WriteString(h.path)
+	if h.query != "" {
+		bw.WriteByte('?')
+		bw.WriteString(h.query)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(h.host)
+	if h.hostPort != 0 {
+		bw.WriteByte(':')
+		bw.Write(strconv.AppendInt(num[:0], int64(h.hostPort), 10))
+	}
+	bw.WriteString("\r\n")
+	conn := connectionTokens(h.header)
+	for k, vv := range h.header {
+		if skipUpstream[k] || (conn != nil && containsString(conn, k)) || !validHeaderName(k) {
+			continue
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				continue
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	bw.WriteString("X-Forwarded-For: ")
+	if h.xff != "" {
+		bw.WriteString(h.xff)
+		bw.WriteString(", ")
+	}
+	bw.WriteString(h.clientIP)
+	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	bw.WriteString(h.proto)
+	bw.WriteString("\r\nX-Forwarded-Host: ")
+	bw.WriteString(h.fwdHost)
+	bw.WriteString("\r\nX-Forwarded-Port: ")
+	bw.Write(strconv.AppendInt(num[:0], int64(h.serverPort), 10))
+	bw.WriteString("\r\nX-Forwarded-Path: ")
+	bw.WriteString(h.fwdPath)
+	if h.fwdPrefix != "" {
+		bw.WriteString("\r\nX-Forwarded-Prefix: ")
+		bw.WriteString(h.fwdPrefix)
+	}
+	bw.WriteString("\r\nX-Real-IP: ")
+	bw.WriteString(h.clientIP)
+	switch {
+	case h.bodyLength > 0:
+		bw.WriteString("\r\nContent-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], h.bodyLength, 10))
+	case h.bodyLength < 0:
+		bw.WriteString("\r\nTransfer-Encoding: chunked")
+	}
+	bw.WriteString("\r\n\r\n")
+}
+
+// joinXFF returns the client's X-Forwarded-For values as one string; no
+// allocation in the usual single-value case.
+func joinXFF(h http.Header) string {
+	vv := h["X-Forwarded-For"]
+	switch len(vv) {
+	case 0:
+		return ""
+	case 1:
+		return vv[0]
+	}
+	return strings.Join(vv, ", ")
+}
+
+const hexDigits = "0123456789abcdef"
+
+// newRequestID returns 32 random hex digits, the shape of Kong's
+// X-Kong-Request-Id. math/rand/v2's global source is per-thread and lock-free.
+func newRequestID() string {
+	var b [32]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 16; i++ {
+		b[i] = hexDigits[a&0xf]
+		a >>= 4
+		b[16+i] = hexDigits[c&0xf]
+		c >>= 4
+	}
+	return string(b[:])
+}
+
+// clientIP is the host part of RemoteAddr, without allocating.
+func clientIP(remoteAddr string) string {
+	i := strings.LastIndexByte(remoteAddr, ':')
+	if i < 0 {
+		return remoteAddr
+	}
+	h := remoteAddr[:i]
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	return h
+}

@@ -1,0 +1,771 @@
+// Package proxy is the gateway's request path: a precompiled router swapped
+// atomically on configuration change, the plugin access phase, the balancer
+// pick, a lean HTTP/1.1 upstream transport with per-service timeouts and
+// retries, and Kong's response headers and error bodies.
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/balancer"
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/plugins"
+)
+
+// Options wires the proxy to the rest of the gateway.
+type Options struct {
+	Balancers balancer.Lookup // may return nil: then service.host is resolved by DNS
+	Plugins   plugins.Runner  // may be nil: no plugins
+	Version   string          // "3.9.0": Via: 1.1 kong/3.9.0
+	Logger    *slog.Logger
+}
+
+// Proxy is the proxy listener's http.Handler.
+type Proxy struct {
+	opts Options
+	log  *slog.Logger
+	snap atomic.Pointer[snapshot]
+	tr   *transport
+
+	via          string
+	serverHeader []string
+
+	stats struct {
+		totalRequests atomic.Int64
+		active        atomic.Int64
+		accepted      atomic.Int64
+		reading       atomic.Int64
+		writing       atomic.Int64
+		waiting       atomic.Int64
+	}
+	conns sync.Map // net.Conn → *atomic.Int32 (its last http.ConnState)
+
+	states sync.Pool // *reqState
+	bufs   sync.Pool // *[]byte, response copy buffers
+}
+
+// snapshot is one compiled configuration; never mutated once published.
+type snapshot struct {
+	router *router
+}
+
+// compiledService is a service with everything the hot path needs precomputed.
+type compiledService struct {
+	cfg        *config.Service
+	scheme     string
+	host       string
+	port       int
+	defPort    bool   // port is the scheme's default: Host header without ":port"
+	addr       string // host:port, dialled when host is not an upstream
+	path       string
+	retries    int
+	connect    time.Duration
+	write      time.Duration
+	read       time.Duration
+	hostHeader string // the upstream's host_header, when host names one that sets it
+	verifyTLS  bool
+	tlsConfs   sync.Map // peer host → *tlsTarget
+}
+
+type tlsTarget struct {
+	conf   *tls.Config
+	prefix string // pool key prefix
+}
+
+func (s *compiledService) tlsFor(host string) *tlsTarget {
+	if v, ok := s.tlsConfs.Load(host); ok {
+		return v.(*tlsTarget)
+	}
+	t := &tlsTarget{
+		conf: &tls.Config{
+			ServerName: host,
+			// Kong does not verify upstream certificates unless tls_verify is set.
+			InsecureSkipVerify: !s.verifyTLS,
+			NextProtos:         []string{"http/1.1"},
+			ClientSessionCache: tls.NewLRUClientSessionCache(64),
+		},
+		prefix: fmt.Sprintf("tls|%s|%t|", host, s.verifyTLS),
+	}
+	v, _ := s.tlsConfs.LoadOrStore(host, t)
+	return v.(*tlsTarget)
+}
+
+// New returns a proxy with an empty configuration (every request gets 404 until
+// Apply).
+func New(opts Options) *Proxy {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "3.9.0"
+	}
+	p := &Proxy{
+		opts:         opts,
+		log:          opts.Logger,
+		tr:           newTransport(),
+		via:          "1.1 kong/" + opts.Version,
+		serverHeader: []string{"kong/" + opts.Version},
+	}
+	p.states.New = func() any { return new(reqState) }
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.snap.Store(&snapshot{router: &router{}})
+	return p
+}
+
+// Close stops the idle-connection janitor and closes idle upstream connections.
+// In-flight requests are not affected.
+func (p *Proxy) Close() { p.tr.close() }
+
+// Apply compiles cfg's routes and swaps them in atomically. Requests already
+// past routing keep the snapshot they started with; nothing blocks.
+func (p *Proxy) Apply(cfg *config.Config) {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	hostHeaders := map[string]string{}
+	for _, u := range cfg.Upstreams {
+		if u != nil && u.HostHeader != nil && *u.HostHeader != "" {
+			hostHeaders[u.Name] = *u.HostHeader
+		}
+	}
+	services := make(map[string]*compiledService, len(cfg.Services))
+	for _, s := range cfg.Services {
+		if s == nil || !s.Enabled {
+			continue
+		}
+		cs, err := compileService(s, hostHeaders)
+		if err != nil {
+			p.log.Warn("service not routed", "service", s.ID, "err", err)
+			continue
+		}
+		services[s.ID] = cs
+	}
+	rt, warnings := compileRouter(cfg, services)
+	for _, w := range warnings {
+		p.log.Warn("route path or host skipped", "err", w)
+	}
+	p.snap.Store(&snapshot{router: rt})
+}
+
+func compileService(s *config.Service, hostHeaders map[string]string) (*compiledService, error) {
+	cs := &compiledService{
+		cfg:        s,
+		scheme:     s.Protocol,
+		host:       s.Host,
+		port:       s.Port,
+		path:       "/",
+		retries:    s.Retries,
+		connect:    time.Duration(s.ConnectTimeout) * time.Millisecond,
+		write:      time.Duration(s.WriteTimeout) * time.Millisecond,
+		read:       time.Duration(s.ReadTimeout) * time.Millisecond,
+		hostHeader: hostHeaders[s.Host],
+		verifyTLS:  s.TLSVerify != nil && *s.TLSVerify,
+	}
+	switch cs.scheme {
+	case "", "http":
+		cs.scheme = "http"
+		if cs.port == 0 {
+			cs.port = 80
+		}
+		cs.defPort = cs.port == 80
+	case "https":
+		if cs.port == 0 {
+			cs.port = 443
+		}
+		cs.defPort = cs.port == 443
+	default:
+		return nil, fmt.Errorf("protocol %q is not proxied by this gateway", s.Protocol)
+	}
+	if s.Path != nil && *s.Path != "" {
+		cs.path = *s.Path
+	}
+	if cs.retries < 0 {
+		cs.retries = 0
+	}
+	cs.addr = net.JoinHostPort(cs.host, strconv.Itoa(cs.port))
+	return cs, nil
+}
+
+// reqState is the per-request scratch space, pooled so the hot path allocates
+// little. Nothing that the server may read after ServeHTTP returns (header
+// values) points into it.
+type reqState struct {
+	w           http.ResponseWriter
+	r           *http.Request
+	start       time.Time
+	requestID   string
+	wroteHeader bool
+
+	pctx     plugins.Context
+	breq     balancer.Request
+	triedBuf [4]balancer.Peer
+	body     replayBody
+	head     upstreamHead
+
+	// cleanup on panic: an outstanding pick and connection
+	picker balancer.Picker
+	peer   balancer.Peer
+	picked bool
+	conn   *upConn
+}
+
+func (rs *reqState) addPluginHeaders(h http.Header) {
+	for k, vv := range rs.pctx.ResponseHeader {
+		h[k] = vv
+	}
+}
+
+func (p *Proxy) getState(w http.ResponseWriter, r *http.Request, start time.Time) *reqState {
+	rs := p.states.Get().(*reqState)
+	rs.w, rs.r, rs.start = w, r, start
+	return rs
+}
+
+func (p *Proxy) putState(rs *reqState) {
+	rh := rs.pctx.ResponseHeader
+	if rh != nil {
+		clear(rh)
+	}
+	tried := rs.triedBuf
+	clear(tried[:])
+	*rs = reqState{}
+	rs.pctx.ResponseHeader = rh
+	p.states.Put(rs)
+}
+
+// ServeHTTP proxies one request. It never lets a panic escape as a crash: a
+// panic before the response started becomes Kong's 500, after it aborts the
+// stream.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.stats.totalRequests.Add(1)
+	rs := p.getState(w, r, start)
+	defer p.putState(rs)
+	defer p.recoverPanic(rs)
+	rs.requestID = newRequestID()
+	w.Header()["X-Kong-Request-Id"] = []string{rs.requestID}
+	p.serve(rs)
+}
+
+func (p *Proxy) recoverPanic(rs *reqState) {
+	rec := recover()
+	if rec == nil {
+		return
+	}
+	if rs.conn != nil {
+		rs.conn.close()
+		rs.conn = nil
+	}
+	if rs.picked {
+		rs.picked = false
+		rs.picker.Done(rs.peer, balancer.Result{})
+	}
+	if rec == http.ErrAbortHandler {
+		panic(rec)
+	}
+	p.log.Error("panic in request path", "request_id", rs.requestID, "method", rs.r.Method,
+		"path", rs.r.URL.Path, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+	if rs.wroteHeader {
+		panic(http.ErrAbortHandler) // the status is out: only aborting the stream is left
+	}
+	p.writeGenerated(rs, http.StatusInternalServerError, msgUnexpected, nil)
+}
+
+func localPort(r *http.Request, tlsOn bool) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	if tlsOn {
+		return 443
+	}
+	return 80
+}
+
+func (p *Proxy) serve(rs *reqState) {
+	r := rs.r
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	serverPort := localPort(r, r.TLS != nil)
+	decoded, escaped := requestPaths(r.URL)
+	host := requestHost(r.Host)
+	rr := routeRequest{method: r.Method, host: host, serverPort: serverPort, path: decoded, header: r.Header}
+	m, ok := p.snap.Load().router.find(&rr)
+	if !ok {
+		p.writeGenerated(rs, http.StatusNotFound, msgNoRoute, nil)
+		return
+	}
+	cr := m.entry.route
+	if scheme == "http" && !cr.httpOK {
+		p.redirectHTTPS(rs, cr, host)
+		return
+	}
+	svc := cr.service
+
+	rs.pctx.Request = r
+	rs.pctx.ClientIP = clientIP(r.RemoteAddr)
+	rs.pctx.Route = cr.cfg
+	if svc != nil {
+		rs.pctx.Service = svc.cfg
+	}
+	if p.opts.Plugins != nil {
+		if rs.pctx.ResponseHeader == nil {
+			rs.pctx.ResponseHeader = make(http.Header)
+		}
+		if exit := p.opts.Plugins.Access(&rs.pctx); exit != nil {
+			msg := exit.Message
+			if msg == "" && exit.Status >= 400 {
+				msg = http.StatusText(exit.Status)
+			}
+			p.writeGenerated(rs, exit.Status, msg, exit.Header)
+			return
+		}
+	}
+	if svc == nil {
+		p.writeGenerated(rs, http.StatusServiceUnavailable, msgNoService, nil)
+		return
+	}
+
+	// Upstream path (Kong's path_handling v0). A route without paths strips
+	// "/" when strip_path is on, which Kong's join turns into the same result.
+	prefixEsc := ""
+	if cr.stripPath {
+		if m.prefixLen > 0 {
+			prefixEsc = escaped[:escapedOffset(escaped, m.prefixLen)]
+		} else {
+			prefixEsc = escaped[:1]
+		}
+	}
+	h := &rs.head
+	h.method = r.Method
+	h.path = upstreamPath(svc.path, cr.stripPath, escaped, prefixEsc)
+	h.query = r.URL.RawQuery
+	h.header = r.Header
+	h.xff = joinXFF(r.Header)
+	h.clientIP = rs.pctx.ClientIP
+	h.proto = scheme
+	h.fwdHost = host
+	h.serverPort = serverPort
+	h.fwdPath = escaped
+	if cr.stripPath && m.prefixLen > 0 {
+		h.fwdPrefix = prefixEsc
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	switch {
+	case !hasBody:
+		h.bodyLength = 0
+	case r.ContentLength > 0:
+		h.bodyLength = r.ContentLength
+	default:
+		h.bodyLength = -1
+	}
+	idem := idempotent(r.Method)
+	if hasBody {
+		rs.body.reset(r.Body, idem)
+	}
+	p.proxy(rs, cr, svc, idem)
+}
+
+// redirectHTTPS answers a plain-http request for an https-only route with the
+// route's https_redirect_status_code, as Kong does.
+func (p *Proxy) redirectHTTPS(rs *reqState, cr *compiledRoute, host string) {
+	code := cr.cfg.HTTPSRedirectStatusCode
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		loc := "https://" + host + rs.r.URL.RequestURI()
+		p.writeGenerated(rs, code, "", http.Header{"Location": {loc}})
+	default:
+		p.writeGenerated(rs, http.StatusUpgradeRequired, msgUseHTTPS, http.Header{
+			"Connection": {"Upgrade"},
+			"Upgrade":    {"TLS/1.2, HTTP/1.1"},
+		})
+	}
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// failKind classifies a failed try for the retry rules, the passive health
+// report and the client's status.
+type failKind int
+
+const (
+	failNone       failKind = iota
+	failConnect             // no connection: nothing sent, always safe to retry
+	failSend                // error while sending the request
+	failRecv                // connection error before any response byte
+	failTimeout             // write or read deadline expired (or connect, see timeout flag)
+	failBadReply            // a malformed response: not retried (nginx's invalid_header)
+	failClientBody          // reading the client's body failed: not the upstream's fault
+)
+
+type failure struct {
+	kind    failKind
+	timeout bool // a connect that timed out, or failTimeout
+	sent    bool // request bytes reached the connection
+	err     error
+}
+
+func (f failure) result() balancer.Result {
+	switch {
+	case f.kind == failClientBody:
+		return balancer.Result{}
+	case f.timeout:
+		return balancer.Result{Timeout: true}
+	}
+	return balancer.Result{TCPFailure: true}
+}
+
+func (f failure) retryable(idem bool) bool {
+	switch f.kind {
+	case failConnect:
+		return true
+	case failSend, failRecv, failTimeout:
+		// Only idempotent requests may be sent twice: a POST whose bytes
+		// reached the upstream may have been acted on.
+		return idem || !f.sent
+	}
+	return false
+}
+
+// proxy runs the tries: pick a peer, send, and retry on connection errors and
+// timeouts within service.retries, each on the next peer.
+func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, idem bool) {
+	var picker balancer.Picker
+	if p.opts.Balancers != nil {
+		picker = p.opts.Balancers.Picker(svc.host)
+	}
+	h := &rs.head
+	rs.breq = balancer.Request{HTTP: rs.r, ClientIP: rs.pctx.ClientIP, Tried: rs.triedBuf[:0]}
+	if rs.pctx.Consumer != nil {
+		rs.breq.ConsumerID = rs.pctx.Consumer.ID
+	}
+	if rs.pctx.Credential != nil {
+		rs.breq.CredentialID = rs.pctx.Credential.ID
+	}
+	var last failure
+	tries := 1 + svc.retries
+	var upstreamStart time.Time
+	for try := 0; try < tries; try++ {
+		if try > 0 && !rs.body.rewind() {
+			break // part of a streamed body is gone: it cannot be sent again
+		}
+		var peer balancer.Peer
+		if picker != nil {
+			var err error
+			peer, err = picker.Pick(&rs.breq)
+			if err != nil {
+				if try == 0 {
+					if !errors.Is(err, balancer.ErrNoPeer) {
+						p.log.Warn("balancer pick failed", "upstream", svc.host, "err", err)
+					}
+					p.writeGenerated(rs, http.StatusServiceUnavailable, msgNoPeer, nil)
+					return
+				}
+				break // no further peer: answer with the last failure
+			}
+			rs.picker, rs.peer, rs.picked = picker, peer, true
+			rs.breq.Tried = append(rs.breq.Tried, peer)
+		} else {
+			peer = balancer.Peer{Host: svc.host, Port: svc.port, Addr: svc.addr}
+		}
+
+		dt := dialTarget{key: peer.Addr, addr: peer.Addr, connectTimeout: svc.connect}
+		if svc.scheme == "https" {
+			tt := svc.tlsFor(peer.Host)
+			dt.tls, dt.key = tt.conf, tt.prefix+peer.Addr
+		}
+		switch {
+		case cr.cfg.PreserveHost && rs.r.Host != "":
+			h.host, h.hostPort = rs.r.Host, 0
+		case svc.hostHeader != "":
+			h.host, h.hostPort = svc.hostHeader, 0
+		default:
+			h.host, h.hostPort = peer.Host, 0
+			if !(svc.scheme == "http" && peer.Port == 80 || svc.scheme == "https" && peer.Port == 443) {
+				h.hostPort = peer.Port
+			}
+		}
+		if try == 0 {
+			upstreamStart = time.Now()
+		}
+		resp, c, f := p.try(rs, &dt, svc, idem)
+		if f.kind == failNone {
+			p.respond(rs, resp, c, upstreamStart)
+			return
+		}
+		if rs.picked {
+			rs.picked = false
+			picker.Done(peer, f.result())
+		}
+		last = f
+		p.log.Debug("upstream try failed", "request_id", rs.requestID, "peer", peer.Addr,
+			"try", try+1, "of", tries, "err", f.err)
+		if !f.retryable(idem) {
+			break
+		}
+	}
+	switch {
+	case last.kind == failClientBody:
+		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, nil)
+	case last.timeout:
+		p.writeGenerated(rs, http.StatusGatewayTimeout, msgTimeout, nil)
+	default:
+		p.writeGenerated(rs, http.StatusBadGateway, msgBadGateway, nil)
+	}
+}
+
+// try sends the request to one peer and reads the response head. A dead
+// keep-alive connection (closed by the peer, noticed only now) gets one more
+// chance on a fresh connection to the same peer, not counted as a retry: if
+// the peer is really gone, that dial fails and counts.
+func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem bool) (*http.Response, *upConn, failure) {
+	ctx := rs.r.Context()
+	for attempt := 0; ; attempt++ {
+		c, err := p.tr.get(ctx, dt)
+		if err != nil {
+			return nil, nil, failure{kind: failConnect, timeout: isTimeout(err), err: err}
+		}
+		rs.conn = c
+		c.readTimeout, c.writeTimeout = svc.read, svc.write
+		c.written, c.read = 0, 0
+		stale := c.reused && attempt == 0
+		err, clientErr := p.send(rs, c)
+		if clientErr != nil {
+			p.dropConn(rs, c)
+			return nil, nil, failure{kind: failClientBody, err: clientErr}
+		}
+		if err != nil {
+			p.dropConn(rs, c)
+			if stale && (c.written == 0 || idem) && rs.body.rewind() {
+				continue
+			}
+			if isTimeout(err) {
+				return nil, nil, failure{kind: failTimeout, timeout: true, sent: c.written > 0, err: err}
+			}
+			return nil, nil, failure{kind: failSend, sent: c.written > 0, err: err}
+		}
+		resp, err := readResponse(c.br, rs.r)
+		if err != nil {
+			p.dropConn(rs, c)
+			if stale && c.read == 0 && idem && rs.body.rewind() {
+				continue
+			}
+			switch {
+			case isTimeout(err):
+				return nil, nil, failure{kind: failTimeout, timeout: true, sent: true, err: err}
+			case c.read == 0 || errors.Is(err, io.ErrUnexpectedEOF) && c.read == 0:
+				return nil, nil, failure{kind: failRecv, sent: true, err: err}
+			case isConnError(err):
+				return nil, nil, failure{kind: failRecv, sent: true, err: err}
+			}
+			return nil, nil, failure{kind: failBadReply, sent: true, err: err}
+		}
+		return resp, c, failure{}
+	}
+}
+
+func (p *Proxy) dropConn(rs *reqState, c *upConn) {
+	c.close()
+	if rs.conn == c {
+		rs.conn = nil
+	}
+}
+
+// isConnError reports errors of the connection itself (reset, closed) as
+// opposed to a malformed response.
+func isConnError(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+var errUpgrade = errors.New("upstream switched protocols, which this gateway does not proxy")
+
+// readResponse reads the response head, skipping interim 1xx responses.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil, errUpgrade
+		}
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// send writes the request head and streams the body. clientErr is set when
+// reading the client's body failed (the client went away or sent a short body).
+func (p *Proxy) send(rs *reqState, c *upConn) (err, clientErr error) {
+	h := &rs.head
+	writeHead(c.bw, h)
+	if h.bodyLength != 0 {
+		if err, clientErr = p.sendBody(rs, c); err != nil || clientErr != nil {
+			return err, clientErr
+		}
+	}
+	return c.bw.Flush(), nil
+}
+
+func (p *Proxy) sendBody(rs *reqState, c *upConn) (err, clientErr error) {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	chunked := rs.head.bodyLength < 0
+	var total int64
+	for {
+		n, rerr := rs.body.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if chunked {
+				var num [16]byte
+				c.bw.Write(strconv.AppendInt(num[:0], int64(n), 16))
+				c.bw.WriteString("\r\n")
+			}
+			if _, err := c.bw.Write(buf[:n]); err != nil {
+				return err, nil
+			}
+			if chunked {
+				c.bw.WriteString("\r\n")
+			}
+			// Flush as the client's bytes come in, so a slow upload streams;
+			// the last piece is flushed with the end of the request.
+			if rerr == nil && (chunked || total < rs.head.bodyLength) {
+				if err := c.bw.Flush(); err != nil {
+					return err, nil
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("read client body: %w", rerr)
+		}
+		if !chunked && total >= rs.head.bodyLength {
+			break
+		}
+	}
+	if !chunked && total != rs.head.bodyLength {
+		return nil, fmt.Errorf("read client body: %d of %d bytes: %w", total, rs.head.bodyLength, io.ErrUnexpectedEOF)
+	}
+	if chunked {
+		c.bw.WriteString("0\r\n\r\n")
+	}
+	return nil, nil // a write error is sticky in bufio: the final Flush reports it
+}
+
+// respond streams the upstream response to the client with Kong's headers.
+func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamStart time.Time) {
+	now := time.Now()
+	w := rs.w
+	dst := w.Header()
+	conn := connectionTokens(resp.Header)
+	for k, vv := range resp.Header {
+		if skipDownstream[k] || (conn != nil && containsString(conn, k)) {
+			continue
+		}
+		dst[k] = vv
+	}
+	rs.addPluginHeaders(dst)
+	// One allocation for the three values; never pooled memory, because the
+	// server may serialise the header map after ServeHTTP returns.
+	vals := new([3]string)
+	vals[0] = strconv.FormatInt(now.Sub(upstreamStart).Milliseconds(), 10)
+	vals[1] = strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10)
+	vals[2] = p.via
+	if prev := resp.Header["Via"]; len(prev) > 0 {
+		vals[2] = strings.Join(prev, ", ") + ", " + p.via
+	}
+	dst["X-Kong-Upstream-Latency"] = vals[0:1:1]
+	dst["X-Kong-Proxy-Latency"] = vals[1:2:2]
+	dst["Via"] = vals[2:3:3]
+	rs.wroteHeader = true
+	w.WriteHeader(resp.StatusCode)
+
+	var upErr, clientErr error
+	if resp.Body != nil && resp.Body != http.NoBody {
+		upErr, clientErr = p.copyBody(w, resp)
+	}
+	if len(resp.Trailer) > 0 && upErr == nil {
+		for k, vv := range resp.Trailer {
+			dst[http.TrailerPrefix+k] = vv
+		}
+	}
+	res := balancer.Result{Status: resp.StatusCode}
+	if upErr != nil {
+		res.Timeout = isTimeout(upErr)
+		res.TCPFailure = !res.Timeout
+	}
+	rs.conn = nil
+	if upErr == nil && clientErr == nil && !resp.Close {
+		p.tr.put(c)
+	} else {
+		c.close()
+	}
+	if rs.picked {
+		rs.picked = false
+		rs.picker.Done(rs.peer, res)
+	}
+	if upErr != nil {
+		// The status line is gone already; all that is left is to cut the
+		// stream so the client sees a truncated response, not a complete one.
+		p.log.Warn("upstream failed while streaming the response", "request_id", rs.requestID, "err", upErr)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// copyBody streams the response body. Bodies of unknown length (chunked,
+// event streams) are flushed after every read so they stay live.
+func (p *Proxy) copyBody(w http.ResponseWriter, resp *http.Response) (upErr, clientErr error) {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	var flusher http.Flusher
+	if resp.ContentLength < 0 {
+		flusher, _ = w.(http.Flusher)
+	}
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				clientErr = werr
+				// Keep reading nothing more: the client is gone.
+				return nil, clientErr
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}
