@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +26,20 @@ func Tally(recs []*Record) Counts {
 		}
 	}
 	return c
+}
+
+// byVerdict orders records for a reader: failures first, then errors, then
+// passes, each by name, so what needs attention is at the top.
+func byVerdict(recs []*Record) []*Record {
+	rank := map[string]int{VerdictFail: 0, VerdictError: 1, VerdictPass: 2}
+	out := slices.Clone(recs)
+	slices.SortStableFunc(out, func(a, b *Record) int {
+		if c := cmp.Compare(rank[a.Verdict], rank[b.Verdict]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Scenario, b.Scenario)
+	})
+	return out
 }
 
 func (c Counts) String() string {
@@ -69,6 +85,7 @@ func verdictText(v string) string {
 // WriteMarkdown writes summary.md: one table over all scenarios, then a
 // section per scenario. GitHub and GitLab job pages render it as is.
 func WriteMarkdown(w io.Writer, recs []*Record) error {
+	recs = byVerdict(recs)
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# Gauntlet resilience report\n\n%s.\n\n", Tally(recs))
 	mdHead(b, SummaryColumns)

@@ -339,7 +339,7 @@ func distributionPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	if len(xys) > 0 {
 		maxX = math.Max(maxX, xys[len(xys)-1].X)
 	}
-	p.X.Min, p.X.Max = 1, math.Pow(10, math.Ceil(math.Log10(maxX)))
+	p.X.Min, p.X.Max = 1, math.Pow(10, math.Ceil(math.Log10(maxX)-1e-9))
 	var ticks []plot.Tick
 	for _, t := range percentileTicks {
 		if t.Value <= p.X.Max {
