@@ -1,0 +1,387 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/moby/moby/api/types/container"
+	mobynet "github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/gauntlet-dev/gauntlet/reports"
+)
+
+// Offline testcontainers settings (DESIGN.md, "Facts about these machines"):
+// Ryuk's image cannot be pulled, and the machine has /.dockerenv, so without
+// the host override testcontainers dials the bridge gateway and every wait
+// strategy times out. They must be set before testcontainers' first call.
+func init() {
+	for k, v := range map[string]string{
+		"TESTCONTAINERS_RYUK_DISABLED": "true",
+		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
+	} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// Docker starts stacks as containers on a Docker engine.
+type Docker struct {
+	cli    *client.Client
+	log    *slog.Logger
+	images Images
+	run    string
+	labels map[string]string
+	seq    atomic.Int64
+}
+
+// NewDocker connects to the engine, removes leftovers of crashed runs, and
+// builds the binaries (into binDir) and images once for the whole run.
+func NewDocker(ctx context.Context, log *slog.Logger, binDir string) (*Docker, error) {
+	d, err := ConnectDocker(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Prepare(ctx, binDir, Binaries); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ConnectDocker connects to the engine and removes leftovers of crashed runs.
+func ConnectDocker(ctx context.Context, log *slog.Logger) (*Docker, error) {
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tc, err := testcontainers.NewDockerClientWithOpts(pingCtx)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	if _, err := tc.Ping(pingCtx, client.PingOptions{}); err != nil {
+		return nil, fmt.Errorf("docker ping: %w", err)
+	}
+	d := &Docker{cli: tc.Client, log: log, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	d.labels = map[string]string{LabelHarness: "true", LabelOwner: Owner(), LabelRun: d.run}
+	if n, err := Cleanup(ctx, d.cli, StaleSelector()); err != nil {
+		log.Warn("removing leftovers of earlier runs", "err", err)
+	} else if n != (Removed{}) {
+		log.Info("removed leftovers of earlier runs", "containers", n.Containers, "networks", n.Networks, "images", n.Images)
+	}
+	return d, nil
+}
+
+// Prepare builds bins into binDir and their images.
+func (d *Docker) Prepare(ctx context.Context, binDir string, bins []Binary) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	if err := BuildBinaries(ctx, d.log, root, binDir, bins); err != nil {
+		return err
+	}
+	d.images, err = BuildImages(ctx, d.cli, d.log, binDir, bins, d.labels)
+	return err
+}
+
+// Labels are the labels this run puts on its objects.
+func (d *Docker) Labels() map[string]string { return d.labels }
+
+func (d *Docker) Kind() string { return reports.StackContainers }
+
+// Client is the engine client (for tests and cleanup).
+func (d *Docker) Client() *client.Client { return d.cli }
+
+// Close removes everything of this run, images included.
+func (d *Docker) Close(ctx context.Context) error {
+	n, err := Cleanup(ctx, d.cli, RunSelector(d.run))
+	d.log.Info("removed this run's docker objects", "containers", n.Containers, "networks", n.Networks, "images", n.Images)
+	return err
+}
+
+// Image returns the image reference of a binary.
+func (d *Docker) Image(name string) string { return d.images[name] }
+
+// containerNode is a container as a chaos target.
+type containerNode struct {
+	name    string
+	c       *testcontainers.DockerContainer
+	cli     *client.Client
+	netID   string
+	aliases []string
+}
+
+func (n *containerNode) Name() string { return n.name }
+
+func (n *containerNode) Kill(ctx context.Context) error {
+	if _, err := n.cli.ContainerKill(ctx, n.c.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		return fmt.Errorf("kill %s: %w", n.name, err)
+	}
+	return n.waitStopped(ctx)
+}
+
+func (n *containerNode) waitStopped(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := n.c.State(ctx)
+		if err != nil {
+			return fmt.Errorf("state of %s: %w", n.name, err)
+		}
+		if !st.Running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still running 10s after kill", n.name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (n *containerNode) Stop(ctx context.Context, grace time.Duration) error {
+	if err := n.c.Stop(ctx, &grace); err != nil {
+		return fmt.Errorf("stop %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Start starts the container again and waits for its readiness check; the
+// container keeps its writable layer, so the gateway's data dir survives.
+func (n *containerNode) Start(ctx context.Context) error {
+	if err := n.c.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	return nil
+}
+
+func (n *containerNode) Pause(ctx context.Context) error {
+	_, err := n.cli.ContainerPause(ctx, n.c.GetContainerID(), client.ContainerPauseOptions{})
+	if err != nil {
+		return fmt.Errorf("pause %s: %w", n.name, err)
+	}
+	return nil
+}
+
+func (n *containerNode) Unpause(ctx context.Context) error {
+	_, err := n.cli.ContainerUnpause(ctx, n.c.GetContainerID(), client.ContainerUnpauseOptions{})
+	if err != nil {
+		return fmt.Errorf("unpause %s: %w", n.name, err)
+	}
+	return nil
+}
+
+func (n *containerNode) Disconnect(ctx context.Context) error {
+	_, err := n.cli.NetworkDisconnect(ctx, n.netID, client.NetworkDisconnectOptions{Container: n.c.GetContainerID(), Force: true})
+	if err != nil {
+		return fmt.Errorf("disconnect %s: %w", n.name, err)
+	}
+	return nil
+}
+
+func (n *containerNode) Reconnect(ctx context.Context) error {
+	_, err := n.cli.NetworkConnect(ctx, n.netID, client.NetworkConnectOptions{
+		Container:      n.c.GetContainerID(),
+		EndpointConfig: &mobynet.EndpointSettings{Aliases: n.aliases},
+	})
+	if err != nil {
+		return fmt.Errorf("reconnect %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// freePort asks the kernel for a free loopback port. Ports are fixed at
+// creation (not "0") so a restarted container keeps its address.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+type containerSpec struct {
+	name  string // network alias and component name
+	image string
+	cmd   []string
+	ports []string // container ports to publish on 127.0.0.1
+	wait  wait.Strategy
+}
+
+func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
+	bindings := mobynet.PortMap{}
+	hostPorts := map[string]string{}
+	var exposed []string
+	for _, p := range spec.ports {
+		hp, err := freePort()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: free port: %w", spec.name, err)
+		}
+		port := mobynet.MustParsePort(p + "/tcp")
+		bindings[port] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: hp}}
+		hostPorts[p] = hp
+		exposed = append(exposed, p+"/tcp")
+	}
+	name := fmt.Sprintf("gauntlet-%s-%d-%s-%s", d.run, d.seq.Add(1), stackName, spec.name)
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:          spec.image,
+			Name:           name,
+			Cmd:            spec.cmd,
+			ExposedPorts:   exposed,
+			Labels:         d.labels,
+			Networks:       []string{nw.Name},
+			NetworkAliases: map[string][]string{nw.Name: {spec.name}},
+			WaitingFor:     spec.wait,
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.PortBindings = bindings
+			},
+		},
+		Started: true,
+	}
+	c, err := testcontainers.GenericContainer(ctx, req)
+	dc, _ := c.(*testcontainers.DockerContainer)
+	if err != nil {
+		if dc != nil {
+			// Keep the failed container's log in the error: it says why.
+			logs := containerLog(ctx, dc)
+			_ = dc.Terminate(context.WithoutCancel(ctx))
+			return nil, nil, fmt.Errorf("start %s: %w\n%s", spec.name, err, logTail(logs, 2048))
+		}
+		return nil, nil, fmt.Errorf("start %s: %w", spec.name, err)
+	}
+	return &containerNode{name: spec.name, c: dc, cli: d.cli, netID: nw.ID, aliases: []string{spec.name}}, hostPorts, nil
+}
+
+func containerLog(ctx context.Context, c *testcontainers.DockerContainer) []byte {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	rc, err := c.Logs(ctx)
+	if err != nil {
+		return []byte("(log unavailable: " + err.Error() + ")")
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	return b
+}
+
+// ToxiproxyPortBase is where mockbin i's proxy listens inside the Toxiproxy
+// container (ToxiproxyPortBase + i).
+const ToxiproxyPortBase = 20000
+
+// Start brings up one stack: network, mockbins, Toxiproxy (if asked), gateway.
+func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	opts = opts.withDefaults()
+	runLabels := map[string]string{}
+	for k, v := range d.labels {
+		runLabels[k] = v
+	}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(runLabels))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: network: %w", opts.Name, err)
+	}
+	var nodes []*containerNode
+	s := &Stack{Kind: reports.StackContainers}
+	s.closeFn = func(ctx context.Context) ([]reports.Log, error) {
+		ctx = context.WithoutCancel(ctx)
+		var logs []reports.Log
+		var errs []error
+		for _, n := range nodes {
+			logs = append(logs, reports.Log{Container: n.name, Tail: logTail(containerLog(ctx, n.c), tailBytes)})
+			if err := n.c.Terminate(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
+			}
+		}
+		if err := nw.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("remove network: %w", err))
+		}
+		return logs, errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close(ctx)
+		}
+	}()
+
+	for i := 1; i <= opts.Mockbins; i++ {
+		name := fmt.Sprintf("mockbin%d", i)
+		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+			name:  name,
+			image: d.images["mockbin"],
+			cmd:   []string{"--listen", ":8080", "--name", name},
+			ports: []string{"8080"},
+			wait:  wait.ForHTTP("/__mockbin/health").WithPort("8080/tcp").WithStartupTimeout(readyTimeout),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		nodes = append(nodes, n)
+		s.Mockbins = append(s.Mockbins, &Mockbin{
+			Name: name, Node: n,
+			Target: name + ":8080", Direct: name + ":8080",
+			URL: "http://127.0.0.1:" + ports["8080"],
+		})
+	}
+
+	if opts.Toxiproxy {
+		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+			name:  "toxiproxy",
+			image: d.images["toxiproxy"],
+			ports: []string{"8474"},
+			wait:  wait.ForHTTP("/version").WithPort("8474/tcp").WithStartupTimeout(readyTimeout),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		nodes = append(nodes, n)
+		s.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
+		for i, m := range s.Mockbins {
+			listen := fmt.Sprintf("0.0.0.0:%d", ToxiproxyPortBase+i+1)
+			p, err := s.Toxiproxy.CreateProxy(m.Name, listen, m.Direct)
+			if err != nil {
+				return nil, fmt.Errorf("stack %s: toxiproxy proxy for %s: %w", opts.Name, m.Name, err)
+			}
+			m.Proxy = p
+			m.Target = fmt.Sprintf("toxiproxy:%d", ToxiproxyPortBase+i+1)
+		}
+	}
+
+	gw, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+		name:  "gateway",
+		image: d.images["gateway"],
+		cmd: append([]string{
+			"--proxy-listen", "0.0.0.0:8000",
+			"--admin-listen", "0.0.0.0:8001",
+			"--database", "embedded",
+			"--data-dir", "/data",
+		}, opts.GatewayArgs...),
+		ports: []string{"8000", "8001"},
+		wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	}
+	nodes = append(nodes, gw)
+	s.Gateway = &Gateway{
+		Node:     gw,
+		ProxyURL: "http://127.0.0.1:" + ports["8000"],
+		AdminURL: "http://127.0.0.1:" + ports["8001"],
+		Image:    d.images["gateway"],
+	}
+	s.Gateway.Admin = NewAdmin(s.Gateway.AdminURL)
+	d.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", s.Gateway.AdminURL,
+		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy)
+	return s, nil
+}
+

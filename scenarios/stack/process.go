@@ -1,0 +1,306 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/gauntlet-dev/gauntlet/reports"
+)
+
+// Processes starts stacks as local processes: the fallback when no Docker
+// engine answers. Kill is SIGKILL, pause SIGSTOP, and partitions and latency
+// go through an in-process Toxiproxy, so the same scenarios run.
+type Processes struct {
+	log    *slog.Logger
+	binDir string
+
+	toxiSrv *http.Server
+	toxiURL string
+	seq     int
+	mu      sync.Mutex
+}
+
+// NewProcesses builds the binaries into binDir and starts the in-process
+// Toxiproxy API on a loopback port.
+func NewProcesses(ctx context.Context, log *slog.Logger, binDir string) (*Processes, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := BuildBinaries(ctx, log, root, binDir, Binaries); err != nil {
+		return nil, err
+	}
+	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("toxiproxy listen: %w", err)
+	}
+	p := &Processes{log: log, binDir: binDir, toxiSrv: &http.Server{Handler: api.Routes()}, toxiURL: "http://" + l.Addr().String()}
+	go p.toxiSrv.Serve(l)
+	return p, nil
+}
+
+func (p *Processes) Kind() string { return reports.StackProcesses }
+
+func (p *Processes) Close(ctx context.Context) error { return p.toxiSrv.Shutdown(ctx) }
+
+// procNode is a local process as a chaos target.
+type procNode struct {
+	name    string
+	bin     string
+	args    []string
+	logPath string
+	ready   func(ctx context.Context) error
+	// proxy, when set, is the Toxiproxy proxy in front of the process, used for
+	// partitions (disabled proxy: connections refused, like a vanished host).
+	proxy *toxiclient.Proxy
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (n *procNode) Name() string { return n.name }
+
+func (n *procNode) Start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.cmd != nil {
+		select {
+		case <-n.done:
+		default:
+			n.mu.Unlock()
+			return fmt.Errorf("start %s: already running", n.name)
+		}
+	}
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	cmd := exec.Command(n.bin, n.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so a terminal's Ctrl-C reaches the harness first
+	// and the harness decides how each process ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		n.mu.Unlock()
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	return n.waitReady(ctx)
+}
+
+func (n *procNode) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		err := n.ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-n.done:
+			return fmt.Errorf("%s exited before it was ready (log: %s)", n.name, n.logPath)
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not ready after %v: %w", n.name, readyTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *procNode) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("%s: not started", n.name)
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+func (n *procNode) exited() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.done
+}
+
+func (n *procNode) Kill(ctx context.Context) error {
+	_ = n.signal(syscall.SIGCONT) // a paused process must be able to die
+	if err := n.signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", n.name, err)
+	}
+	select {
+	case <-n.exited():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kill %s: %w", n.name, ctx.Err())
+	}
+}
+
+func (n *procNode) Stop(ctx context.Context, grace time.Duration) error {
+	if err := n.signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop %s: %w", n.name, err)
+	}
+	select {
+	case <-n.exited():
+		return nil
+	case <-time.After(grace):
+		return n.Kill(ctx)
+	}
+}
+
+func (n *procNode) Pause(context.Context) error   { return n.signal(syscall.SIGSTOP) }
+func (n *procNode) Unpause(context.Context) error { return n.signal(syscall.SIGCONT) }
+
+func (n *procNode) Disconnect(context.Context) error {
+	if n.proxy == nil {
+		return fmt.Errorf("partition %s: only components behind Toxiproxy can be partitioned on a process stack", n.name)
+	}
+	return n.proxy.Disable()
+}
+
+func (n *procNode) Reconnect(context.Context) error {
+	if n.proxy == nil {
+		return fmt.Errorf("reconnect %s: not behind Toxiproxy", n.name)
+	}
+	return n.proxy.Enable()
+}
+
+func httpReady(url string) func(ctx context.Context) error {
+	hc := &http.Client{Timeout: time.Second}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// Start brings up one stack of processes; its files live in a temporary dir.
+func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	opts = opts.withDefaults()
+	p.mu.Lock()
+	p.seq++
+	seq := p.seq
+	p.mu.Unlock()
+	dir, err := os.MkdirTemp("", "gauntlet-"+opts.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*procNode
+	var proxies []*toxiclient.Proxy
+	s := &Stack{Kind: reports.StackProcesses}
+	s.closeFn = func(ctx context.Context) ([]reports.Log, error) {
+		var logs []reports.Log
+		var errs []error
+		for _, n := range nodes {
+			if err := n.Kill(ctx); err != nil && n.cmd != nil {
+				select {
+				case <-n.exited():
+				default:
+					errs = append(errs, err)
+				}
+			}
+			b, _ := os.ReadFile(n.logPath)
+			logs = append(logs, reports.Log{Container: n.name, Tail: logTail(b, tailBytes)})
+		}
+		for _, px := range proxies {
+			_ = px.Delete()
+		}
+		return logs, errors.Join(append(errs, os.RemoveAll(dir))...)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close(ctx)
+		}
+	}()
+	if opts.Toxiproxy {
+		s.Toxiproxy = toxiclient.NewClient(p.toxiURL)
+	}
+
+	for i := 1; i <= opts.Mockbins; i++ {
+		name := fmt.Sprintf("mockbin%d", i)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := "127.0.0.1:" + port
+		n := &procNode{
+			name: name, bin: filepath.Join(p.binDir, "mockbin"),
+			args:    []string{"--listen", addr, "--name", name},
+			logPath: filepath.Join(dir, name+".log"),
+			ready:   httpReady("http://" + addr + "/__mockbin/health"),
+		}
+		nodes = append(nodes, n)
+		if err := n.Start(ctx); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		m := &Mockbin{Name: name, Node: n, Target: addr, Direct: addr, URL: "http://" + addr}
+		if opts.Toxiproxy {
+			px, err := s.Toxiproxy.CreateProxy(fmt.Sprintf("%s-%d-%s", opts.Name, seq, name), "127.0.0.1:0", addr)
+			if err != nil {
+				return nil, fmt.Errorf("stack %s: toxiproxy proxy for %s: %w", opts.Name, name, err)
+			}
+			proxies = append(proxies, px)
+			m.Proxy, m.Target, n.proxy = px, px.Listen, px
+		}
+		s.Mockbins = append(s.Mockbins, m)
+	}
+
+	proxyPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	admin := "http://127.0.0.1:" + adminPort
+	gw := &procNode{
+		name: "gateway", bin: filepath.Join(p.binDir, "gateway"),
+		args: append([]string{
+			"--proxy-listen", "127.0.0.1:" + proxyPort,
+			"--admin-listen", "127.0.0.1:" + adminPort,
+			"--database", "embedded",
+			"--data-dir", filepath.Join(dir, "gateway-data"),
+		}, opts.GatewayArgs...),
+		logPath: filepath.Join(dir, "gateway.log"),
+		ready:   httpReady(admin + "/status"),
+	}
+	nodes = append(nodes, gw)
+	if err := gw.Start(ctx); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	}
+	s.Gateway = &Gateway{Node: gw, ProxyURL: "http://127.0.0.1:" + proxyPort, AdminURL: admin, Admin: NewAdmin(admin), Image: gw.bin}
+	p.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", admin,
+		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy)
+	return s, nil
+}

@@ -1,0 +1,147 @@
+// Package stack brings up the system under test for one scenario: a gateway,
+// N mockbins (mockbin1..N), optionally each behind its own Toxiproxy proxy, on
+// their own network, and tears it down again. It runs them as FROM scratch
+// containers through testcontainers-go, or, when no Docker engine answers, as
+// local processes with an in-process Toxiproxy; scenarios see the same Stack.
+package stack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/gauntlet-dev/gauntlet/chaos"
+	"github.com/gauntlet-dev/gauntlet/reports"
+)
+
+// Options shape one stack.
+type Options struct {
+	// Name labels the stack's objects (the scenario's slug).
+	Name string
+	// Mockbins is the number of mockbin instances, named mockbin1..N (default 2).
+	Mockbins int
+	// Toxiproxy puts every mockbin behind its own Toxiproxy proxy; the gateway
+	// then reaches mockbinN through Mockbin.Target, the proxy's address.
+	Toxiproxy bool
+	// GatewayArgs are extra gateway flags.
+	GatewayArgs []string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Mockbins == 0 {
+		o.Mockbins = 2
+	}
+	if o.Name == "" {
+		o.Name = "stack"
+	}
+	return o
+}
+
+// Gateway is the gateway under test.
+type Gateway struct {
+	Node chaos.Partitionable
+	// ProxyURL and AdminURL are reachable from the harness (127.0.0.1).
+	ProxyURL string
+	AdminURL string
+	Admin    *Admin
+	// Image names what ran (an image reference or a binary path).
+	Image string
+}
+
+// Mockbin is one upstream instance.
+type Mockbin struct {
+	Name string
+	Node chaos.Partitionable
+	// Target is host:port as the gateway must use it in an upstream target:
+	// through the instance's Toxiproxy proxy when there is one.
+	Target string
+	// Direct is host:port of the instance itself as the gateway sees it.
+	Direct string
+	// URL reaches the instance directly from the harness (fault endpoints,
+	// baseline latency).
+	URL string
+	// Proxy is the instance's Toxiproxy proxy (nil without Toxiproxy).
+	Proxy *toxiclient.Proxy
+}
+
+// Stack is a running system under test.
+type Stack struct {
+	// Kind is reports.StackContainers or reports.StackProcesses.
+	Kind     string
+	Gateway  *Gateway
+	Mockbins []*Mockbin
+	// Toxiproxy is the client of the stack's Toxiproxy (nil without it).
+	Toxiproxy *toxiclient.Client
+
+	closeFn func(ctx context.Context) ([]reports.Log, error)
+	logs    []reports.Log
+	closed  bool
+}
+
+// Mockbin returns the instance named name, or nil.
+func (s *Stack) Mockbin(name string) *Mockbin {
+	for _, m := range s.Mockbins {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Close stops and removes everything the stack started, keeping each
+// component's log tail for the report. Calling it twice is harmless.
+func (s *Stack) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	logs, err := s.closeFn(ctx)
+	s.logs = logs
+	return err
+}
+
+// Logs are the components' log tails, available after Close.
+func (s *Stack) Logs() []reports.Log { return s.logs }
+
+// Provider starts stacks of one kind.
+type Provider interface {
+	Kind() string
+	Start(ctx context.Context, opts Options) (*Stack, error)
+	// Close removes what the provider built for the whole run (images).
+	Close(ctx context.Context) error
+}
+
+// logTail keeps the last n bytes of a log, cut at a line start.
+func logTail(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	b = b[len(b)-n:]
+	for i, c := range b {
+		if c == '\n' {
+			return string(b[i+1:])
+		}
+	}
+	return string(b)
+}
+
+const (
+	tailBytes = 8 << 10
+	// readyTimeout bounds how long a component may take to answer its
+	// readiness check; a FROM scratch container is up in ~0.35 s.
+	readyTimeout = 30 * time.Second
+)
+
+// Detect picks the provider: containers when a Docker engine answers, local
+// processes otherwise (said in one line on log).
+func Detect(ctx context.Context, log *slog.Logger, binDir string) (Provider, error) {
+	d, err := NewDocker(ctx, log, binDir)
+	if err == nil {
+		return d, nil
+	}
+	log.Warn(fmt.Sprintf("no Docker engine answers (%v); running scenarios on a process stack", err))
+	return NewProcesses(ctx, log, binDir)
+}
