@@ -384,4 +384,3 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy)
 	return s, nil
 }
-
