@@ -492,8 +492,14 @@ func splitHostPortLoose(s string) (string, string) {
 func forwardedFor(r *http.Request) Obj {
 	ips, ports := forwardedChain(r)
 	o := make(Obj, 0, len(ips))
+	seen := make(map[string]bool, len(ips))
 	for i, ip := range ips {
-		o = append(o, KV{ip, ports[i]})
+		// An object cannot hold a key twice; a repeated hop keeps its first
+		// port (the full list is in "ips"/"ports" of /forwarded).
+		if !seen[ip] {
+			seen[ip] = true
+			o = append(o, KV{ip, ports[i]})
+		}
 	}
 	return o
 }
