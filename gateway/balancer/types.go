@@ -18,6 +18,9 @@ type Peer struct {
 	Host     string // the target's host as configured (for the upstream Host header)
 	Port     int
 	Addr     string // host:port to dial
+
+	// t is the balancer's own record of the target, so Done needs no lookup.
+	t *target
 }
 
 // Request is what a pick may depend on (hash_on inputs) and which peers this
@@ -28,6 +31,14 @@ type Request struct {
 	ConsumerID   string
 	CredentialID string
 	Tried        []Peer
+
+	// URICaptures are the matched route's named regex captures, for
+	// hash_on=uri_capture; nil when the route had none.
+	URICaptures map[string]string
+	// SetCookie is set by Pick when hash_on=cookie and the client sent no such
+	// cookie: the proxy must add it to the response (Kong's behaviour), so the
+	// client sticks to the target from its next request on.
+	SetCookie *http.Cookie
 }
 
 // Result is the outcome of one try, fed back for least-connections accounting

@@ -16,6 +16,9 @@ const (
 	CausePassive  Cause = "passive"
 	CauseManual   Cause = "manual"
 	CauseHalfOpen Cause = "half_open"
+	// CauseConfig: checks were switched off, which puts every target back in
+	// rotation (nothing could ever re-enable it otherwise).
+	CauseConfig Cause = "config"
 )
 
 // Transition is one change of a target's health.
@@ -223,6 +226,9 @@ func (t *Target) TryTrial(now time.Time) bool {
 // point (it was ejected by checks and half-open is configured).
 func (t *Target) HalfOpenPending() bool { return t.halfOpenAt.Load() != 0 && !t.healthy.Load() }
 
+// InTrial reports whether a half-open trial request is in flight.
+func (t *Target) InTrial() bool { return t.trial.Load() }
+
 // ReleaseTrial gives back a trial whose request never reached the target.
 func (t *Target) ReleaseTrial() { t.trial.Store(false) }
 
@@ -239,5 +245,9 @@ func (t *Target) Set(p *Policy, healthy bool, cause Cause, now time.Time) {
 		t.mu.Unlock()
 		return
 	}
-	t.transitionLocked(p, Transition{Healthy: healthy, Cause: cause, Detail: "set through the Admin API", At: now})
+	detail := "set through the Admin API"
+	if cause == CauseConfig {
+		detail = "health checks disabled"
+	}
+	t.transitionLocked(p, Transition{Healthy: healthy, Cause: cause, Detail: detail, At: now})
 }
