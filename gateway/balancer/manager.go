@@ -35,7 +35,7 @@ const (
 	// dnsRetry is how soon a failed resolution is retried.
 	dnsRetry = time.Second
 	// dnsTimeout bounds one resolution, also the synchronous one in Apply.
-	dnsTimeout = 2 * time.Second
+	dnsTimeout        = 2 * time.Second
 	defaultTargetPort = 8000
 )
 
