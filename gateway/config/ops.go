@@ -256,20 +256,18 @@ func uniqueKeys(table string) [][]string {
 
 func (c *Config) checkUnique(table string, m map[string]any, self string) error {
 	keys := uniqueKeys(table)
-	var others []map[string]any
-	for _, e := range c.Rows(table) {
-		if self == "" || e.EntityID() != self {
-			others = append(others, EntityMap(e))
-		}
-	}
+	rows := c.Rows(table)
 	for _, key := range keys {
 		if len(key) == 1 && m[key[0]] == nil {
 			continue
 		}
-		for _, o := range others {
+		for _, e := range rows {
+			if self != "" && e.EntityID() == self {
+				continue
+			}
 			same := true
 			for _, f := range key {
-				if !equalJSON(normRef(m[f]), normRef(o[f])) {
+				if !equalJSON(normRef(m[f]), uniqueValue(e, f)) {
 					same = false
 					break
 				}
@@ -281,6 +279,57 @@ func (c *Config) checkUnique(table string, m map[string]any, self string) error 
 				}
 				return UniqueViolation(fields)
 			}
+		}
+	}
+	return nil
+}
+
+// uniqueValue is e's value of a unique-key field in JSON shape, read without
+// marshalling the entity (uniqueness is checked against every row on writes).
+func uniqueValue(e Entity, field string) any {
+	str := func(s *string) any {
+		if s == nil {
+			return nil
+		}
+		return *s
+	}
+	ref := func(r *Ref) any {
+		if r == nil {
+			return nil
+		}
+		return map[string]any{"id": r.ID}
+	}
+	switch x := e.(type) {
+	case *Service:
+		return str(x.Name)
+	case *Route:
+		return str(x.Name)
+	case *Upstream:
+		return x.Name
+	case *Consumer:
+		if field == "custom_id" {
+			return str(x.CustomID)
+		}
+		return str(x.Username)
+	case *Target:
+		if field == "upstream" {
+			return ref(x.Upstream)
+		}
+		return x.Target
+	case *KeyAuthCredential:
+		return x.Key
+	case *Plugin:
+		switch field {
+		case "name":
+			return x.Name
+		case "instance_name":
+			return str(x.InstanceName)
+		case "service":
+			return ref(x.Service)
+		case "route":
+			return ref(x.Route)
+		case "consumer":
+			return ref(x.Consumer)
 		}
 	}
 	return nil
