@@ -113,14 +113,14 @@ func run(args []string, getenv func(string) string) error {
 		BaseContext:    func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return serve(srv, ln, logger, h.Name(), cfg.shutdownGrace, cancelBase)
-}
-
-// serve runs srv until SIGTERM/SIGINT, then drains in-flight requests for
-// at most grace before closing what is left.
-func serve(srv *http.Server, ln net.Listener, logger *slog.Logger, name string, grace time.Duration, cancelBase func()) error {
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	return serve(sigCtx, srv, ln, logger, h.Name(), cfg.shutdownGrace, cancelBase)
+}
+
+// serve runs srv until stopCtx ends (SIGTERM/SIGINT), then drains in-flight
+// requests for at most grace before closing what is left.
+func serve(stopCtx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger, name string, grace time.Duration, cancelBase func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("mockbin listening", "addr", ln.Addr().String(), "name", name)
@@ -128,7 +128,7 @@ func serve(srv *http.Server, ln net.Listener, logger *slog.Logger, name string, 
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
-	case <-sigCtx.Done():
+	case <-stopCtx.Done():
 	}
 	logger.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
