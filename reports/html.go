@@ -246,7 +246,7 @@ func (indexPage) VerdictOf(cell string) string {
 func WriteIndexHTML(w io.Writer, recs []*Record, figs map[string][]Figure, pagesDir string) error {
 	page := indexPage{Counts: Tally(recs), Columns: SummaryColumns, Dir: pagesDir}
 	var first, last time.Time
-	for _, r := range byVerdict(recs) {
+	for _, r := range ByVerdict(recs) {
 		e := indexEntry{Record: r, Slug: Slug(r.Scenario), Row: summaryRow(r)}
 		for _, f := range figs[e.Slug] {
 			if f.ID == "errors" {

@@ -28,9 +28,9 @@ func Tally(recs []*Record) Counts {
 	return c
 }
 
-// byVerdict orders records for a reader: failures first, then errors, then
+// ByVerdict orders records for a reader: failures first, then errors, then
 // passes, each by name, so what needs attention is at the top.
-func byVerdict(recs []*Record) []*Record {
+func ByVerdict(recs []*Record) []*Record {
 	rank := map[string]int{VerdictFail: 0, VerdictError: 1, VerdictPass: 2}
 	out := slices.Clone(recs)
 	slices.SortStableFunc(out, func(a, b *Record) int {
@@ -85,7 +85,7 @@ func verdictText(v string) string {
 // WriteMarkdown writes summary.md: one table over all scenarios, then a
 // section per scenario. GitHub and GitLab job pages render it as is.
 func WriteMarkdown(w io.Writer, recs []*Record) error {
-	recs = byVerdict(recs)
+	recs = ByVerdict(recs)
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# Gauntlet resilience report\n\n%s.\n\n", Tally(recs))
 	mdHead(b, SummaryColumns)
