@@ -430,14 +430,13 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 			"'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'"))
 	}
 	policy, _ := cfg["policy"].(string)
-	if policy == "redis" {
+	// Like Kong, a check is skipped when a field it reads already failed.
+	if _, redisBad := cfgErrs["redis"]; policy == "redis" && !redisBad {
 		redis, _ := cfg["redis"].(map[string]any)
 		missing := false
 		for _, f := range []string{"host", "port", "timeout"} {
 			if redis == nil || redis[f] == nil {
-				if _, already := nestedErr(cfgErrs, "redis", f); !already {
-					setNestedErr(cfgErrs, "redis", f, errRequired)
-				}
+				setNestedErr(cfgErrs, "redis", f, errRequired)
 				missing = true
 			}
 		}
@@ -447,10 +446,8 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 	}
 	limitBy, _ := cfg["limit_by"].(string)
 	for _, cond := range []struct{ by, field string }{{"header", "header_name"}, {"path", "path"}} {
-		if limitBy == cond.by && cfg[cond.field] == nil {
-			if _, already := cfgErrs[cond.field]; !already {
-				cfgErrs[cond.field] = errRequired
-			}
+		if _, bad := cfgErrs[cond.field]; limitBy == cond.by && cfg[cond.field] == nil && !bad {
+			cfgErrs[cond.field] = errRequired
 			entity = append(entity, fmt.Sprintf(errCondition, "config.limit_by"))
 		}
 	}
@@ -488,15 +485,6 @@ func checkPeriodOrder(cfg map[string]any) string {
 		return "sync_rate must be greater than 0.02, or -1 to disable"
 	}
 	return ""
-}
-
-func nestedErr(errs map[string]any, rec, f string) (any, bool) {
-	sub, ok := errs[rec].(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	v, ok := sub[f]
-	return v, ok
 }
 
 func setNestedErr(errs map[string]any, rec, f string, msg any) {
