@@ -50,7 +50,7 @@ func upstreamCfg(algo string, hc config.Healthchecks, ts ...tgt) *config.Config 
 func newTestManager(t *testing.T, opts Options) *Manager {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = discardLogger()
 	}
 	m := NewManager(opts)
 	// no test may reach a real DNS server: only names the test knows resolve
@@ -104,3 +104,5 @@ func httpReq(method, target string, hdr map[string]string) *http.Request {
 	}
 	return r
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -19,8 +19,10 @@ type Peer struct {
 	Port     int
 	Addr     string // host:port to dial
 
-	// t is the balancer's own record of the target, so Done needs no lookup.
-	t *target
+	// t is the balancer's own record of the target, so Done needs no lookup;
+	// counted says Pick added this try to the target's in-flight count.
+	t       *target
+	counted bool
 }
 
 // Request is what a pick may depend on (hash_on inputs) and which peers this

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/health"
@@ -423,8 +424,13 @@ func (u *upstream) Pick(req *Request) (Peer, error) {
 
 func (u *upstream) peer(s *snapshot, i int32) Peer {
 	e := &s.entries[i]
-	e.t.active.Add(1)
-	return Peer{TargetID: e.id, Host: e.t.host, Port: e.t.port, Addr: e.t.addr(), t: e.t}
+	// only least-connections reads the count; skipping it elsewhere keeps
+	// the other algorithms from bouncing a shared cache line per request
+	counted := s.conf.algorithm == leastConnections
+	if counted {
+		e.t.active.Add(1)
+	}
+	return Peer{TargetID: e.id, Host: e.t.host, Port: e.t.port, Addr: e.t.addr(), t: e.t, counted: counted}
 }
 
 // pickTrial lets one request through to an ejected target whose half-open
@@ -454,15 +460,20 @@ func (u *upstream) Done(p Peer, res Result) {
 			return
 		}
 	}
-	t.active.Add(-1)
+	if p.counted {
+		t.active.Add(-1)
+	}
 	h := t.health
 	pol := t.u.policy.Load()
 	if !pol.PassiveEnabled && !h.InTrial() {
 		return
 	}
 	o := pol.ClassifyPassive(res.TCPFailure, res.Timeout, res.Status)
-	if o == health.Success && h.Healthy() && !h.InTrial() && h.Counters() == (health.Counters{}) {
-		return // fast path: nothing to count (Observe would ignore it too)
+	if o == health.Success && h.Healthy() && !h.InTrial() {
+		// a success on a healthy target: Observe decides lock-free unless
+		// failures are counted; it needs no timestamp
+		h.Observe(pol, health.Passive, o, time.Time{}, "")
+		return
 	}
 	h.Observe(pol, health.Passive, o, u.m.clock.Now(), resultDetail(res))
 }

@@ -51,6 +51,9 @@ type Target struct {
 	// halfOpenAt is the unix-nano instant from which a trial may be let
 	// through; 0 = no half-open (healthy, or ejected manually).
 	halfOpenAt atomic.Int64
+	// dirty mirrors "some counter is non-zero" so the common case, a success
+	// on a fully healthy target, needs no lock.
+	dirty atomic.Bool
 
 	mu       sync.Mutex
 	c        Counters
@@ -123,7 +126,11 @@ func (t *Target) Observe(p *Policy, src Source, o Outcome, now time.Time, detail
 	if lim == 0 {
 		return
 	}
+	if o == Success && !t.dirty.Load() && t.healthy.Load() {
+		return // fully healthy: nothing to count
+	}
 	t.mu.Lock()
+	defer t.syncDirty()
 	healthy := t.healthy.Load()
 	if o == Success {
 		if healthy && t.c.failures() == 0 {
@@ -174,6 +181,12 @@ func detailSuffix(d string) string {
 		return ""
 	}
 	return " (" + d + ")"
+}
+
+func (t *Target) syncDirty() {
+	t.mu.Lock()
+	t.dirty.Store(t.c != Counters{})
+	t.mu.Unlock()
 }
 
 // transitionLocked applies tr, resets the counters (a fresh state starts
