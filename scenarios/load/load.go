@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -73,15 +75,26 @@ func (a Attack) Run(ctx context.Context, onStart func(time.Time)) (*Run, error) 
 	// Workers bound the requests in flight: an open model needs rate × timeout
 	// of them when every request hangs until its timeout.
 	maxWorkers := uint64(float64(a.Rate)*a.Timeout.Seconds()) + 16
+	// Our own transport, so the attack's keep-alive connections are closed when
+	// it ends: scenarios read the gateway's connection count afterwards.
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: a.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: a.Connections,
+		MaxConnsPerHost:     a.Connections,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{
+		Timeout:       a.Timeout,
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	atk := vegeta.NewAttacker(
-		vegeta.Timeout(a.Timeout),
-		vegeta.Connections(a.Connections),
-		vegeta.MaxConnections(a.Connections),
-		vegeta.KeepAlive(true),
+		vegeta.Client(hc),
 		vegeta.Workers(8),
 		vegeta.MaxWorkers(maxWorkers),
 		vegeta.MaxBody(maxBody),
-		vegeta.Redirects(vegeta.NoFollow),
 	)
 	run := &Run{Attack: a, Start: time.Now()}
 	if onStart != nil {

@@ -1,0 +1,83 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/chaos"
+	"github.com/gauntlet-dev/gauntlet/reports"
+)
+
+func TestMissSaysWhichNumberAndByHowMuch(t *testing.T) {
+	got := Miss("p99 of slow service", 742.5, "ms", "≤ 600.0ms (read_timeout + 100ms)", 600)
+	want := "p99 of slow service: measured 742.5ms, bound ≤ 600.0ms (read_timeout + 100ms): missed by 142.5ms"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := Miss("failed requests", 3, "", "= 0", 0); !strings.HasSuffix(got, "missed by 3") {
+		t.Fatalf("got %q", got)
+	}
+	if got := Format(0.995, "ratio"); got != "99.50%" {
+		t.Fatalf("ratio: %q", got)
+	}
+}
+
+func TestChecksRecordAndCollectMisses(t *testing.T) {
+	s := &Scenario{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if !s.AtMost("a", 5, 10, "ms", "why") || s.AtMost("b", 11, 10, "ms", "why") ||
+		!s.AtLeast("c", 1, 1, "ratio", "why") || s.Equal("d", 2, 0, "", "why") {
+		t.Fatal("check results wrong")
+	}
+	if n := len(s.rec.Assertions); n != 4 {
+		t.Fatalf("assertions recorded: %d, want 4", n)
+	}
+	m := s.Misses()
+	if len(m) != 2 || !strings.HasPrefix(m[0], "b: measured 11.0ms") || !strings.Contains(m[1], "missed by 2") {
+		t.Fatalf("misses: %q", m)
+	}
+	if a := s.rec.Assertions[1]; a.Pass || a.Measured != 11 || a.Bound != "≤ 10.0ms (why)" {
+		t.Fatalf("assertion: %+v", a)
+	}
+}
+
+func TestFaultsFromTimeline(t *testing.T) {
+	kill := chaos.Custom("kill mockbin1", "kill", func(context.Context) error { return nil }, func(context.Context) error { return nil })
+	lat := chaos.Custom("latency on mockbin2", "latency", func(context.Context) error { return nil }, func(context.Context) error { return nil })
+	steps := []chaos.Step{{At: 0, Fault: kill, Hold: time.Millisecond}, {At: time.Millisecond, Fault: lat}}
+	tl := chaos.NewTimeline(slog.New(slog.NewTextHandler(io.Discard, nil)), steps...)
+	if err := tl.Run(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m := map[chaos.Fault]chaos.Step{kill: steps[0], lat: steps[1]}
+	fs := Faults(tl, m)
+	if len(fs) != 2 {
+		t.Fatalf("faults: %+v", fs)
+	}
+	if fs[0].Target != "mockbin1" || fs[0].Kind != "kill" || fs[0].End.IsZero() || fs[0].PlannedDuration != time.Millisecond {
+		t.Fatalf("kill fault: %+v", fs[0])
+	}
+	if fs[1].Target != "mockbin2" || !fs[1].End.IsZero() || fs[1].PlannedOffset != time.Millisecond {
+		t.Fatalf("latency fault: %+v", fs[1])
+	}
+}
+
+func TestFinishWritesAValidRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := &Scenario{Name: "unit scenario", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), outDir: dir,
+		rec: reports.Record{Schema: reports.SchemaVersion, Scenario: "unit scenario", Stack: reports.StackContainers, Start: time.Now()}}
+	if err := s.Finish(context.Background(), "setup failed"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := reports.ReadFile(filepath.Join(dir, "records", "unit-scenario.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != reports.VerdictError || r.Failure != "setup failed" {
+		t.Fatalf("verdict %q failure %q: a failure before any load is an error", r.Verdict, r.Failure)
+	}
+}
