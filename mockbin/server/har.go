@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 )
@@ -105,7 +104,9 @@ func (s *Server) readRequest(r *http.Request) (*reqInfo, error) {
 func parseOrdered(raw string) (url.Values, []string) {
 	vals := url.Values{}
 	var keys []string
-	for part := range strings.SplitSeq(raw, "&") {
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
 		if part == "" {
 			continue
 		}
@@ -226,13 +227,44 @@ func requestURL(r *http.Request) string {
 
 // ---- value builders ----
 
-func (ri *reqInfo) headerNames() []string {
-	names := make([]string, 0, len(ri.header)+1)
+// headerPair is one request header: its name lower-cased as Node reports
+// it, and its canonical key in the Go header map.
+type headerPair struct{ lower, key string }
+
+// headerPairs lists the headers sorted by lower-cased name.
+func (ri *reqInfo) headerPairs() []headerPair {
+	pairs := make([]headerPair, 0, len(ri.header))
 	for k := range ri.header {
-		names = append(names, strings.ToLower(k))
+		pairs = append(pairs, headerPair{lowerHeader(k), k})
 	}
-	slices.Sort(names)
-	return names
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].lower < pairs[j-1].lower; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+	return pairs
+}
+
+// commonLower spares the hot path an allocation per well-known header.
+var commonLower = func() map[string]string {
+	m := map[string]string{}
+	for _, h := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control", "Connection",
+		"Content-Length", "Content-Type", "Cookie", "Origin", "Referer", "User-Agent", "Via", "Apikey",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Path", "X-Forwarded-Port", "X-Forwarded-Prefix",
+		"X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id", "X-Consumer-Id", "X-Consumer-Username",
+		"X-Credential-Identifier", "X-Kong-Request-Id", "X-Pretty-Print", "Traceparent",
+	} {
+		m[h] = strings.ToLower(h)
+	}
+	return m
+}()
+
+func lowerHeader(k string) string {
+	if l, ok := commonLower[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
 }
 
 // headerObj is Node's req.headers: lower-cased names, duplicates joined.
@@ -242,8 +274,13 @@ func (ri *reqInfo) headerObj() Obj {
 	if host != "" {
 		o = append(o, KV{"host", host})
 	}
-	for _, name := range ri.headerNames() {
-		o = append(o, KV{name, strings.Join(ri.header.Values(name), ", ")})
+	for _, p := range ri.headerPairs() {
+		vs := ri.header[p.key]
+		if len(vs) == 1 {
+			o = append(o, KV{p.lower, vs[0]})
+		} else {
+			o = append(o, KV{p.lower, strings.Join(vs, ", ")})
+		}
 	}
 	return o
 }
@@ -255,9 +292,9 @@ func (ri *reqInfo) headerList() []any {
 	if host != "" {
 		l = append(l, Obj{{"name", "host"}, {"value", host}})
 	}
-	for _, name := range ri.headerNames() {
-		for _, v := range ri.header.Values(name) {
-			l = append(l, Obj{{"name", name}, {"value", v}})
+	for _, p := range ri.headerPairs() {
+		for _, v := range ri.header[p.key] {
+			l = append(l, Obj{{"name", p.lower}, {"value", v}})
 		}
 	}
 	return l
