@@ -107,3 +107,23 @@ func TestDNSRefreshAndRecovery(t *testing.T) {
 		t.Fatalf("passive ejection: %s", h)
 	}
 }
+
+func TestTargetsData(t *testing.T) {
+	m := newTestManager(t, Options{})
+	dns := &fakeDNS{answers: map[string][]string{"mockbin1": {"10.1.0.1", "10.1.0.2"}}}
+	m.lookup = dns.lookup
+	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0), tgt{"mockbin1:8080", 100}, tgt{"127.0.0.1:9", 5}, tgt{"nope:1", 1}))
+	d := m.TargetsData("uid1")
+	a0 := d["t0"]["addresses"].([]any)
+	a1 := d["t1"]["addresses"].([]any)
+	if len(a0) != 2 || len(a1) != 1 || len(d["t2"]["addresses"].([]any)) != 0 {
+		t.Fatalf("TargetsData = %v", d)
+	}
+	first := a0[0].(map[string]any)
+	if first["ip"] != "10.1.0.1" || first["port"] != 8080 || first["health"] != Healthy || first["weight"] != 100 {
+		t.Fatalf("address = %v", first)
+	}
+	if m.TargetsData("nope") != nil {
+		t.Fatal("unknown upstream has data")
+	}
+}

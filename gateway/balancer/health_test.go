@@ -443,8 +443,14 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	// a removed target's gauges go away
+	// a removed target's gauges go away, also when a request that was in
+	// flight on it reports a failure afterwards
+	var held Peer
+	for held.TargetID != "t0" {
+		held, _ = m.Picker("u1").Pick(&Request{})
+	}
 	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0), tgt{"127.0.0.1:2", 100}))
+	m.Picker("u1").Done(held, Result{Status: 500})
 	mfs, _ = reg.Gather()
 	for _, mf := range mfs {
 		for _, mt := range mf.GetMetric() {

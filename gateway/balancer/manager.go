@@ -195,6 +195,38 @@ func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 	return Unhealthy, details
 }
 
+// TargetsData gives, per target id, the "data" object of Kong's
+// GET /upstreams/{u}/health entries: {"addresses": [{"ip", "port", "health",
+// "weight"}]}, one address per resolved IP (the target's weight is shown on
+// each, as the balancer does not split it). nil when the upstream is unknown.
+// Not part of admin.HealthSource; the Admin API may use it when present.
+func (m *Manager) TargetsData(upstreamID string) map[string]map[string]any {
+	u := m.upstream(upstreamID)
+	if u == nil {
+		return nil
+	}
+	s := u.snap.Load()
+	out := make(map[string]map[string]any, len(s.entries))
+	for i := range s.entries {
+		e := &s.entries[i]
+		st := e.t.state(s.policy)
+		var hostports []string
+		if e.t.ipAddr != "" {
+			hostports = []string{e.t.ipAddr}
+		} else if p := e.t.addrs.Load(); p != nil && !e.t.dnsErr.Load() {
+			hostports = *p
+		}
+		addrs := make([]any, 0, len(hostports))
+		for _, hp := range hostports {
+			ip, port, _ := net.SplitHostPort(hp)
+			pn, _ := strconv.Atoi(port)
+			addrs = append(addrs, map[string]any{"ip": ip, "port": pn, "health": st, "weight": e.weight})
+		}
+		out[e.id] = map[string]any{"addresses": addrs}
+	}
+	return out
+}
+
 // balancerHealthy is Kong's rule: healthy weight / total weight × 100 >
 // threshold; no targets or total weight 0 is unhealthy.
 func balancerHealthy(total, avail int, threshold float64) bool {

@@ -47,7 +47,8 @@ type target struct {
 	dnsErr atomic.Bool
 	rr     atomic.Uint32 // rotates over several resolved addresses
 
-	labels atomic.Pointer[[2]string] // metrics labels {upstream, target} in use
+	labels  atomic.Pointer[[2]string] // metrics labels {upstream, target} in use
+	removed atomic.Bool               // dropped by Apply; late transitions publish nothing
 }
 
 // available: may take traffic (weight is checked by the snapshot).
@@ -136,6 +137,7 @@ type upstream struct {
 	prober     *health.Prober
 	probeConf  *health.Policy
 	wasHealthy bool
+	built      bool
 }
 
 func newUpstream(m *Manager, id string) *upstream {
@@ -227,6 +229,7 @@ func (u *upstream) apply(uc *config.Upstream, cts []*config.Target) {
 	u.mu.Lock()
 	for key, t := range old {
 		if _, ok := seen[key]; !ok {
+			t.removed.Store(true)
 			u.m.metrics.forget(t)
 		}
 	}
@@ -267,6 +270,9 @@ func (u *upstream) newTarget(host string, port int, key string) *target {
 }
 
 func (u *upstream) onTransition(t *target, tr health.Transition) {
+	if t.removed.Load() {
+		return // a late report about a target Apply dropped
+	}
 	state := Unhealthy
 	if tr.Healthy {
 		state = Healthy
@@ -321,11 +327,11 @@ func (u *upstream) rebuildLocked() {
 
 	total, avail := s.weights()
 	healthy := balancerHealthy(total, avail, policy.Threshold)
-	if healthy != u.wasHealthy && total > 0 {
+	if healthy != u.wasHealthy && u.built {
 		u.m.log.Info("upstream balancer health changed", "upstream", conf.name, "healthy", healthy,
 			"available_weight", avail, "total_weight", total, "threshold", policy.Threshold)
 	}
-	u.wasHealthy = healthy
+	u.wasHealthy, u.built = healthy, true
 }
 
 // syncProber (re)starts or stops the active checker after an Apply.
@@ -367,6 +373,7 @@ func (u *upstream) close() {
 	u.stopProber()
 	s := u.snap.Load()
 	for i := range s.entries {
+		s.entries[i].t.removed.Store(true)
 		u.m.metrics.forget(s.entries[i].t)
 	}
 }
@@ -588,6 +595,9 @@ func (u *upstream) resolve(ts []*target) bool {
 }
 
 func (u *upstream) dnsChanged(t *target, state string) {
+	if t.removed.Load() {
+		return
+	}
 	u.m.metrics.transition(u, t, "dns", state)
 	u.mu.Lock()
 	live := false
