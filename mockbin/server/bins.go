@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -48,6 +49,8 @@ type harResponse struct {
 	RedirectURL string      `json:"redirectURL"`
 	HeadersSize int         `json:"headersSize"`
 	BodySize    int         `json:"bodySize"`
+
+	body []byte // the decoded content, what replay sends
 }
 
 type bin struct {
@@ -253,7 +256,17 @@ func parseHARResponse(raw []byte) (harResponse, []harProblem) {
 			probs = append(probs, harProblem{fmt.Sprintf("cookies[%d]", i), err.Error()})
 		}
 	}
-	resp.Content.Size = len(resp.Content.Text)
+	if resp.Content.Encoding == "base64" {
+		// HAR carries binary bodies base64-encoded; replay sends the bytes.
+		raw, err := base64.StdEncoding.DecodeString(resp.Content.Text)
+		if err != nil {
+			probs = append(probs, harProblem{"content.text", "is not valid base64: " + err.Error()})
+		}
+		resp.body = raw
+	} else {
+		resp.body = []byte(resp.Content.Text)
+	}
+	resp.Content.Size = len(resp.body)
 	return resp, probs
 }
 
@@ -304,9 +317,9 @@ func (s *Server) binRun(w http.ResponseWriter, r *http.Request, b *bin) {
 		w.WriteHeader(status)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(b.resp.Content.Text)))
+	h.Set("Content-Length", strconv.Itoa(len(b.resp.body)))
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.resp.Content.Text))
+	_, _ = w.Write(b.resp.body)
 }
 
 func (hr harResponse) value() Obj {
@@ -344,6 +357,7 @@ func (hr harResponse) value() Obj {
 			{"size", hr.Content.Size},
 			{"mimeType", hr.Content.MimeType},
 			{"text", hr.Content.Text},
+			{"encoding", hr.Content.Encoding},
 		}},
 		{"redirectURL", hr.RedirectURL},
 		{"headersSize", hr.HeadersSize},

@@ -126,6 +126,11 @@ func TestBinVariants(t *testing.T) {
 	if rec := record(s, reqSpec{target: "/bin/" + id}); rec.status != 302 || rec.header.Get("Location") != "/elsewhere" {
 		t.Errorf("redirect bin: %d %v", rec.status, rec.header)
 	}
+	// Binary content, base64 in the HAR.
+	id = createBin(t, s, `{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[],"cookies":[],"content":{"mimeType":"application/octet-stream","text":"AAEC/w==","encoding":"base64"}}`)
+	if rec := record(s, reqSpec{target: "/bin/" + id}); rec.body != "\x00\x01\x02\xff" {
+		t.Errorf("base64 bin replayed %q", rec.body)
+	}
 	// Delete.
 	if rec := record(s, reqSpec{method: "DELETE", target: "/bin/" + id + "/delete"}); rec.status != 200 {
 		t.Errorf("delete: %d", rec.status)
@@ -149,6 +154,7 @@ func TestBinInvalid(t *testing.T) {
 		{"status out of range", `{"status":42,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[],"cookies":[],"content":{"mimeType":"x"}}`, []string{"status"}},
 		{"bad header name", `{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[{"name":"a b","value":"x"}],"cookies":[],"content":{"mimeType":"x"}}`, []string{"headers[0].name"}},
 		{"header injection", `{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[{"name":"X","value":"a\r\nb"}],"cookies":[],"content":{"mimeType":"x"}}`, []string{"headers[0].value"}},
+		{"bad base64", `{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[],"cookies":[],"content":{"mimeType":"x","text":"!!","encoding":"base64"}}`, []string{"content.text"}},
 		{"bad cookie", `{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[],"cookies":[{"name":"","value":"x"}],"content":{"mimeType":"x"}}`, []string{"cookies[0]"}},
 	}
 	for _, tc := range cases {

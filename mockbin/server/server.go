@@ -2,9 +2,33 @@
 // Kong's getting-started tutorial) plus go-httpbin style fault endpoints and
 // an instance-wide fault mode that chaos scenarios steer over HTTP.
 //
-// Every response carries X-Mockbin-Instance so load tools can count which
-// target answered. Handlers follow mockbin's lib/routes; answers are
-// negotiated into JSON (default), YAML, XML or HTML.
+// Every response carries X-Mockbin-Instance (the instance name) so load
+// tools can count which target answered, plus X-Powered-By: mockbin and
+// CORS headers. Answers are negotiated from Accept like mockbin: JSON by
+// default, YAML (also for text/plain), XML (<response>), HTML; X-Pretty-Print
+// sets the indentation (0 = compact). A POST may carry its real method in
+// X-HTTP-Method-Override or ?__method=.
+//
+// mockbin endpoints (any method): /, /ip, /ips, /agent,
+// /status/:code/:reason?, /headers, /header/:name[/:value], /cookies,
+// /cookie/:name[/:value], /forwarded, /redirect/:status/:count?[?to=],
+// /delay/:ms?, /stream/:chunks?, /echo*, /request*, /har*, /gzip/<any of
+// these>; bins: POST /bin/create, /bin/:id*, GET /bin/:id/view|sample|log,
+// DELETE /bin/:id/delete.
+//
+// Fault endpoints: /status/200:0.7,503:0.3 (weighted, ?seed=),
+// /unstable?failure_rate=&seed=, /drip?duration=&numbytes=&delay=&code=,
+// /bytes/:n?seed=.
+//
+// Control endpoints, never subject to the fault mode except health:
+//
+//	GET    /__mockbin/health   {"status":"ok","name":...}
+//	GET    /__mockbin/fault    {"active":false} or the active Fault
+//	PUT    /__mockbin/fault    body: Fault as JSON; 400 with reasons if invalid
+//	DELETE /__mockbin/fault    back to healthy
+//	GET    /__mockbin/stats    {"name","started","uptime_s","total","in_flight",
+//	                            "faults_applied","dropped","status":{"200":n},
+//	                            "paths":{"/request":n}}
 package server
 
 import (
