@@ -39,6 +39,7 @@ tr.fail td{background:#fdecea}
 figure{margin:8px 0 18px}
 figcaption{color:var(--mute);font-size:13px}
 svg.plot{width:100%;max-width:1100px;height:auto;display:block}
+figure.overview svg.plot{max-width:760px}
 pre{background:#f4f4f6;border:1px solid var(--line);border-radius:6px;padding:10px;overflow:auto;font-size:12.5px;max-height:420px}
 details summary{cursor:pointer;font-weight:600}
 .failure{color:var(--fail);font-weight:600}
@@ -104,7 +105,7 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{range .Scenarios}}
 <section id="{{.Slug}}"><h2><a href="{{$.Dir}}/{{.Slug}}.html">{{.Record.Scenario}}</a> <span class="badge {{.Record.Verdict}}">{{.Record.Verdict}}</span></h2>
 {{with .Record.Failure}}<p class="failure">{{.}}</p>{{end}}
-{{range .Index}}<figure>{{svg .SVG}}<figcaption>{{.Title}}: {{.Caption}}</figcaption></figure>{{end}}
+{{range .Index}}<figure class="overview">{{svg .SVG}}<figcaption>{{.Title}}: {{.Caption}}</figcaption></figure>{{end}}
 </section>
 {{end}}
 </main></body></html>

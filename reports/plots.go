@@ -119,11 +119,13 @@ func newPlot(ylabel string) (*plot.Plot, *plot.Legend) {
 	p.X.Tick.Label.Font.Size = 9
 	p.Y.Tick.Label.Font.Size = 9
 	p.Y.Label.Text = ylabel
+	p.Y.Tick.Marker = plainTicks{}
 	leg := plot.NewLegend()
 	leg.TextStyle.Font = sansFont
 	leg.TextStyle.Font.Size = 9
 	leg.Top, leg.Left = true, true
 	leg.ThumbnailWidth = 0.3 * vg.Inch
+	leg.Padding = 2.5 // points between entries, or the swatches touch
 	return p, &leg
 }
 
@@ -399,6 +401,21 @@ func (b faultBands) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(FaultColor, []vg.Point{
 		{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y},
 	})
+}
+
+// plainTicks are gonum's default ticks labelled without trailing zeros
+// ("75", not "75.00").
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(math.Round(ticks[i].Value*1e9)/1e9, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
 
 // SecondsTicker puts major ticks on a round step of seconds (about five to
