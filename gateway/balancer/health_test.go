@@ -146,8 +146,8 @@ func TestBalancerHealthThreshold(t *testing.T) {
 		t.Errorf("total weight 0: %s, want UNHEALTHY", h)
 	}
 	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 10}))
-	if h, d := m.BalancerHealth("uid1"); h != HealthchecksOff || d["healthy"] != true {
-		t.Errorf("checks off: %s %v", h, d)
+	if h, d := m.BalancerHealth("uid1"); h != Healthy || d["healthy"] != true {
+		t.Errorf("checks off: %s %v, want the weight rule's HEALTHY", h, d)
 	}
 	if h, d := m.BalancerHealth("nope"); h != "" || d != nil {
 		t.Errorf("unknown upstream: %q %v", h, d)

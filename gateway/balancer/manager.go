@@ -164,11 +164,12 @@ func (m *Manager) TargetsHealth(upstreamID string) map[string]string {
 	return out
 }
 
-// BalancerHealth reports the upstream's health and Kong's balancer status
-// details: {"healthy": bool, "threshold": float, "weight": {"total",
-// "available", "unavailable"}}. health is HEALTHCHECKS_OFF when checks are off
-// (details["healthy"] still carries the weight rule), else HEALTHY when
-// available weight / total weight × 100 > threshold. Unknown upstream: "", nil.
+// BalancerHealth reports the balancer's health by Kong's weight rule —
+// HEALTHY when available weight / total weight × 100 > threshold, else
+// UNHEALTHY — with Kong's balancer status details: {"healthy": bool,
+// "threshold": float, "weight": {"total", "available", "unavailable"}}. It is
+// the value of Kong's "balancer_health"; whether checks are off (Kong's
+// "health": HEALTHCHECKS_OFF) is the caller's to add. Unknown upstream: "", nil.
 func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 	u := m.upstream(upstreamID)
 	if u == nil {
@@ -186,10 +187,7 @@ func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 			"unavailable": total - avail,
 		},
 	}
-	switch {
-	case !s.policy.Enabled:
-		return HealthchecksOff, details
-	case healthy:
+	if healthy {
 		return Healthy, details
 	}
 	return Unhealthy, details
