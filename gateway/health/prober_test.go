@@ -244,3 +244,42 @@ func TestProberConcurrencyBound(t *testing.T) {
 		t.Fatalf("peak concurrent probes = %d, want 2", peak.Load())
 	}
 }
+
+func TestProberHTTPS(t *testing.T) {
+	var sni atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sni.Store(r.TLS.ServerName)
+		w.WriteHeader(200)
+	}))
+	srv.StartTLS()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	tests := []struct {
+		name    string
+		verify  bool
+		sniConf *string
+		want    health.Outcome
+		wantSNI string
+	}{
+		{"no verification, SNI from the target host", false, nil, health.Success, "svc.example"},
+		{"https_sni overrides", false, func() *string { s := "api.example"; return &s }(), health.Success, "api.example"},
+		{"verification fails on an unknown CA", true, nil, health.TCPFailure, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sni.Store("")
+			p := health.NewPolicy(config.Healthchecks{Active: config.ActiveHealthcheck{
+				Type: "https", Timeout: 2, HTTPPath: "/", HTTPSVerifyCertificate: tc.verify, HTTPSSNI: tc.sniConf,
+				Healthy: config.ActiveHealthy{Interval: 1, HTTPStatuses: []int{200}, Successes: 1},
+			}})
+			pr := health.NewProber(p.Probe, healthtest.NewClock(), nil, nil, nil)
+			r := pr.Check(t.Context(), health.ProbeTarget{Addr: addr, Host: "svc.example:443"})
+			if got := p.ClassifyActive(r); got != tc.want {
+				t.Fatalf("outcome %v (%s), want %v", got, r.Detail, tc.want)
+			}
+			if got, _ := sni.Load().(string); got != tc.wantSNI {
+				t.Fatalf("SNI = %q, want %q", got, tc.wantSNI)
+			}
+		})
+	}
+}
