@@ -284,14 +284,19 @@ func (rl *rateLimiter) access(ctx *Context) *Exit {
 	var reset int64
 	if !rl.cfg.hideHeaders {
 		h := ctx.ResponseHeader
+		// One backing array for every header value: header slices stay len == cap
+		// == 1, so appending to one later copies instead of clobbering the next.
+		vals := make([]string, 2*w.n+3)
 		// The most restrictive period: fewest remaining, ties to the longer window.
 		best := -1
 		var bestRemaining int64
 		for i := 0; i < w.n; i++ {
 			p := w.period[i]
 			remaining := max(w.limit[i]-w.count[i], 0)
-			h[hdrLimit[p]] = []string{rl.limitStr[p]}
-			h[hdrRemaining[p]] = []string{strconv.FormatInt(remaining, 10)}
+			vals[2*i] = rl.limitStr[p]
+			vals[2*i+1] = strconv.FormatInt(remaining, 10)
+			h[hdrLimit[p]] = vals[2*i : 2*i+1 : 2*i+1]
+			h[hdrRemaining[p]] = vals[2*i+1 : 2*i+2 : 2*i+2]
 			if best < 0 || remaining <= bestRemaining {
 				best, bestRemaining = i, remaining
 			}
@@ -299,9 +304,13 @@ func (rl *rateLimiter) access(ctx *Context) *Exit {
 		// Seconds to the window's end, counted from the whole second as Kong does
 		// (ngx.time()), never below 1.
 		reset = max(w.end[best]-now.Unix(), 1)
-		h[hdrRateLimitLimit] = []string{rl.limitStr[w.period[best]]}
-		h[hdrRateLimitRemaining] = []string{strconv.FormatInt(bestRemaining, 10)}
-		h[hdrRateLimitReset] = []string{strconv.FormatInt(reset, 10)}
+		k := 2 * w.n
+		vals[k] = rl.limitStr[w.period[best]]
+		vals[k+1] = strconv.FormatInt(bestRemaining, 10)
+		vals[k+2] = strconv.FormatInt(reset, 10)
+		h[hdrRateLimitLimit] = vals[k : k+1 : k+1]
+		h[hdrRateLimitRemaining] = vals[k+1 : k+2 : k+2]
+		h[hdrRateLimitReset] = vals[k+2 : k+3 : k+3]
 	}
 	if admitted {
 		return nil
