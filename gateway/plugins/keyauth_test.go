@@ -295,4 +295,3 @@ func readAll(t *testing.T, r *http.Request) string {
 	}
 	return string(b)
 }
-
