@@ -709,9 +709,14 @@ func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamSt
 
 	var upErr, clientErr error
 	if resp.Body != nil && resp.Body != http.NoBody {
-		upErr, clientErr = p.copyBody(w, resp)
+		upErr, clientErr = p.copyBody(w, resp, c)
 	}
-	if len(resp.Trailer) > 0 && upErr == nil {
+	if len(resp.Trailer) > 0 && upErr == nil && clientErr == nil {
+		// Trailers need a chunked response: flushing now stops the server from
+		// turning a small, complete body into a Content-Length one.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		for k, vv := range resp.Trailer {
 			dst[http.TrailerPrefix+k] = vv
 		}
@@ -739,26 +744,31 @@ func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamSt
 	}
 }
 
-// copyBody streams the response body. Bodies of unknown length (chunked,
-// event streams) are flushed after every read so they stay live.
-func (p *Proxy) copyBody(w http.ResponseWriter, resp *http.Response) (upErr, clientErr error) {
+// copyBody streams the response body. Whatever was written to the client is
+// flushed before a read that has to wait for the network, so the client sees
+// the upstream's progress (event streams, slow bodies, and the status line of
+// a response whose body then stalls), while a response that arrived whole goes
+// out in one write.
+func (p *Proxy) copyBody(w http.ResponseWriter, resp *http.Response, c *upConn) (upErr, clientErr error) {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
-	var flusher http.Flusher
-	if resp.ContentLength < 0 {
-		flusher, _ = w.(http.Flusher)
-	}
-	for {
+	flusher, _ := w.(http.Flusher)
+	remaining := resp.ContentLength // -1: until EOF
+	pending := true                 // the header is not flushed yet
+	for remaining != 0 {
+		if pending && flusher != nil && c.br.Buffered() == 0 {
+			flusher.Flush()
+			pending = false
+		}
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				clientErr = werr
-				// Keep reading nothing more: the client is gone.
-				return nil, clientErr
+				return nil, werr // the client is gone
 			}
-			if flusher != nil {
-				flusher.Flush()
+			pending = true
+			if remaining > 0 {
+				remaining -= int64(n)
 			}
 		}
 		if err == io.EOF {
@@ -768,4 +778,5 @@ func (p *Proxy) copyBody(w http.ResponseWriter, resp *http.Response) (upErr, cli
 			return err, nil
 		}
 	}
+	return nil, nil
 }
