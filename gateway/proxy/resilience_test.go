@@ -285,7 +285,6 @@ func okResponse(w *bufio.Writer, body string) bool {
 	return true
 }
 
-
 func TestRetries(t *testing.T) {
 	t.Run("count: 1 + retries tries, each on another peer", func(t *testing.T) {
 		a, b, c, d := deadAddr(t), deadAddr(t), deadAddr(t), deadAddr(t)
