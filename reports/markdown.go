@@ -112,6 +112,7 @@ func writeMarkdownScenario(b *strings.Builder, r *Record) {
 		fmt.Fprintf(b, " — %s", mdEscape(oneLine(r.Failure)))
 	}
 	b.WriteString("\n\n")
+	fmt.Fprintf(b, "- Page: [%s/%s.html](%s/%s.html)\n", ScenariosDir, Slug(r.Scenario), ScenariosDir, Slug(r.Scenario))
 	fmt.Fprintf(b, "- Stack: %s", r.Stack)
 	if r.Gateway != "" {
 		fmt.Fprintf(b, ", gateway `%s`", r.Gateway)

@@ -287,7 +287,7 @@ func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 			all[c] += n
 		}
 	}
-	class := map[byte]int{}
+	class := map[string]int{}
 	for _, code := range sortedCodes(all) {
 		var xys plotter.XYs
 		for _, iv := range r.Series {
@@ -296,8 +296,12 @@ func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 			}
 			xys = append(xys, plotter.XY{X: mid(iv), Y: float64(iv.StatusCodes[code]) / iv.Width.Seconds()})
 		}
-		c := codeColor(code, class[code[0]])
-		class[code[0]]++
+		cls := "" // an empty code would be a harness bug; still draw it
+		if code != "" {
+			cls = code[:1]
+		}
+		c := codeColor(code, class[cls])
+		class[cls]++
 		if err := addLine(p, leg, code, xys, c, 1.5); err != nil {
 			return nil, nil, err
 		}

@@ -437,7 +437,8 @@ func TestPlotsHaveData(t *testing.T) {
 }
 
 func TestPlotsSurviveEmptyRecord(t *testing.T) {
-	r := &Record{Schema: 1, Scenario: "setup failed", Verdict: VerdictError, Start: time.Unix(0, 0)}
+	r := &Record{Schema: 1, Scenario: "setup failed", Verdict: VerdictError, Start: time.Unix(0, 0),
+		Series: []Interval{{Width: time.Second, StatusCodes: map[string]int{"": 1}}}}
 	figs, err := Figures(r)
 	if err != nil {
 		t.Fatal(err)
