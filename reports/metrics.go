@@ -24,6 +24,27 @@ func (r *Record) Duration() time.Duration {
 	return max(d, 0)
 }
 
+// TimeAxis is the span the time plots show: the load's intervals, stretched
+// to the end of any fault that outlasted them. Record.End is left out on
+// purpose: it includes the stack's teardown, which has no data to show.
+func (r *Record) TimeAxis() time.Duration {
+	var d time.Duration
+	if n := len(r.Series); n > 0 {
+		d = r.Series[n-1].Offset + r.Series[n-1].Width
+	}
+	for _, f := range r.Faults {
+		if !f.End.IsZero() {
+			d = max(d, f.End.Sub(r.Start))
+		} else if !f.Start.IsZero() {
+			d = max(d, f.Start.Sub(r.Start))
+		}
+	}
+	if d <= 0 {
+		return r.Duration()
+	}
+	return d
+}
+
 // FaultWindows are the faults' actual spans; a fault never reverted lasts to
 // the end of the record.
 func (r *Record) FaultWindows() []Window {

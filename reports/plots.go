@@ -134,7 +134,7 @@ func newPlot(ylabel string) (*plot.Plot, *plot.Legend) {
 func timePlot(r *Record, ylabel string) (*plot.Plot, *plot.Legend) {
 	p, leg := newPlot(ylabel)
 	p.X.Label.Text = "time since start (s)"
-	p.X.Min, p.X.Max = 0, math.Max(r.Duration().Seconds(), 1)
+	p.X.Min, p.X.Max = 0, math.Max(r.TimeAxis().Seconds(), 1)
 	p.X.Tick.Marker = SecondsTicker{}
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = gridColor

@@ -263,6 +263,26 @@ func TestTextReportLikeVegeta(t *testing.T) {
 	}
 }
 
+func TestTimeAxis(t *testing.T) {
+	start := time.Unix(0, 0)
+	series := []Interval{{Offset: 0, Width: time.Second}, {Offset: time.Second, Width: time.Second}}
+	tests := []struct {
+		name string
+		rec  Record
+		want time.Duration
+	}{
+		{"series end, not the teardown", Record{Start: start, End: start.Add(9 * time.Second), Series: series}, 2 * time.Second},
+		{"fault reverted after the load", Record{Start: start, End: start.Add(9 * time.Second), Series: series,
+			Faults: []Fault{{Start: start.Add(time.Second), End: start.Add(3 * time.Second)}}}, 3 * time.Second},
+		{"no series", Record{Start: start, End: start.Add(4 * time.Second)}, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := tt.rec.TimeAxis(); got != tt.want {
+			t.Errorf("%s: TimeAxis() = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestFailoverTime(t *testing.T) {
 	start := time.Unix(0, 0)
 	iv := func(sec int, success float64) Interval {
@@ -348,7 +368,7 @@ func TestFaultWindowsAtRecordedTimes(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ticks []float64
-		for _, tk := range (SecondsTicker{}).Ticks(0, r.Duration().Seconds()) {
+		for _, tk := range (SecondsTicker{}).Ticks(0, r.TimeAxis().Seconds()) {
 			if tk.Label != "" {
 				ticks = append(ticks, tk.Value)
 			}
