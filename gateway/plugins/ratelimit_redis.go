@@ -197,7 +197,19 @@ type retiredClient struct {
 	client *redis.Client
 }
 
+// redisLogOnce routes go-redis's own logging (one line per failed dial) into
+// slog at debug level: the store already logs Redis going down and coming back,
+// once each. go-redis has one process-wide logger, so the first Manager's wins.
+var redisLogOnce sync.Once
+
+type redisLogAdapter struct{ log *slog.Logger }
+
+func (a redisLogAdapter) Printf(ctx context.Context, format string, v ...any) {
+	a.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
 func newRedisPool(log *slog.Logger) *redisPool {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogAdapter{log: log}) })
 	return &redisPool{log: log, stores: map[redisOptions]*redisStore{}}
 }
 

@@ -79,17 +79,37 @@ func ConsumerScopable(name string) bool {
 	return ok && !d.noConsumer
 }
 
-// Validate checks a plugin config against the plugin's schema and Kong's checks.
-// normalized is the config with every field present and defaults filled in (what
-// the Admin API stores and returns). fieldErrs is nil when the config is valid;
-// otherwise it is the "fields" object of Kong's schema-violation body relative to
-// the plugin entity, e.g. {"config": {"minute": "expected a number"}} or
-// {"@entity": ["at least one of these fields must be non-empty: ..."]}.
-// known is false for a plugin name this gateway does not have.
+// Validate checks a plugin config against the plugin's schema and Kong's checks,
+// in the shape the Admin API consumes. normalized is the config with every field
+// present and defaults filled in (what the Admin API stores and returns).
+// fieldErrs is nil when the config is valid; otherwise it is Kong's errors for the
+// "config" field, e.g. {"minute": "expected a number"} or {"@entity": ["The
+// limit for hour(1.0) cannot be lower than the limit for minute(2.0)"]}. Checks
+// Kong runs on the plugin entity (at_least_one_of, conditional) are carried in
+// the same "@entity" list; ValidateEntity keeps them apart. known is false for a
+// plugin this gateway does not have.
 func Validate(name string, cfg map[string]any) (normalized map[string]any, fieldErrs map[string]any, known bool) {
+	norm, cfgErrs, entityErrs, known := ValidateEntity(name, cfg)
+	if !known {
+		return nil, nil, false
+	}
+	if len(entityErrs) > 0 {
+		if cfgErrs == nil {
+			cfgErrs = map[string]any{}
+		}
+		prev, _ := cfgErrs["@entity"].([]any)
+		cfgErrs["@entity"] = append(append([]any(nil), entityErrs...), prev...)
+	}
+	return norm, cfgErrs, true
+}
+
+// ValidateEntity is Validate with Kong's exact placement of errors: configErrs
+// is the "config" member of the schema-violation "fields" object, entityErrs
+// its "@entity" member (checks of the plugin entity as a whole).
+func ValidateEntity(name string, cfg map[string]any) (normalized, configErrs map[string]any, entityErrs []any, known bool) {
 	d, ok := registry[name]
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if cfg == nil {
 		cfg = map[string]any{}
@@ -101,21 +121,13 @@ func Validate(name string, cfg map[string]any) (normalized map[string]any, field
 	if cfgErrs == nil {
 		cfgErrs = map[string]any{}
 	}
-	var entityErrs []any
 	if d.check != nil {
 		entityErrs = d.check(norm, cfgErrs)
 	}
-	errs := map[string]any{}
-	if len(cfgErrs) > 0 {
-		errs["config"] = cfgErrs
+	if len(cfgErrs) == 0 {
+		cfgErrs = nil
 	}
-	if len(entityErrs) > 0 {
-		errs["@entity"] = entityErrs
-	}
-	if len(errs) > 0 {
-		return norm, errs, true
-	}
-	return norm, nil, true
+	return norm, cfgErrs, entityErrs, true
 }
 
 // Schema returns the Kong-shaped schema served at /schemas/plugins/{name}: the

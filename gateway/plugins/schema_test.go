@@ -45,19 +45,44 @@ func TestValidateRateLimiting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, errs, known := Validate("rate-limiting", tt.cfg)
+			// Kong's shape: the plugin entity's "fields" object.
+			_, cfgErrs, entityErrs, known := ValidateEntity("rate-limiting", tt.cfg)
 			if !known {
 				t.Fatal("rate-limiting unknown")
 			}
 			got := ""
-			if errs != nil {
-				b, _ := json.Marshal(errs)
+			if cfgErrs != nil || entityErrs != nil {
+				fields := map[string]any{}
+				if cfgErrs != nil {
+					fields["config"] = cfgErrs
+				}
+				if entityErrs != nil {
+					fields["@entity"] = entityErrs
+				}
+				b, _ := json.Marshal(fields)
 				got = string(b)
 			}
 			if got != tt.errs {
 				t.Errorf("errors\n got  %s\n want %s", got, tt.errs)
 			}
 		})
+	}
+}
+
+func TestValidateConfigRelative(t *testing.T) {
+	// What the Admin API consumes: errors relative to "config", entity checks
+	// carried in its "@entity".
+	_, errs, _ := Validate("rate-limiting", map[string]any{"minute": "x"})
+	if b, _ := json.Marshal(errs); string(b) != `{"minute":"expected a number"}` {
+		t.Errorf("got %s", b)
+	}
+	_, errs, _ = Validate("rate-limiting", map[string]any{"policy": "redis"})
+	want := `{"@entity":["at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'","failed conditional validation given value of field 'config.policy'"],"redis":{"host":"required field missing"}}`
+	if b, _ := json.Marshal(errs); string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	if _, errs, _ := Validate("rate-limiting", map[string]any{"minute": 1}); errs != nil {
+		t.Errorf("valid config: %v", errs)
 	}
 }
 
@@ -99,9 +124,9 @@ func TestValidateKeyAuth(t *testing.T) {
 	}{
 		{nil, ""},
 		{map[string]any{"key_names": []any{"ok", "bad name"}},
-			`{"config":{"key_names":[null,"bad header name 'bad name', allowed characters are A-Z, a-z, 0-9, '_', and '-'"]}}`},
-		{map[string]any{"hide_credentials": "yes"}, `{"config":{"hide_credentials":"expected a boolean"}}`},
-		{map[string]any{"key_names": 5}, `{"config":{"key_names":"expected an array"}}`},
+			`{"key_names":[null,"bad header name 'bad name', allowed characters are A-Z, a-z, 0-9, '_', and '-'"]}`},
+		{map[string]any{"hide_credentials": "yes"}, `{"hide_credentials":"expected a boolean"}`},
+		{map[string]any{"key_names": 5}, `{"key_names":"expected an array"}`},
 	}
 	for _, tt := range tests {
 		_, errs, _ := Validate("key-auth", tt.cfg)
