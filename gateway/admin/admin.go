@@ -1,0 +1,264 @@
+// Package admin serves Kong's Admin API over the gateway's store: entity
+// collections and items (by id or endpoint key), nested endpoints, upstream
+// health, schemas, declarative /config, and the node's info and status.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/store"
+)
+
+// Options configure the Admin API.
+type Options struct {
+	Store         *store.Store
+	DBLess        bool          // database=off: writes other than POST /config answer Kong's error
+	Token         string        // when set every request needs Authorization: Bearer <t> or Kong-Admin-Token: <t>
+	Plugins       PluginSchemas // nil: any plugin name with any config is accepted
+	Health        HealthSource  // nil: health endpoints answer from config only (HEALTHCHECKS_OFF)
+	Status        StatusSource  // nil: zero counters
+	Metrics       http.Handler  // nil: no GET /metrics
+	Version       string        // e.g. "3.9.0"; go-kong and decK parse it as semver
+	NodeID        string
+	Hostname      string
+	Configuration map[string]any // echoed under "configuration" in GET / (should include "database")
+	Logger        *slog.Logger
+	// MaxBodyBytes bounds request bodies; 0 means 16 MiB.
+	MaxBodyBytes int64
+}
+
+// PluginInfo is one plugin the gateway can run.
+type PluginInfo struct {
+	Name, Version string
+	Priority      int
+}
+
+// PluginSchemas is what the Admin API needs from the plugin registry.
+type PluginSchemas interface {
+	Available() []PluginInfo
+	// Validate fills defaults and checks a plugin's config; fieldErrs is Kong's nested "config" errors.
+	Validate(name string, cfg map[string]any) (normalized map[string]any, fieldErrs map[string]any, known bool)
+	Schema(name string) (schema any, ok bool)
+}
+
+// HealthSource reports and overrides target health (gateway/health).
+type HealthSource interface {
+	TargetsHealth(upstreamID string) map[string]string // target id -> HEALTHY|UNHEALTHY|HEALTHCHECKS_OFF|DNS_ERROR
+	BalancerHealth(upstreamID string) (health string, details map[string]any)
+	SetTargetHealth(upstreamID, targetID string, healthy bool) error
+}
+
+// StatusSource reports the proxy's connection counters for GET /status.
+type StatusSource interface {
+	ServerStatus() map[string]int64 // total_requests, connections_active, _accepted, _handled, _reading, _writing, _waiting
+}
+
+type api struct {
+	opts  Options
+	store *store.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns the Admin API handler.
+func New(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	if opts.Version == "" {
+		opts.Version = "3.9.0"
+	}
+	if opts.Store == nil {
+		opts.Store = store.OpenMemory()
+	}
+	a := &api{opts: opts, store: opts.Store, log: opts.Logger, mux: http.NewServeMux()}
+	a.routes()
+	return a
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Server", "kong/"+a.opts.Version)
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if a.opts.Token != "" && !a.authorized(r) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.Error("admin: handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "An unexpected error occurred"})
+		}
+	}()
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *api) authorized(r *http.Request) bool {
+	got := r.Header.Get("Kong-Admin-Token")
+	if got == "" {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			got = strings.TrimSpace(h[7:])
+		}
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(a.opts.Token)) == 1
+}
+
+// methods maps HTTP methods to handlers for one path.
+type methods map[string]http.HandlerFunc
+
+// handle registers path with its methods; other methods get Kong's 405 JSON
+// and OPTIONS lists what is allowed.
+func (a *api) handle(path string, m methods) {
+	allowed := make([]string, 0, len(m)+1)
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	allowed = append(allowed, http.MethodOptions)
+	sort.Strings(allowed)
+	allow := strings.Join(allowed, ", ")
+	a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := m[r.Method]; ok {
+			h(w, r)
+			return
+		}
+		if r.Method == http.MethodHead {
+			if h, ok := m[http.MethodGet]; ok {
+				h(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allow)
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", allow)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed"})
+	})
+}
+
+func (a *api) routes() {
+	a.handle("/{$}", methods{"GET": a.handleRoot})
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFound(w) })
+	a.handle("/status", methods{"GET": a.handleStatus})
+	a.handle("/config", methods{"GET": a.handleGetConfig, "POST": a.handlePostConfig})
+	a.handle("/plugins/enabled", methods{"GET": a.handlePluginsEnabled})
+	a.handle("/plugins/schema/{name}", methods{"GET": a.handlePluginSchema})
+	a.handle("/schemas/{entity}", methods{"GET": a.handleEntitySchema})
+	// One pattern for /schemas/plugins/{name} and /schemas/{entity}/validate:
+	// ServeMux cannot rank the two against each other.
+	a.handle("/schemas/{entity}/{name}", methods{
+		"GET": func(w http.ResponseWriter, r *http.Request) {
+			if r.PathValue("entity") != "plugins" {
+				notFound(w)
+				return
+			}
+			a.handlePluginSchema(w, r)
+		},
+		"POST": func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.PathValue("name") != "validate":
+				notFound(w)
+			case r.PathValue("entity") == "plugins":
+				a.handleValidatePlugin(w, r)
+			default:
+				a.handleValidateEntity(w, r)
+			}
+		},
+	})
+	if a.opts.Metrics != nil {
+		a.handle("/metrics", methods{"GET": a.opts.Metrics.ServeHTTP})
+	}
+
+	services := &collection{table: config.TableServices}
+	routes := &collection{table: config.TableRoutes}
+	upstreams := &collection{table: config.TableUpstreams}
+	consumers := &collection{table: config.TableConsumers}
+	plugins := &collection{table: config.TablePlugins}
+	keyAuths := &collection{table: config.TableKeyAuth}
+
+	a.entity("/services", "{service}", services)
+	a.entity("/routes", "{route}", routes)
+	a.entity("/upstreams", "{upstream}", upstreams)
+	a.entity("/consumers", "{consumer}", consumers)
+	a.entity("/plugins", "{plugin}", plugins)
+	a.entity("/key-auths", "{keyauth}", keyAuths)
+
+	a.entity("/services/{service}/routes", "{route}", &collection{table: config.TableRoutes, parent: &parentRef{services, "service", "service"}})
+	a.entity("/services/{service}/plugins", "{plugin}", &collection{table: config.TablePlugins, parent: &parentRef{services, "service", "service"}})
+	a.entity("/routes/{route}/plugins", "{plugin}", &collection{table: config.TablePlugins, parent: &parentRef{routes, "route", "route"}})
+	a.entity("/consumers/{consumer}/plugins", "{plugin}", &collection{table: config.TablePlugins, parent: &parentRef{consumers, "consumer", "consumer"}})
+	a.entity("/consumers/{consumer}/key-auth", "{keyauth}", &collection{table: config.TableKeyAuth, parent: &parentRef{consumers, "consumer", "consumer"}})
+	targets := &collection{table: config.TableTargets, parent: &parentRef{upstreams, "upstream", "upstream"}}
+	a.entity("/upstreams/{upstream}/targets", "{target}", targets)
+
+	// The service a route points at, as an item of its own.
+	a.handle("/routes/{route}/service", methods{
+		"GET":    a.routeService(a.getItem),
+		"PATCH":  a.routeService(a.patchItem),
+		"PUT":    a.routeService(a.putItem),
+		"DELETE": a.routeService(a.deleteItem),
+	})
+
+	a.handle("/upstreams/{upstream}/targets/all", methods{"GET": func(w http.ResponseWriter, r *http.Request) { a.list(w, r, targets) }})
+	a.handle("/upstreams/{upstream}/health", methods{"GET": a.handleUpstreamHealth})
+	for _, verb := range []string{"healthy", "unhealthy"} {
+		h := a.setTargetHealth(verb == "healthy")
+		a.handle("/upstreams/{upstream}/targets/{target}/"+verb, methods{"PUT": h, "POST": h})
+	}
+}
+
+// writeJSON writes v as Kong does: JSON, no HTML escaping.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func notFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not found"})
+}
+
+// errNotFound aborts a store transaction whose target is missing.
+var errNotFound = errors.New("not found")
+
+// writeError renders err: Kong DAO errors with their status, the rest as 500.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ke *config.Error
+	var he *httpError
+	switch {
+	case errors.Is(err, errNotFound):
+		notFound(w)
+	case errors.As(err, &ke):
+		writeJSON(w, ke.Status, ke)
+	case errors.As(err, &he):
+		writeJSON(w, he.status, map[string]any{"message": he.msg})
+	default:
+		a.log.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "An unexpected error occurred"})
+	}
+}
+
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }

@@ -1,0 +1,386 @@
+package admin
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+)
+
+// collection is one entity table as reached through one URL: top level, or
+// nested under a parent whose entity the child's foreign field must match.
+type collection struct {
+	table  string
+	parent *parentRef
+}
+
+type parentRef struct {
+	col   *collection
+	param string // path wildcard naming the parent
+	field string // the child's foreign field
+}
+
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// entity registers the collection at base and its items at base/{param}.
+func (a *api) entity(base, param string, col *collection) {
+	itemParam := strings.Trim(param, "{}")
+	a.handle(base, methods{
+		"GET":  func(w http.ResponseWriter, r *http.Request) { a.list(w, r, col) },
+		"POST": func(w http.ResponseWriter, r *http.Request) { a.create(w, r, col) },
+	})
+	item := func(f itemFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			f(w, r, col, func(c *config.Config) (config.Entity, config.Entity, error) {
+				return a.resolve(c, r, col, r.PathValue(itemParam))
+			}, r.PathValue(itemParam))
+		}
+	}
+	a.handle(base+"/"+param, methods{
+		"GET":    item(a.getItem),
+		"PUT":    item(a.putItem),
+		"PATCH":  item(a.patchItem),
+		"DELETE": item(a.deleteItem),
+	})
+}
+
+// finder locates an item (and its parent) in a configuration. A missing
+// parent is errNotFound; a missing item is a nil entity.
+type finder func(c *config.Config) (item, parent config.Entity, err error)
+
+type itemFunc func(w http.ResponseWriter, r *http.Request, col *collection, find finder, key string)
+
+// resolveParent finds the parent named in the URL, nil at top level.
+func (a *api) resolveParent(c *config.Config, r *http.Request, col *collection) (config.Entity, error) {
+	if col.parent == nil {
+		return nil, nil
+	}
+	p, _, err := a.resolve(c, r, col.parent.col, r.PathValue(col.parent.param))
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, errNotFound
+	}
+	return p, nil
+}
+
+// resolve finds key (id or endpoint key) in col, within its parent if nested.
+func (a *api) resolve(c *config.Config, r *http.Request, col *collection, key string) (config.Entity, config.Entity, error) {
+	parent, err := a.resolveParent(c, r, col)
+	if err != nil {
+		return nil, nil, err
+	}
+	if col.table == config.TableTargets {
+		if parent == nil {
+			return nil, nil, errNotFound
+		}
+		t := c.FindTarget(parent.EntityID(), key)
+		if t == nil {
+			return nil, parent, nil
+		}
+		return t, parent, nil
+	}
+	e := c.Find(col.table, key)
+	if e != nil && parent != nil && config.ForeignID(e, col.parent.field) != parent.EntityID() {
+		e = nil
+	}
+	return e, parent, nil
+}
+
+func (a *api) writeOpts() config.WriteOptions {
+	o := config.WriteOptions{Now: time.Now()}
+	if a.opts.Plugins != nil {
+		o.Plugins = a.opts.Plugins
+	}
+	return o
+}
+
+// dbless answers Kong's error for writes in database=off mode.
+func (a *api) dbless(w http.ResponseWriter, table, verb string) bool {
+	if !a.opts.DBLess {
+		return false
+	}
+	writeJSON(w, http.StatusMethodNotAllowed, config.OperationUnsupported("cannot "+verb+" '"+table+"' entities when not using a database"))
+	return true
+}
+
+func (a *api) readEntityInput(w http.ResponseWriter, r *http.Request, table string) (map[string]any, bool) {
+	in, err := readInput(r, false)
+	if err != nil {
+		a.writeError(w, r, err)
+		return nil, false
+	}
+	if in.form {
+		config.Schemas[table].Coerce(in.values)
+	}
+	return in.values, true
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
+	c := a.store.Current()
+	parent, err := a.resolveParent(c, r, col)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	size := defaultPageSize
+	if s := q.Get("size"); s != "" {
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			a.writeError(w, r, config.InvalidSize("size must be a number"))
+			return
+		}
+		if n != float64(int(n)) || n < 1 || n > maxPageSize {
+			a.writeError(w, r, config.InvalidSize("size must be an integer between 1 and 1000"))
+			return
+		}
+		size = int(n)
+	}
+	start := 0
+	if off := q.Get("offset"); off != "" {
+		b, err := base64.RawURLEncoding.DecodeString(off)
+		n, err2 := strconv.Atoi(string(b))
+		if err != nil || err2 != nil || n < 0 {
+			a.writeError(w, r, config.InvalidOffset(off, "bad base64 encoding"))
+			return
+		}
+		start = n
+	}
+	match, terr := tagFilter(q.Get("tags"))
+	if terr != nil {
+		a.writeError(w, r, terr)
+		return
+	}
+	var rows []config.Entity
+	for _, e := range c.Rows(col.table) {
+		if parent != nil && config.ForeignID(e, col.parent.field) != parent.EntityID() {
+			continue
+		}
+		if !match(e.EntityTags()) {
+			continue
+		}
+		if col.table == config.TableConsumers {
+			if cid := q.Get("custom_id"); cid != "" {
+				if cons := e.(*config.Consumer); cons.CustomID == nil || *cons.CustomID != cid {
+					continue
+				}
+			}
+		}
+		rows = append(rows, e)
+	}
+	if start > len(rows) {
+		start = len(rows)
+	}
+	end := min(start+size, len(rows))
+	resp := map[string]any{"data": rows[start:end], "next": nil}
+	if end < len(rows) {
+		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+		next := url.Values{}
+		next.Set("offset", off)
+		if q.Has("size") {
+			next.Set("size", strconv.Itoa(size))
+		}
+		if t := q.Get("tags"); t != "" {
+			next.Set("tags", t)
+		}
+		resp["offset"] = off
+		resp["next"] = r.URL.Path + "?" + next.Encode()
+	}
+	if rows == nil {
+		resp["data"] = []any{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// tagFilter parses Kong's ?tags=: "a,b" needs all, "a/b" needs any.
+func tagFilter(s string) (func([]string) bool, error) {
+	if s == "" {
+		return func([]string) bool { return true }, nil
+	}
+	if strings.Contains(s, ",") && strings.Contains(s, "/") {
+		return nil, &httpError{http.StatusBadRequest, "invalid option (tags: invalid filter syntax)"}
+	}
+	if strings.Contains(s, "/") {
+		want := strings.Split(s, "/")
+		return func(tags []string) bool {
+			return slices.ContainsFunc(want, func(t string) bool { return slices.Contains(tags, t) })
+		}, nil
+	}
+	want := strings.Split(s, ",")
+	return func(tags []string) bool {
+		for _, t := range want {
+			if !slices.Contains(tags, t) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
+	if a.dbless(w, col.table, "create") {
+		return
+	}
+	values, ok := a.readEntityInput(w, r, col.table)
+	if !ok {
+		return
+	}
+	var out config.Entity
+	err := a.store.Update(func(next *config.Config) error {
+		parent, err := a.resolveParent(next, r, col)
+		if err != nil {
+			return err
+		}
+		if parent != nil {
+			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
+		}
+		out, err = next.Insert(col.table, values, a.writeOpts())
+		return err
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *api) getItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
+	e, _, err := find(a.store.Current())
+	if err == nil && e == nil {
+		err = errNotFound
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
+	if a.dbless(w, col.table, "update") {
+		return
+	}
+	values, ok := a.readEntityInput(w, r, col.table)
+	if !ok {
+		return
+	}
+	var out config.Entity
+	err := a.store.Update(func(next *config.Config) error {
+		e, parent, err := find(next)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return errNotFound
+		}
+		if parent != nil && col.parent != nil {
+			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
+		}
+		out, err = next.Patch(col.table, e, values, a.writeOpts())
+		return err
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// putItem is Kong's upsert: replace the item named in the URL, or create it
+// with that id or endpoint key.
+func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, key string) {
+	if a.dbless(w, col.table, "update") {
+		return
+	}
+	values, ok := a.readEntityInput(w, r, col.table)
+	if !ok {
+		return
+	}
+	var out config.Entity
+	err := a.store.Update(func(next *config.Config) error {
+		e, parent, err := find(next)
+		if err != nil {
+			return err
+		}
+		if parent != nil && col.parent != nil {
+			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
+		}
+		// A URL naming the item by endpoint key sets that key, on replace
+		// and on create alike (PUT /services/foo names the service foo).
+		if !config.IsUUID(key) && key != "" {
+			if ek := config.EndpointKey(col.table); ek != "" {
+				values[ek] = key
+			}
+		}
+		if e != nil {
+			out, err = next.Replace(col.table, e, values, a.writeOpts())
+			return err
+		}
+		if config.IsUUID(key) {
+			values["id"] = key
+		}
+		out, err = next.Insert(col.table, values, a.writeOpts())
+		return err
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) deleteItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
+	if a.dbless(w, col.table, "delete") {
+		return
+	}
+	err := a.store.Update(func(next *config.Config) error {
+		e, _, err := find(next)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return errGone
+		}
+		next.Delete(col.table, e.EntityID())
+		return nil
+	})
+	if err != nil && err != errGone {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// errGone aborts a delete of something already absent: Kong answers 204 and
+// nothing is written.
+var errGone = &httpError{http.StatusNoContent, "already gone"}
+
+// routeService serves /routes/{route}/service with the item handlers: the
+// item is the service the route points at.
+func (a *api) routeService(f itemFunc) http.HandlerFunc {
+	col := &collection{table: config.TableServices}
+	return func(w http.ResponseWriter, r *http.Request) {
+		find := func(c *config.Config) (config.Entity, config.Entity, error) {
+			rt := c.Route(r.PathValue("route"))
+			if rt == nil || rt.Service == nil {
+				return nil, nil, errNotFound
+			}
+			s := c.Get(config.TableServices, rt.Service.ID)
+			if s == nil {
+				return nil, nil, errNotFound
+			}
+			return s, nil, nil
+		}
+		f(w, r, col, find, "")
+	}
+}
