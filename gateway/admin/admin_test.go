@@ -143,8 +143,8 @@ func TestTutorialSequence(t *testing.T) {
 func TestCRUDEveryCollection(t *testing.T) {
 	tests := []struct {
 		path, create, key, keyField, patch, patchField string
-		patchWant                                       any
-		put                                             string
+		patchWant                                      any
+		put                                            string
 	}{
 		{"/services", `{"name":"s1","host":"a.com"}`, "s1", "name", `{"retries":2}`, "retries", 2.0, `{"host":"b.com"}`},
 		{"/routes", `{"name":"r1","paths":["/r"]}`, "r1", "name", `{"strip_path":false}`, "strip_path", false, `{"hosts":["x.com"]}`},
