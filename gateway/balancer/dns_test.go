@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/health/healthtest"
 )
@@ -126,4 +127,21 @@ func TestTargetsData(t *testing.T) {
 	if m.TargetsData("nope") != nil {
 		t.Fatal("unknown upstream has data")
 	}
+}
+
+func TestDNSRefreshNotPostponedByApply(t *testing.T) {
+	clock := healthtest.NewClock()
+	m := newTestManager(t, Options{Clock: clock})
+	dns := &fakeDNS{answers: map[string][]string{"mockbin1": {"10.1.0.1"}}}
+	m.lookup = dns.lookup
+	cfg := upstreamCfg("round-robin", kongHC(), tgt{"mockbin1:8080", 100})
+	m.Apply(cfg)
+	calls := dns.count()
+	// config changes every second must not keep the cache alive forever
+	for range 5 {
+		clock.Advance(time.Second)
+		m.Apply(cfg)
+	}
+	pickN(t, m.Picker("u1"), 1, nil)
+	eventually(t, "refresh", func() bool { return dns.count() > calls })
 }

@@ -255,8 +255,9 @@ func (u *upstream) apply(uc *config.Upstream, cts []*config.Target) {
 	for _, t := range list {
 		u.m.metrics.publish(u, t, policy)
 	}
-	if len(list) > 0 && u.snap.Load().hostname {
-		u.dnsNext.Store(now.Add(dnsTTL).UnixNano())
+	if u.snap.Load().hostname {
+		// arm the refresh once; later Applies must not keep pushing it out
+		u.dnsNext.CompareAndSwap(0, now.Add(dnsTTL).UnixNano())
 	}
 }
 
