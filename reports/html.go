@@ -93,7 +93,7 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <title>{{.}}</title><style>` + pageCSS + `</style><script>` + renderCheck + `</script></head>{{end}}
 
 {{define "index"}}{{template "head" "Gauntlet resilience report"}}
-<body><header><h1>Gauntlet resilience report</h1>
+<body><header><h1>Gauntlet resilience report <span class="badge {{.Counts.Verdict}}">{{.Counts.Verdict}}</span></h1>
 <div class="sub">{{.Counts}}{{if .Generated}} · runs {{.Generated}}{{end}}</div></header>
 <main>
 <section><h2>Scenarios</h2>

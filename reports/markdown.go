@@ -42,6 +42,18 @@ func ByVerdict(recs []*Record) []*Record {
 	return out
 }
 
+// Verdict is the run's verdict: fail if any scenario failed, else error if
+// any could not be judged, else pass.
+func (c Counts) Verdict() string {
+	switch {
+	case c.Fail > 0:
+		return VerdictFail
+	case c.Error > 0:
+		return VerdictError
+	}
+	return VerdictPass
+}
+
 func (c Counts) String() string {
 	return fmt.Sprintf("%d scenarios: %d passed, %d failed, %d errors", c.Pass+c.Fail+c.Error, c.Pass, c.Fail, c.Error)
 }
@@ -87,7 +99,8 @@ func verdictText(v string) string {
 func WriteMarkdown(w io.Writer, recs []*Record) error {
 	recs = ByVerdict(recs)
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "# Gauntlet resilience report\n\n%s.\n\n", Tally(recs))
+	c := Tally(recs)
+	fmt.Fprintf(b, "# Gauntlet resilience report\n\n**%s** — %s.\n\n", verdictText(c.Verdict()), c)
 	mdHead(b, SummaryColumns)
 	for _, r := range recs {
 		cells := summaryRow(r)

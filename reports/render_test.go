@@ -186,7 +186,7 @@ func TestMarkdownNumbersEqualRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	if !strings.Contains(md, "3 scenarios: 2 passed, 1 failed, 0 errors") {
+	if !strings.Contains(md, "**❌ fail** — 3 scenarios: 2 passed, 1 failed, 0 errors") {
 		t.Errorf("summary line missing tally:\n%s", md[:200])
 	}
 	rows := mdRows(t, md, "| "+strings.Join(SummaryColumns, " | "))
