@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+)
+
+// The benchmarks drive a real loopback path (client → gateway → upstream), so
+// ns/op includes the client and the upstream; compare the gateway against the
+// httputil.ReverseProxy baseline of the same run, not across machines.
+
+var benchPayload = strings.Repeat("x", 256)
+
+func benchUpstream(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, benchPayload)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+}
+
+func runLoad(b *testing.B, url string) {
+	client := benchClient()
+	defer client.CloseIdleConnections()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+func benchConfig(addr string, routes int) *config.Config {
+	cfg := &config.Config{Services: []*config.Service{service("s", addr)}}
+	for i := 0; i < routes-1; i++ {
+		cfg.Routes = append(cfg.Routes, route(fmt.Sprintf("r%d", i), "s", fmt.Sprintf("/other/%d", i)))
+	}
+	cfg.Routes = append(cfg.Routes, route("main", "s", "/bench"))
+	return cfg
+}
+
+// BenchmarkProxy is the gateway end to end over loopback.
+func BenchmarkProxy(b *testing.B) {
+	up := benchUpstream(b)
+	p := New(Options{})
+	defer p.Close()
+	p.Apply(benchConfig(up.Listener.Addr().String(), 1))
+	gw := httptest.NewServer(p)
+	defer gw.Close()
+	runLoad(b, gw.URL+"/bench/x")
+}
+
+// BenchmarkProxy100Routes is the same with 99 other prefix routes to scan.
+func BenchmarkProxy100Routes(b *testing.B) {
+	up := benchUpstream(b)
+	p := New(Options{})
+	defer p.Close()
+	p.Apply(benchConfig(up.Listener.Addr().String(), 100))
+	gw := httptest.NewServer(p)
+	defer gw.Close()
+	runLoad(b, gw.URL+"/bench/x")
+}
+
+// BenchmarkBaselineReverseProxy is the naive design this package replaces.
+func BenchmarkBaselineReverseProxy(b *testing.B) {
+	up := benchUpstream(b)
+	target, _ := url.Parse(up.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+	gw := httptest.NewServer(rp)
+	defer gw.Close()
+	runLoad(b, gw.URL+"/bench/x")
+}
+
+// BenchmarkBaselineDirect is the client against the upstream with no proxy.
+func BenchmarkBaselineDirect(b *testing.B) {
+	up := benchUpstream(b)
+	runLoad(b, up.URL+"/x")
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, for measuring the
+// handler's own allocations.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkServeHTTP calls the handler directly (client side excluded) so its
+// allocs/op are the request path's own plus the upstream response parsing.
+func BenchmarkServeHTTP(b *testing.B) {
+	up := benchUpstream(b)
+	p := New(Options{})
+	defer p.Close()
+	p.Apply(benchConfig(up.Listener.Addr().String(), 1))
+	req := httptest.NewRequest(http.MethodGet, "http://gw.example/bench/x", nil)
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clear(w.h)
+		p.ServeHTTP(w, req)
+	}
+}
+
+func BenchmarkRouterFind(b *testing.B) {
+	cfg := benchConfig("127.0.0.1:1", 100)
+	services := map[string]*compiledService{"s": {path: "/"}}
+	rt, _ := compileRouter(cfg, services)
+	req := &routeRequest{method: "GET", host: "gw.example", serverPort: 8000, path: "/bench/x", header: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := rt.find(req); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
