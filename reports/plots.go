@@ -436,9 +436,15 @@ func (SecondsTicker) Ticks(lo, hi float64) []plot.Tick {
 			break
 		}
 	}
+	// Minor ticks on round sub-steps: 2s → 1s, 15s → 5s, 120s → 30s.
 	minor := step / 5
-	if step == 15 || step == 30 || step == 900 || step == 1800 {
+	switch step {
+	case 0.2, 2:
+		minor = step / 2
+	case 15, 30, 900, 1800:
 		minor = step / 3
+	case 120:
+		minor = step / 4
 	}
 	var ticks []plot.Tick
 	for i := math.Ceil(lo / minor); i*minor <= hi+1e-9; i++ {

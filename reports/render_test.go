@@ -677,3 +677,34 @@ func TestPagesHaveNoExternalURL(t *testing.T) {
 		}
 	}
 }
+
+func TestSecondsTicker(t *testing.T) {
+	tests := []struct {
+		hi           float64
+		majors       string
+		minorsPerGap int
+	}{
+		{30, "0 5 10 15 20 25 30", 5},
+		{20, "0 2 4 6 8 10 12 14 16 18 20", 2},
+		{45, "0 5 10 15 20 25 30 35 40 45", 5},
+		{90, "0 10 20 30 40 50 60 70 80 90", 5},
+		{600, "0 60 120 180 240 300 360 420 480 540 600", 5},
+		{3.3, "0 0.5 1 1.5 2 2.5 3", 5},
+	}
+	for _, tt := range tests {
+		var majors []string
+		n := 0
+		for _, tk := range (SecondsTicker{}).Ticks(0, tt.hi) {
+			n++
+			if tk.Label != "" {
+				majors = append(majors, tk.Label)
+			}
+		}
+		if got := strings.Join(majors, " "); got != tt.majors {
+			t.Errorf("Ticks(0, %g) majors %q, want %q", tt.hi, got, tt.majors)
+		}
+		if want := (len(majors)-1)*tt.minorsPerGap + 1; n < want {
+			t.Errorf("Ticks(0, %g): %d ticks, want at least %d", tt.hi, n, want)
+		}
+	}
+}
