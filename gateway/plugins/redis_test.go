@@ -25,7 +25,7 @@ type redisServer struct {
 // startRedis starts redis-server (Debian package redis-server; `make test`
 // installs it). Missing binary is a failure, not a skip: the redis policy is a
 // named feature and must be tested.
-func startRedis(t *testing.T, port int) *redisServer {
+func startRedis(t *testing.T, port int, args ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -37,6 +37,7 @@ func startRedis(t *testing.T, port int) *redisServer {
 	s := &redisServer{t: t, port: port, out: &bytes.Buffer{}}
 	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	s.cmd.Args = append(s.cmd.Args, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
@@ -50,7 +51,8 @@ func startRedis(t *testing.T, port int) *redisServer {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
+		// A server that wants a password answers, which is all this waits for.
+		if err == nil || strings.Contains(fmt.Sprint(err), "NOAUTH") {
 			return s
 		}
 		if time.Now().After(deadline) {
@@ -228,5 +230,27 @@ func TestRedisPoolSharedAndRetired(t *testing.T) {
 	if n := len(m.redis.stores); n != 0 {
 		t.Errorf("%d redis clients kept after their plugins went", n)
 	}
-	_ = http.StatusOK
+}
+
+func TestRedisAuthAndDatabase(t *testing.T) {
+	srv := startRedis(t, 0, "--requirepass", "s3cret")
+	f := newFixture()
+	good := map[string]any{"host": "127.0.0.1", "port": srv.port, "password": "s3cret", "database": 3}
+	bad := map[string]any{"host": "127.0.0.1", "port": srv.port, "password": "wrong"}
+	f.plugin("rl-good", "rate-limiting", scope{route: "route-1"}, map[string]any{"minute": 5, "policy": "redis", "redis": good})
+	f.plugin("rl-bad", "rate-limiting", scope{route: "route-2"}, map[string]any{"minute": 5, "policy": "redis", "redis": bad, "fault_tolerant": false})
+	m := newTestManager(t, newFakeClock(t0))
+	m.Apply(f.cfg)
+	if r := f.do(m, f.route, call{}); r.status() != http.StatusOK || hdr(r, "X-RateLimit-Remaining-Minute") != "4" {
+		t.Fatalf("with the right password: %d remaining %q", r.status(), hdr(r, "X-RateLimit-Remaining-Minute"))
+	}
+	if r := f.do(m, f.route2, call{}); r.status() != http.StatusInternalServerError {
+		t.Fatalf("with a wrong password: %d, want 500 (fault_tolerant=false)", r.status())
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.addr(), Password: "s3cret", DB: 3})
+	defer c.Close()
+	keys, err := c.Keys(context.Background(), "ratelimit:*").Result()
+	if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], "ratelimit:route-1:"+emptyUUID+":192.0.2.1:") {
+		t.Errorf("keys in db 3: %v (%v), want one route-1 counter", keys, err)
+	}
 }
