@@ -98,3 +98,23 @@ func Describe(rs []vegeta.Result) string {
 	return fmt.Sprintf("%d requests, codes %v, instances %v, p50 %v, p99 %v, max %v",
 		len(rs), load.Codes(rs), load.Instances(rs), load.Percentile(rs, 0.5), load.Percentile(rs, 0.99), load.MaxLatency(rs))
 }
+
+// HealthChecks is an upstream healthchecks tree in Kong's schema: passive
+// checks eject a target at its first connection failure or timeout; active
+// probes of path every interval seconds (0: none) eject a dead target and bring
+// it back after one success.
+func HealthChecks(interval float64, path string) map[string]any {
+	return map[string]any{
+		"active": map[string]any{
+			"type":      "http",
+			"http_path": path,
+			"timeout":   1,
+			"healthy":   map[string]any{"interval": interval, "successes": 1},
+			"unhealthy": map[string]any{"interval": interval, "tcp_failures": 1, "timeouts": 1, "http_failures": 1},
+		},
+		"passive": map[string]any{
+			"type":      "http",
+			"unhealthy": map[string]any{"tcp_failures": 1, "timeouts": 1},
+		},
+	}
+}

@@ -133,6 +133,11 @@ func (s *Scenario) Check(name string, measured float64, unit string, pass bool, 
 	return pass
 }
 
+// Note records a measurement that has no bound, to be read beside the checks.
+func (s *Scenario) Note(name string, measured float64, unit string) {
+	s.Check(name, measured, unit, true, "recorded", measured)
+}
+
 // AtMost checks measured ≤ limit.
 func (s *Scenario) AtMost(name string, measured, limit float64, unit, why string) bool {
 	return s.Check(name, measured, unit, measured <= limit, fmt.Sprintf("≤ %s (%s)", Format(limit, unit), why), limit)
