@@ -775,3 +775,46 @@ func TestInfoStatusSchemasPlugins(t *testing.T) {
 		t.Fatalf("OPTIONS: %d %v", r.status, r.header)
 	}
 }
+
+// Entities written through the Admin API survive a restart of the store, and
+// a rejected write never reaches the disk.
+func TestPersistenceAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	open := func() (*harness, *store.Store) {
+		s, err := store.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := Options{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		return &harness{t: t, h: New(opts), store: s}, s
+	}
+	h, s := open()
+	svc := h.must(h.form("POST", "/services", "name", "mockbin-service", "url", "http://mockbin-upstream"), 201).body
+	h.must(h.form("POST", "/services/mockbin-service/routes", "paths[]", "/mockbin"), 201)
+	h.must(h.form("POST", "/upstreams", "name", "mockbin-upstream", "healthchecks.active.healthy.interval", "2"), 201)
+	h.must(h.form("POST", "/upstreams/mockbin-upstream/targets", "target", "mockbin1:8080"), 201)
+	h.must(h.form("POST", "/upstreams/mockbin-upstream/targets", "target", "mockbin1:8080"), 409)
+	h.must(h.json("PATCH", "/services/mockbin-service", `{"port":70000}`), 400)
+	before, _ := json.Marshal(s.Current())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h2, s2 := open()
+	defer s2.Close()
+	after, _ := json.Marshal(s2.Current())
+	if !bytes.Equal(before, after) {
+		t.Fatalf("configuration changed across restart\nbefore %s\nafter  %s", before, after)
+	}
+	got := h2.must(h2.do("GET", "/services/mockbin-service", "", ""), 200).body
+	if got["id"] != svc["id"] || got["created_at"] != svc["created_at"] || got["port"] != 80.0 {
+		t.Fatalf("service after restart: %v", got)
+	}
+	u := h2.must(h2.do("GET", "/upstreams/mockbin-upstream", "", ""), 200).body
+	if u["healthchecks"].(map[string]any)["active"].(map[string]any)["healthy"].(map[string]any)["interval"] != 2.0 {
+		t.Fatalf("upstream after restart: %v", u)
+	}
+	if n := dataLen(h2.must(h2.do("GET", "/upstreams/mockbin-upstream/targets", "", ""), 200)); n != 1 {
+		t.Fatalf("targets after restart: %d", n)
+	}
+}
