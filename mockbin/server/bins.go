@@ -54,33 +54,57 @@ type harResponse struct {
 }
 
 type bin struct {
-	resp harResponse
-	mu   sync.Mutex
-	log  []any // HAR entries, oldest first, at most binLogSize
+	resp     harResponse
+	mu       sync.Mutex
+	log      []logEntry // oldest first, at most binLogSize and binLogBudget bytes
+	logBytes int
+}
+
+type logEntry struct {
+	entry any
+	size  int
 }
 
 type binStore struct {
-	mu    sync.RWMutex
-	max   int
-	bins  map[string]*bin
-	order []string // creation order, for eviction
+	mu           sync.RWMutex
+	max          int
+	bins         map[string]*bin
+	order        []string // creation order, for eviction
+	contentBytes int
 }
 
 func newBinStore(max int) *binStore {
 	return &binStore{max: max, bins: make(map[string]*bin)}
 }
 
+// add stores a response, evicting the oldest bins while the store is over
+// its count or content budget.
 func (bs *binStore) add(resp harResponse) string {
 	id := newUUID()
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	for len(bs.order) >= bs.max {
-		delete(bs.bins, bs.order[0])
-		bs.order = bs.order[1:]
+	for len(bs.order) > 0 && (len(bs.order) >= bs.max || bs.contentBytes+len(resp.body) > binContentBudget) {
+		bs.dropLocked(bs.order[0])
 	}
 	bs.bins[id] = &bin{resp: resp}
 	bs.order = append(bs.order, id)
+	bs.contentBytes += len(resp.body)
 	return id
+}
+
+func (bs *binStore) dropLocked(id string) {
+	b, ok := bs.bins[id]
+	if !ok {
+		return
+	}
+	bs.contentBytes -= len(b.resp.body)
+	delete(bs.bins, id)
+	for i, o := range bs.order {
+		if o == id {
+			bs.order = append(bs.order[:i], bs.order[i+1:]...)
+			break
+		}
+	}
 }
 
 func (bs *binStore) get(id string) *bin {
@@ -95,29 +119,42 @@ func (bs *binStore) remove(id string) bool {
 	if _, ok := bs.bins[id]; !ok {
 		return false
 	}
-	delete(bs.bins, id)
-	for i, o := range bs.order {
-		if o == id {
-			bs.order = append(bs.order[:i], bs.order[i+1:]...)
-			break
-		}
-	}
+	bs.dropLocked(id)
 	return true
 }
 
-func (b *bin) record(entry any) {
+// record logs a request, keeping the last binLogSize entries within
+// binLogBudget bytes.
+func (b *bin) record(ri *reqInfo) {
+	size := ri.headSize + len(ri.body)
+	if size > binLogBudget {
+		// One request larger than the whole budget keeps its head and the
+		// start of its body.
+		cut := max(binLogBudget-ri.headSize, 0)
+		cp := *ri
+		cp.body = ri.body[:min(cut, len(ri.body))]
+		ri, size = &cp, ri.headSize+len(cp.body)
+	}
+	e := logEntry{entry: ri.harEntry(), size: size}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.log) >= binLogSize {
-		b.log = append(b.log[:0], b.log[1:]...)
+	for len(b.log) > 0 && (len(b.log) >= binLogSize || b.logBytes+size > binLogBudget) {
+		b.logBytes -= b.log[0].size
+		b.log[0] = logEntry{}
+		b.log = b.log[1:]
 	}
-	b.log = append(b.log, entry)
+	b.log = append(b.log, e)
+	b.logBytes += size
 }
 
 func (b *bin) entries() []any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]any(nil), b.log...)
+	out := make([]any, len(b.log))
+	for i, e := range b.log {
+		out[i] = e.entry
+	}
+	return out
 }
 
 // newUUID returns a random (version 4) UUID.
@@ -290,7 +327,7 @@ func (s *Server) binRun(w http.ResponseWriter, r *http.Request, b *bin) {
 	if ri == nil {
 		return
 	}
-	b.record(ri.harEntry())
+	b.record(ri)
 	h := w.Header()
 	for _, hv := range b.resp.Headers {
 		name := http.CanonicalHeaderKey(strings.TrimSpace(hv.Name))

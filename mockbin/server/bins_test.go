@@ -201,3 +201,26 @@ func TestBinUnknownAndBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestBinLogBudget(t *testing.T) {
+	s := newTest(WithMaxBodySize(4 << 20))
+	id := createBin(t, s, validHAR)
+	big := strings.Repeat("b", 300<<10)
+	for range 5 {
+		serve(s, reqSpec{method: "POST", target: "/bin/" + id, body: big})
+	}
+	entries := field(t, decodeJSON(t, []byte(record(s, reqSpec{target: "/bin/" + id + "/log"}).body)), "log", "entries").([]any)
+	if len(entries) != 3 {
+		t.Errorf("%d entries of 300 KiB kept, want 3 within the 1 MiB budget", len(entries))
+	}
+	huge := strings.Repeat("h", 2<<20)
+	serve(s, reqSpec{method: "POST", target: "/bin/" + id, body: huge})
+	entries = field(t, decodeJSON(t, []byte(record(s, reqSpec{target: "/bin/" + id + "/log"}).body)), "log", "entries").([]any)
+	text := field(t, entries[len(entries)-1], "request", "postData", "text").(string)
+	if len(entries) != 1 || len(text) >= binLogBudget || len(text) < binLogBudget-4096 {
+		t.Errorf("after a 2 MiB request: %d entries, logged body %d bytes", len(entries), len(text))
+	}
+	if size := field(t, entries[0], "request", "bodySize"); size != float64(2<<20) {
+		t.Errorf("bodySize %v must still tell the real size", size)
+	}
+}

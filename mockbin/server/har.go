@@ -34,6 +34,7 @@ type reqInfo struct {
 	queryKeys []string // first-appearance order of the query keys
 	mimeType  string
 	body      []byte
+	bodySize  int // bytes received (body may be cut short in a bin log)
 	form      *formData
 	headSize  int
 }
@@ -87,6 +88,7 @@ func (s *Server) readRequest(r *http.Request) (*reqInfo, error) {
 		*bp = buf.Bytes()
 		putBuf(bp)
 	}
+	ri.bodySize = len(ri.body)
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err == nil {
@@ -393,7 +395,7 @@ func (ri *reqInfo) simpleHAR() Obj {
 			{"params", ri.postParamsSimple()},
 		}},
 		{"headersSize", ri.headSize},
-		{"bodySize", len(ri.body)},
+		{"bodySize", ri.bodySize},
 	}
 }
 
@@ -422,7 +424,7 @@ func (ri *reqInfo) harEntry() Obj {
 				{"params", ri.postParamsList()},
 			}},
 			{"headersSize", ri.headSize},
-			{"bodySize", len(ri.body)},
+			{"bodySize", ri.bodySize},
 		}},
 	}
 }

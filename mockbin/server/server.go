@@ -49,8 +49,14 @@ import (
 const (
 	DefaultMaxBodySize = 10 << 20
 	DefaultMaxDelay    = 60 * time.Second
-	DefaultMaxBins     = 1000
+	DefaultMaxBins     = 256
 	binLogSize         = 100
+	// binContentBudget bounds the stored responses of all bins together;
+	// the oldest bins are evicted to make room.
+	binContentBudget = 64 << 20
+	// binLogBudget bounds one bin's request log (bodies and heads); the
+	// oldest entries go first, and a single huge body is cut to fit.
+	binLogBudget = 1 << 20
 )
 
 // Paths of the instance's own control endpoints.
