@@ -167,6 +167,12 @@ func TestEndpoints(t *testing.T) {
 			headerIs("Access-Control-Allow-Origin", "http://app.example"), headerIs("Access-Control-Allow-Methods", "PUT"),
 			headerIs("Access-Control-Allow-Headers", "x-a,x-b"),
 		}},
+		{"jsonp", reqSpec{target: "/status/202?callback=cb.x", hdr: map[string]string{"X-Pretty-Print": "0"}}, 202, "text/javascript; charset=utf-8", []check{
+			bodyIs(`/**/ typeof cb.x === 'function' && cb.x({"code":"202","message":"OK"});`),
+		}},
+		{"jsonp bad name ignored", reqSpec{target: "/status/202?callback=alert(1)", hdr: map[string]string{"X-Pretty-Print": "0"}}, 202, "application/json; charset=utf-8", []check{
+			bodyIs(`{"code":"202","message":"OK"}`),
+		}},
 		{"pretty off", reqSpec{target: "/delay/0", hdr: map[string]string{"X-Pretty-Print": "0"}}, 200, "", []check{bodyIs(`{"delay":0}`)}},
 		{"pretty 4", reqSpec{target: "/delay/0", hdr: map[string]string{"X-Pretty-Print": "4"}}, 200, "", []check{bodyIs("{\n    \"delay\": 0\n}")}},
 	}

@@ -183,13 +183,50 @@ func render(w http.ResponseWriter, r *http.Request, status int, v any) {
 	f, mime := negotiate(r.Header.Get("Accept"))
 	bp := getBuf()
 	defer putBuf(bp)
-	b := encode((*bp)[:0], f, v, prettySpaces(r))
+	b := (*bp)[:0]
+	// Express's res.jsonp, which mockbin answers JSON with: ?callback=fn
+	// wraps the JSON in a guarded call.
+	cb := ""
+	if f == fmtJSON && strings.Contains(r.URL.RawQuery, "callback=") {
+		cb = r.URL.Query().Get("callback")
+		if !validCallback(cb) {
+			cb = ""
+		}
+	}
+	if cb != "" {
+		mime = "text/javascript; charset=utf-8"
+		b = append(b, "/**/ typeof "...)
+		b = append(b, cb...)
+		b = append(b, " === 'function' && "...)
+		b = append(b, cb...)
+		b = append(b, '(')
+	}
+	b = encode(b, f, v, prettySpaces(r))
+	if cb != "" {
+		b = append(b, ");"...)
+		w.Header()["X-Content-Type-Options"] = []string{"nosniff"}
+	}
 	*bp = b
 	h := w.Header()
 	h["Content-Type"] = []string{mime}
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// validCallback accepts JavaScript identifiers and dotted/bracketed member
+// paths, the characters Express keeps in a JSONP callback name.
+func validCallback(cb string) bool {
+	if cb == "" || len(cb) > 128 {
+		return false
+	}
+	for i := 0; i < len(cb); i++ {
+		c := cb[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c == '.' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
 }
 
 // bodyAllowed reports whether a status may carry a body (RFC 9110: not

@@ -167,9 +167,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h[HeaderInstance] = s.instanceHdr
 	s.stats.inFlight.Add(1)
 	rw := getRecorder(w)
+	debug := s.logger.Enabled(r.Context(), slog.LevelDebug)
+	var start time.Time
+	if debug {
+		start = time.Now()
+	}
 	defer func() {
 		s.stats.inFlight.Add(-1)
 		s.stats.record(r.URL.Path, rw.status)
+		if debug {
+			s.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
+				"duration", time.Since(start), "remote", r.RemoteAddr)
+		}
 		putRecorder(rw)
 	}()
 
