@@ -818,3 +818,26 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 		t.Fatalf("targets after restart: %d", n)
 	}
 }
+
+type recordingSchemas struct {
+	fakeSchemas
+	got map[string]any
+}
+
+func (r *recordingSchemas) Validate(name string, cfg map[string]any) (map[string]any, map[string]any, bool) {
+	r.got = cfg
+	return cfg, nil, true
+}
+
+// With a plugin registry wired in, form values of a plugin's config reach it
+// as strings (it coerces by its own schema), shaped into arrays and records.
+func TestFormPluginConfigReachesRegistryAsStrings(t *testing.T) {
+	rs := &recordingSchemas{}
+	h := newHarness(t, func(o *Options) { o.Plugins = rs })
+	h.must(h.form("POST", "/plugins", "name", "key-auth", "config.key_names[1]", "apikey", "config.key_names[2]", "x-key",
+		"config.header_name", "007", "config.hide_credentials", "true", "config.anonymous", ""), 201)
+	want := map[string]any{"key_names": []any{"apikey", "x-key"}, "header_name": "007", "hide_credentials": "true", "anonymous": nil}
+	if str(rs.got) != str(want) {
+		t.Fatalf("registry got %#v, want %#v", rs.got, want)
+	}
+}

@@ -120,7 +120,12 @@ func (a *api) readEntityInput(w http.ResponseWriter, r *http.Request, table stri
 		return nil, false
 	}
 	if in.form {
-		config.Schemas[table].Coerce(in.values)
+		if a.opts.Plugins != nil {
+			// The plugin registry reads form strings by its own schema.
+			config.Schemas[table].CoerceTyped(in.values)
+		} else {
+			config.Schemas[table].Coerce(in.values)
+		}
 	}
 	return in.values, true
 }

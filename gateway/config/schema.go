@@ -362,19 +362,55 @@ func equalJSON(a, b any) bool {
 // Coerce converts form-encoded input (strings, string lists, index maps) to the
 // types the schema expects: numbers, booleans, single value to array, "" to
 // null. JSON input is not coerced: a wrong type there is the client's error.
-func (s *Schema) Coerce(m map[string]any) { coerceRecord(s.Fields, m) }
+// Values of schema-less fields (a plugin's config) are guessed by CoerceLoose.
+func (s *Schema) Coerce(m map[string]any) { coerceRecord(s.Fields, m, true) }
 
-func coerceRecord(fs []*Field, m map[string]any) {
+// CoerceTyped is Coerce except that schema-less fields (a plugin's config)
+// keep their strings, only shaped (index maps to arrays, "" to null): for
+// when a plugin validator that reads form strings will check them.
+func (s *Schema) CoerceTyped(m map[string]any) { coerceRecord(s.Fields, m, false) }
+
+func coerceRecord(fs []*Field, m map[string]any, loose bool) {
 	for k, v := range m {
 		if f := fieldNamed(fs, k); f != nil {
-			m[k] = coerceValue(f, v)
+			m[k] = coerceValue(f, v, loose)
 		} else {
-			m[k] = CoerceLoose(v)
+			m[k] = shapeForm(v, loose)
 		}
 	}
 }
 
-func coerceValue(f *Field, v any) any {
+func shapeForm(v any, loose bool) any {
+	if loose {
+		return CoerceLoose(v)
+	}
+	return ShapeForm(v)
+}
+
+// ShapeForm gives schema-less form values their structure without guessing
+// types: index maps become arrays, "" becomes null.
+func ShapeForm(v any) any {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+	case []any:
+		for i := range x {
+			x[i] = ShapeForm(x[i])
+		}
+	case map[string]any:
+		if arr, ok := indexMapToArray(x); ok {
+			return ShapeForm(arr)
+		}
+		for k := range x {
+			x[k] = ShapeForm(x[k])
+		}
+	}
+	return v
+}
+
+func coerceValue(f *Field, v any, loose bool) any {
 	if s, ok := v.(string); ok && s == "" {
 		return nil
 	}
@@ -386,7 +422,7 @@ func coerceValue(f *Field, v any) any {
 			}
 		}
 		if a, ok := v.([]any); ok && len(a) == 1 {
-			return coerceValue(f, a[0])
+			return coerceValue(f, a[0], loose)
 		}
 	case TBoolean:
 		if s, ok := v.(string); ok {
@@ -398,7 +434,7 @@ func coerceValue(f *Field, v any) any {
 			}
 		}
 		if a, ok := v.([]any); ok && len(a) == 1 {
-			return coerceValue(f, a[0])
+			return coerceValue(f, a[0], loose)
 		}
 	case TString:
 		if a, ok := v.([]any); ok && len(a) == 1 {
@@ -407,29 +443,29 @@ func coerceValue(f *Field, v any) any {
 	case TArray, TSet:
 		switch x := v.(type) {
 		case string:
-			return []any{coerceValue(f.Elem, x)}
+			return []any{coerceValue(f.Elem, x, loose)}
 		case []any:
 			for i := range x {
-				x[i] = coerceValue(f.Elem, x[i])
+				x[i] = coerceValue(f.Elem, x[i], loose)
 			}
 			return x
 		case map[string]any:
 			if arr, ok := indexMapToArray(x); ok {
-				return coerceValue(f, arr)
+				return coerceValue(f, arr, loose)
 			}
 		}
 	case TMap:
 		if x, ok := v.(map[string]any); ok {
 			for k := range x {
-				x[k] = coerceValue(f.Elem, x[k])
+				x[k] = coerceValue(f.Elem, x[k], loose)
 			}
 		}
 	case TRecord:
 		if x, ok := v.(map[string]any); ok {
-			coerceRecord(f.Fields, x)
+			coerceRecord(f.Fields, x, loose)
 		}
 	case TAny:
-		return CoerceLoose(v)
+		return shapeForm(v, loose)
 	}
 	return v
 }
