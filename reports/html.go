@@ -67,7 +67,7 @@ var funcs = template.FuncMap{
 	"rate":   fmtRate,
 	"offset": fmtOffset,
 	"codes":  fmtCodes,
-	"svg":    func(b []byte) template.HTML { return template.HTML(inlineSVG(b)) }, // our own gonum output, text escaped by vgsvg
+	"svg":    inlineFigure,
 	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 MST") },
 	"pf": func(ok bool) string {
 		if ok {
@@ -99,13 +99,13 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <section><h2>Scenarios</h2>
 <table><thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
 {{range .Scenarios}}<tr class="{{.Record.Verdict}}">
-{{range $i, $c := .Row}}{{if eq $i 0}}<td><a href="{{$.Dir}}/{{$.Slug $c}}.html">{{$c}}</a></td>{{else if eq $i 1}}<td><span class="badge {{$.VerdictOf $c}}">{{$.VerdictOf $c}}</span></td>{{else}}<td>{{$c}}</td>{{end}}{{end}}
+<td><a href="{{$.Dir}}/{{.Slug}}.html">{{.Record.Scenario}}</a></td><td><span class="badge {{.Record.Verdict}}">{{.Record.Verdict}}</span></td>{{range slice .Row 2}}<td>{{.}}</td>{{end}}
 </tr>{{end}}
 </tbody></table></section>
 {{range .Scenarios}}
 <section id="{{.Slug}}"><h2><a href="{{$.Dir}}/{{.Slug}}.html">{{.Record.Scenario}}</a> <span class="badge {{.Record.Verdict}}">{{.Record.Verdict}}</span></h2>
 {{with .Record.Failure}}<p class="failure">{{.}}</p>{{end}}
-{{range .Index}}<figure class="overview">{{svg .SVG}}<figcaption>{{.Title}}: {{.Caption}}</figcaption></figure>{{end}}
+{{range .Index}}<figure class="overview">{{svg .}}<figcaption>{{.Title}}: {{.Caption}}</figcaption></figure>{{end}}
 </section>
 {{end}}
 </main></body></html>
@@ -141,7 +141,7 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 </section>
 
 <section><h2>Plots</h2>
-{{range .Figures}}<figure id="plot-{{.ID}}">{{svg .SVG}}<figcaption><b>{{.Title}}.</b> {{.Caption}}</figcaption></figure>
+{{range .Figures}}<figure id="plot-{{.ID}}">{{svg .}}<figcaption><b>{{.Title}}.</b> {{.Caption}}</figcaption></figure>
 {{end}}</section>
 
 <section><h2>Totals</h2>
@@ -169,6 +169,18 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 </main></body></html>
 {{end}}
 `))
+
+// inlineFigure is a figure's SVG for inlining, labelled for screen readers.
+// The SVG is our own gonum output, whose text vgsvg escapes, so it is safe
+// to mark as HTML.
+func inlineFigure(f Figure) template.HTML {
+	svg := inlineSVG(f.SVG)
+	label := ` role="img" aria-label="` + template.HTMLEscapeString(f.Title) + `"`
+	if i := bytes.Index(svg, []byte("<svg")); i >= 0 {
+		svg = append(svg[:i+4:i+4], append([]byte(label), svg[i+4:]...)...)
+	}
+	return template.HTML(svg)
+}
 
 // scenarioPage is the data of one scenario's page.
 type scenarioPage struct {
@@ -216,7 +228,9 @@ func prettyJSON(raw json.RawMessage) string {
 type indexEntry struct {
 	Record *Record
 	Slug   string
-	Row    []string
+	// Row is the overview row (SummaryColumns); the template draws the
+	// first two cells itself, as a link and a badge.
+	Row []string
 	// Index are the figures shown on the index: the error rate, where a
 	// fault's effect shows first.
 	Index []Figure
@@ -228,18 +242,6 @@ type indexPage struct {
 	Columns   []string
 	Dir       string
 	Scenarios []indexEntry
-}
-
-func (indexPage) Slug(name string) string { return Slug(name) }
-
-// VerdictOf maps a verdict cell back to its CSS class.
-func (indexPage) VerdictOf(cell string) string {
-	for _, v := range []string{VerdictPass, VerdictFail} {
-		if strings.HasSuffix(cell, v) {
-			return v
-		}
-	}
-	return VerdictError
 }
 
 // WriteIndexHTML writes the index over all scenarios; scenario pages are
