@@ -70,3 +70,28 @@ func resetContext(ctx *Context) {
 	ctx.Consumer, ctx.Credential = nil, (*config.KeyAuthCredential)(nil)
 	clear(ctx.ResponseHeader)
 }
+
+// BenchmarkAccessRedis is the same chain with the redis policy against a local
+// redis-server: the cost is one round trip (EVALSHA) per request.
+func BenchmarkAccessRedis(b *testing.B) {
+	srv := startRedis(b, 0)
+	f := newFixture()
+	f.plugin("ka", "key-auth", scope{}, nil)
+	f.plugin("rl", "rate-limiting", scope{}, map[string]any{
+		"second": 1e15, "minute": 1e15, "limit_by": "consumer", "policy": "redis", "fault_tolerant": false,
+		"redis": map[string]any{"host": "127.0.0.1", "port": srv.port},
+	})
+	m := NewManager(Options{Logger: quietLogger(), Clock: newFakeClock(t0).Now})
+	defer m.Close()
+	m.Apply(f.cfg)
+	b.Run("key-auth+rate-limiting-redis", func(b *testing.B) {
+		ctx := benchContext(f)
+		b.ReportAllocs()
+		for b.Loop() {
+			resetContext(ctx)
+			if exit := m.Access(ctx); exit != nil {
+				b.Fatalf("exit %+v", exit)
+			}
+		}
+	})
+}

@@ -377,7 +377,7 @@ func TestRateLimitStoreDown(t *testing.T) {
 }
 
 // closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
+func closedPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

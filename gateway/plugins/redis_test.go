@@ -16,7 +16,7 @@ import (
 
 // redisServer is a real redis-server on a loopback port, owned by one test.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
@@ -25,7 +25,7 @@ type redisServer struct {
 // startRedis starts redis-server (Debian package redis-server; `make test`
 // installs it). Missing binary is a failure, not a skip: the redis policy is a
 // named feature and must be tested.
-func startRedis(t *testing.T, port int, args ...string) *redisServer {
+func startRedis(t testing.TB, port int, args ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -246,6 +246,15 @@ func TestRedisAuthAndDatabase(t *testing.T) {
 	}
 	if r := f.do(m, f.route2, call{}); r.status() != http.StatusInternalServerError {
 		t.Fatalf("with a wrong password: %d, want 500 (fault_tolerant=false)", r.status())
+	}
+	// A refused AUTH is an answer from a reachable Redis: it must not trip the
+	// breaker that protects requests from a dead one.
+	badStore, ok := m.redis.stores[parseRedisOptions(bad)]
+	if !ok {
+		t.Fatalf("no store for the bad config among %d", len(m.redis.stores))
+	}
+	if open := badStore.openUntil.Load(); open != 0 {
+		t.Errorf("breaker opened on an AUTH error")
 	}
 	c := redis.NewClient(&redis.Options{Addr: srv.addr(), Password: "s3cret", DB: 3})
 	defer c.Close()
