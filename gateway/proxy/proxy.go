@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -215,11 +216,25 @@ type reqState struct {
 	body     replayBody
 	head     upstreamHead
 
+	// stopAbort disarms the client-abort hook of the current connection.
+	stopAbort func() bool
+
 	// cleanup on panic: an outstanding pick and connection
 	picker balancer.Picker
 	peer   balancer.Peer
 	picked bool
 	conn   *upConn
+}
+
+// disarm stops the client-abort hook. It reports false when the hook already
+// fired, so the connection's deadlines are spoilt and it must not be reused.
+func (rs *reqState) disarm() bool {
+	if rs.stopAbort == nil {
+		return true
+	}
+	ok := rs.stopAbort()
+	rs.stopAbort = nil
+	return ok
 }
 
 func (rs *reqState) addPluginHeaders(h http.Header) {
@@ -265,6 +280,7 @@ func (p *Proxy) recoverPanic(rs *reqState) {
 	if rec == nil {
 		return
 	}
+	rs.disarm()
 	if rs.conn != nil {
 		rs.conn.close()
 		rs.conn = nil
@@ -416,6 +432,7 @@ const (
 	failTimeout             // write or read deadline expired (or connect, see timeout flag)
 	failBadReply            // a malformed response: not retried (nginx's invalid_header)
 	failClientBody          // reading the client's body failed: not the upstream's fault
+	failClientGone          // the client went away while we waited for the upstream
 )
 
 type failure struct {
@@ -427,7 +444,7 @@ type failure struct {
 
 func (f failure) result() balancer.Result {
 	switch {
-	case f.kind == failClientBody:
+	case f.kind == failClientBody, f.kind == failClientGone:
 		return balancer.Result{}
 	case f.timeout:
 		return balancer.Result{Timeout: true}
@@ -527,6 +544,9 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 	switch {
 	case last.kind == failClientBody:
 		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, nil)
+	case last.kind == failClientGone:
+		// Nobody is listening; nginx logs this as 499.
+		p.writeGenerated(rs, 499, "", nil)
 	case last.timeout:
 		p.writeGenerated(rs, http.StatusGatewayTimeout, msgTimeout, nil)
 	default:
@@ -548,6 +568,9 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 		rs.conn = c
 		c.readTimeout, c.writeTimeout = svc.read, svc.write
 		c.written, c.read = 0, 0
+		// A client that goes away must not hold an upstream connection until
+		// read_timeout: its context's cancellation expires the deadlines.
+		rs.stopAbort = context.AfterFunc(ctx, c.abortFn)
 		stale := c.reused && attempt == 0
 		err, clientErr := p.send(rs, c)
 		if clientErr != nil {
@@ -556,6 +579,9 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 		}
 		if err != nil {
 			p.dropConn(rs, c)
+			if ctx.Err() != nil {
+				return nil, nil, failure{kind: failClientGone, err: err}
+			}
 			if stale && (c.written == 0 || idem) && rs.body.rewind() {
 				continue
 			}
@@ -567,6 +593,9 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 		resp, err := readResponse(c.br, rs.r)
 		if err != nil {
 			p.dropConn(rs, c)
+			if ctx.Err() != nil {
+				return nil, nil, failure{kind: failClientGone, err: err}
+			}
 			if stale && c.read == 0 && idem && rs.body.rewind() {
 				continue
 			}
@@ -585,6 +614,7 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 }
 
 func (p *Proxy) dropConn(rs *reqState, c *upConn) {
+	rs.disarm()
 	c.close()
 	if rs.conn == c {
 		rs.conn = nil
@@ -727,7 +757,12 @@ func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamSt
 		res.TCPFailure = !res.Timeout
 	}
 	rs.conn = nil
-	if upErr == nil && clientErr == nil && !resp.Close {
+	armed := rs.disarm()
+	if upErr != nil && rs.r.Context().Err() != nil {
+		upErr, clientErr = nil, upErr // the client left; the upstream did nothing wrong
+		res = balancer.Result{Status: resp.StatusCode}
+	}
+	if upErr == nil && clientErr == nil && !resp.Close && armed {
 		p.tr.put(c)
 	} else {
 		c.close()

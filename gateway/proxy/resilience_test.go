@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/balancer"
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
@@ -561,5 +562,32 @@ func TestApplyDoesNotDisturbInFlight(t *testing.T) {
 	close(release)
 	if r := <-res; r.status != 200 || r.body != "done" {
 		t.Fatalf("in-flight request: %d %q", r.status, r.body)
+	}
+}
+
+func TestClientAbortReleasesUpstream(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	upstreamSawClose := make(chan struct{})
+	stall := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-r.Context().Done() // closed by the gateway, long before read_timeout
+		close(upstreamSawClose)
+	})
+	gw, ring, _ := ringGateway(t, 0, nil, addrOf(stall)) // read_timeout 60 s
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-entered
+	conn.Close()
+	select {
+	case <-upstreamSawClose:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream connection was kept after the client left")
+	}
+	eventually(t, 5*time.Second, func() bool { _, d, _ := ring.snapshot(); return len(d) == 1 }, "Done reported")
+	if _, done, _ := ring.snapshot(); done[0].res != (balancer.Result{}) {
+		t.Errorf("Done %+v: a client abort must not count against the target", done[0].res)
 	}
 }

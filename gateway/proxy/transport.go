@@ -51,6 +51,9 @@ type upConn struct {
 
 	peekAlive bool
 	peekFn    func(fd uintptr) bool
+	// abortFn expires both deadlines so a blocked read or write returns now;
+	// built once per connection so arming it per request costs no closure.
+	abortFn func()
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
@@ -227,6 +230,7 @@ func (t *transport) dialConn(ctx context.Context, dt *dialTarget, hp *hostPool) 
 		return nil, &errConnect{err}
 	}
 	c := &upConn{nc: nc, pool: hp}
+	c.abortFn = func() { c.nc.SetDeadline(aLongTimeAgo) }
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -274,6 +278,8 @@ func (t *transport) put(c *upConn) {
 	hp.lastPut = c.idleSince
 	hp.mu.Unlock()
 }
+
+var aLongTimeAgo = time.Unix(1, 0)
 
 // isTimeout reports whether err is a deadline expiry (connect, read or write).
 func isTimeout(err error) bool {
