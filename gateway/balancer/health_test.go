@@ -285,6 +285,26 @@ func newFlip(t *testing.T) *flip {
 
 func (f *flip) target() string { return strings.TrimPrefix(f.URL, "http://") }
 
+// advanceIdle moves the fake clock once every prober's rounds are over, so no
+// due tick is skipped as overlapping a round still finishing.
+func advanceIdle(t *testing.T, m *Manager, clock *healthtest.Clock, d time.Duration) {
+	t.Helper()
+	eventually(t, "probe rounds idle", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, u := range m.byID {
+			u.mu.Lock()
+			busy := u.prober != nil && u.prober.Busy()
+			u.mu.Unlock()
+			if busy {
+				return false
+			}
+		}
+		return true
+	})
+	clock.Advance(d)
+}
+
 func TestActiveChecksThroughManager(t *testing.T) {
 	clock := healthtest.NewClock()
 	m := newTestManager(t, Options{Clock: clock})
@@ -301,7 +321,7 @@ func TestActiveChecksThroughManager(t *testing.T) {
 	// advance one interval and wait for both probes to report
 	step := func() {
 		pa, pb := a.probes.Load(), b.probes.Load()
-		clock.Advance(time.Second)
+		advanceIdle(t, m, clock, time.Second)
 		eventually(t, "probes", func() bool { return a.probes.Load() > pa && b.probes.Load() > pb })
 	}
 	a.status.Store(500)
@@ -330,7 +350,7 @@ func TestActiveChecksThroughManager(t *testing.T) {
 		t.Fatalf("Apply reset the health of a kept target: %s", h)
 	}
 	before := a.probes.Load() + b.probes.Load()
-	clock.Advance(time.Second)
+	advanceIdle(t, m, clock, time.Second)
 	eventually(t, "a recovered through /other", func() bool { return m.TargetsHealth("uid1")["t0"] == Healthy })
 	if n := a.probes.Load() + b.probes.Load(); n != before {
 		t.Fatalf("old prober still probing /status: %d probes", n-before)
@@ -367,12 +387,12 @@ func TestActiveDetectsTargetDownBeforeTraffic(t *testing.T) {
 	hc.Active.Unhealthy.TCPFailures = 2
 	m.Apply(upstreamCfg("least-connections", hc, tgt{a.target(), 100}, tgt{deadAddr, 100}))
 	dt := m.byID["uid1"].snap.Load().entries[1].t.health
-	clock.Advance(time.Second)
+	advanceIdle(t, m, clock, time.Second)
 	eventually(t, "first refused probe", func() bool { return dt.Counters().TCPFailures == 1 })
 	if h := m.TargetsHealth("uid1")["t1"]; h != Healthy {
 		t.Fatalf("ejected after 1 of 2 tcp failures: %s", h)
 	}
-	clock.Advance(time.Second)
+	advanceIdle(t, m, clock, time.Second)
 	eventually(t, "dead target ejected", func() bool { return m.TargetsHealth("uid1")["t1"] == Unhealthy })
 	counts := pickN(t, m.Picker("u1"), 20, nil)
 	if counts["t1"] != 0 {

@@ -127,6 +127,15 @@ func (p *Prober) Stop() {
 	p.wg.Wait()
 }
 
+// Busy reports whether a probe round is in progress. A tick that comes due
+// while its class's round still runs is skipped, so tests that drive a fake
+// clock wait for !Busy() before advancing it.
+func (p *Prober) Busy() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running[0] || p.running[1]
+}
+
 // tick runs one round for the healthy or the unhealthy class and rearms its
 // timer. A round still running when the next is due is not doubled up.
 func (p *Prober) tick(healthy bool) {

@@ -57,6 +57,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// advance moves the fake clock once the previous probe rounds are over, so
+// no due tick is skipped as overlapping.
+func (r *rig) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	eventually(t, "probe rounds idle", func() bool { return !r.prober.Busy() })
+	r.clock.Advance(d)
+}
+
 type rig struct {
 	clock  *healthtest.Clock
 	policy *health.Policy
@@ -95,7 +103,7 @@ func newRig(t *testing.T, addr string, mod func(*config.Healthchecks)) *rig {
 // started has reported (the server counted the probe and the report landed).
 func (r *rig) tickAndWait(t *testing.T, d time.Duration, f *flipServer, probesBefore int32) {
 	t.Helper()
-	r.clock.Advance(d)
+	r.advance(t, d)
 	eventually(t, "probe", func() bool { return f.probes.Load() > probesBefore })
 }
 
@@ -115,7 +123,7 @@ func TestProberUpDownUp(t *testing.T) {
 	f.status.Store(500)
 	for i := range 3 {
 		before := f.probes.Load()
-		r.clock.Advance(time.Second)
+		r.advance(t, time.Second)
 		eventually(t, "probe", func() bool { return f.probes.Load() > before })
 		if i < 2 {
 			eventually(t, "counter", func() bool { return r.target.Counters().HTTPFailures == i+1 })
@@ -129,12 +137,12 @@ func TestProberUpDownUp(t *testing.T) {
 	// healthy class (every 1 s) is not due within the next half second
 	before := f.probes.Load()
 	f.status.Store(200)
-	r.clock.Advance(250 * time.Millisecond)
+	r.advance(t, 250*time.Millisecond)
 	eventually(t, "first recovery probe", func() bool { return r.target.Counters().Successes == 1 })
 	if r.target.Healthy() {
 		t.Fatal("healthy after 1 success with successes=2")
 	}
-	r.clock.Advance(250 * time.Millisecond)
+	r.advance(t, 250*time.Millisecond)
 	tr = <-r.trs
 	if !tr.Healthy || !strings.Contains(tr.Detail, "successes 2/2") {
 		t.Fatalf("recovery transition = %+v", tr)
@@ -152,7 +160,7 @@ func TestProberTCPFailureAndStop(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: connection refused
 	r := newRig(t, addr, func(h *config.Healthchecks) { h.Active.Type = "tcp" })
-	r.clock.Advance(time.Second)
+	r.advance(t, time.Second)
 	select {
 	case tr := <-r.trs:
 		if tr.Healthy || !strings.Contains(tr.Detail, "tcp_failures 1/1") {
@@ -175,7 +183,7 @@ func TestProberTCPSuccess(t *testing.T) {
 	})
 	r.target.Set(r.policy, false, health.CauseManual, r.clock.Now())
 	<-r.trs
-	r.clock.Advance(250 * time.Millisecond)
+	r.advance(t, 250*time.Millisecond)
 	select {
 	case tr := <-r.trs:
 		if !tr.Healthy {
