@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -221,4 +222,43 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// WriteComparisonsMarkdown prints the comparisons as Markdown tables, for a
+// CI job summary or a pull-request comment.
+func WriteComparisonsMarkdown(w io.Writer, cs []Comparison) error {
+	b := &strings.Builder{}
+	regressed := 0
+	for i := range cs {
+		if cs[i].Regressed() {
+			regressed++
+		}
+	}
+	if regressed > 0 {
+		fmt.Fprintf(b, "**%s: %d of %d scenarios crossed a bound**\n", verdictText(VerdictFail), regressed, len(cs))
+	} else {
+		fmt.Fprintf(b, "**%s: no bound crossed in %d %s**\n", verdictText(VerdictPass), len(cs), plural(len(cs), "scenario"))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(b, "\n### %s\n\n", mdEscape(c.Scenario))
+		switch {
+		case c.Missing:
+			b.WriteString("Scenario missing from the new run: **regression**.\n")
+			continue
+		case len(c.Changes) == 0:
+			b.WriteString("New scenario: nothing to compare with.\n")
+			continue
+		}
+		mdTable(b, []string{"Metric", "Base", "New", "Change", "Bound", "Verdict"}, func(row func(...string)) {
+			for _, ch := range c.Changes {
+				v := verdictText(VerdictPass)
+				if ch.Crossed {
+					v = verdictText(VerdictFail)
+				}
+				row(ch.Metric, ch.Base, ch.New, ch.Delta, ch.Bound, v)
+			}
+		})
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -86,3 +86,22 @@ func TestCompareSets(t *testing.T) {
 		t.Fatalf("new-only scenarios must not regress: %+v", cs)
 	}
 }
+
+func TestComparisonsMarkdown(t *testing.T) {
+	base := fixture(t, "failover-kill-one-of-two-targets")
+	cur := fixture(t, "failover-kill-one-of-two-targets")
+	cur.Totals.Success -= 0.05
+	var b strings.Builder
+	if err := WriteComparisonsMarkdown(&b, []Comparison{Compare(base, cur, DefaultBounds())}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"**❌ fail: 1 of 1 scenarios crossed a bound**",
+		"| success ratio | 99.97% | 94.97% | -5.00 pt | drop ≤ 1.00 pt | ❌ fail |",
+		"| p99 | 5.84ms | 5.84ms | +0.0% |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, b.String())
+		}
+	}
+}

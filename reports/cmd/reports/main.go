@@ -111,8 +111,17 @@ func diffCmd(args []string, out io.Writer) error {
 	fs.DurationVar(&b.P99Slack, "p99-slack", b.P99Slack, "p99 growth always allowed, whatever the relative growth")
 	fs.DurationVar(&b.FailoverGrowth, "failover-growth", b.FailoverGrowth, "largest allowed growth of the failover time")
 	fs.Float64Var(&b.AdmittedChange, "admitted-change", b.AdmittedChange, "largest allowed relative change of the admitted rate, either way (0.05 = ±5%)")
+	format := fs.String("format", "text", "output: text, or markdown for a CI job summary")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	write := reports.WriteComparisons
+	switch *format {
+	case "text":
+	case "markdown", "md":
+		write = reports.WriteComparisonsMarkdown
+	default:
+		return fmt.Errorf("diff: unknown -format %q (text or markdown)", *format)
 	}
 	if fs.NArg() != 2 {
 		return errors.New("diff: want BASE and NEW (two record files or two records directories)")
@@ -133,7 +142,7 @@ func diffCmd(args []string, out io.Writer) error {
 	} else {
 		cs = reports.CompareSets(base, cur, b)
 	}
-	if err := reports.WriteComparisons(out, cs); err != nil {
+	if err := write(out, cs); err != nil {
 		return err
 	}
 	n := 0

@@ -70,6 +70,8 @@ func TestDiffExitCodes(t *testing.T) {
 		{"looser bound", []string{"diff", "-success-drop", "0.05", failover, worseFile}, false, false, "drop ≤ 5.00 pt"},
 		{"directories", []string{"diff", fixtures, fixtures}, false, false, "no bound crossed in 3 scenarios"},
 		{"lost scenarios", []string{"diff", fixtures, worse}, true, false, "scenario missing from the new run"},
+		{"markdown", []string{"diff", "-format", "markdown", failover, worseFile}, true, false, "| success ratio | 99.97% | 96.97% |"},
+		{"bad format", []string{"diff", "-format", "xml", failover, failover}, false, true, ""},
 		{"missing file", []string{"diff", failover, "/nonexistent.json"}, false, true, ""},
 		{"one argument", []string{"diff", failover}, false, true, ""},
 		{"unknown command", []string{"frobnicate"}, false, true, ""},
