@@ -841,3 +841,129 @@ func TestFormPluginConfigReachesRegistryAsStrings(t *testing.T) {
 		t.Fatalf("registry got %#v, want %#v", rs.got, want)
 	}
 }
+
+// Every endpoint and method of the reference, in order, with the status Kong
+// answers; the sequence ends with deletes so each item path is exercised live.
+func TestEveryEndpoint(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Plugins = fakeSchemas{}; o.Health = &fakeHealth{}; o.Status = fakeStatus{} })
+	steps := []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/", "", 200},
+		{"GET", "/status", "", 200},
+		{"GET", "/plugins/enabled", "", 200},
+		{"GET", "/schemas/services", "", 200},
+		{"GET", "/schemas/key-auth", "", 200},
+		{"POST", "/schemas/services/validate", `{"host":"h"}`, 200},
+		{"POST", "/schemas/plugins/validate", `{"name":"key-auth"}`, 200},
+		{"POST", "/schemas/plugins/validate", `{"name":"nope"}`, 400},
+		{"GET", "/schemas/plugins/key-auth", "", 200},
+		{"GET", "/plugins/schema/key-auth", "", 200},
+		{"POST", "/schemas/services/other", `{}`, 404},
+
+		{"POST", "/services", `{"name":"s","host":"h"}`, 201},
+		{"GET", "/services", "", 200},
+		{"GET", "/services/s", "", 200},
+		{"PATCH", "/services/s", `{"retries":1}`, 200},
+		{"PUT", "/services/s", `{"host":"h2"}`, 200},
+		{"POST", "/services/s/routes", `{"name":"r","paths":["/r"]}`, 201},
+		{"GET", "/services/s/routes", "", 200},
+		{"GET", "/services/s/routes/r", "", 200},
+		{"PATCH", "/services/s/routes/r", `{"hosts":["a.com"]}`, 200},
+		{"PUT", "/services/s/routes/r2", `{"paths":["/r2"]}`, 200},
+		{"DELETE", "/services/s/routes/r2", "", 204},
+		{"GET", "/routes", "", 200},
+		{"GET", "/routes/r", "", 200},
+		{"PATCH", "/routes/r", `{"strip_path":false}`, 200},
+		{"PUT", "/routes/r", `{"paths":["/r"],"service":{"name":"s"}}`, 200},
+		{"GET", "/routes/r/service", "", 200},
+		{"PATCH", "/routes/r/service", `{"port":81}`, 200},
+		{"PUT", "/routes/r/service", `{"host":"h3","name":"s"}`, 200},
+		{"POST", "/services/s/plugins", `{"name":"rate-limiting","config":{"minute":1},"instance_name":"sp"}`, 201},
+		{"GET", "/services/s/plugins", "", 200},
+		{"GET", "/services/s/plugins/sp", "", 200},
+		{"PATCH", "/services/s/plugins/sp", `{"config":{"minute":2}}`, 200},
+		{"PUT", "/services/s/plugins/sp", `{"name":"rate-limiting","config":{"minute":3}}`, 200},
+		{"POST", "/routes/r/plugins", `{"name":"key-auth","instance_name":"rp"}`, 201},
+		{"GET", "/routes/r/plugins", "", 200},
+		{"GET", "/routes/r/plugins/rp", "", 200},
+		{"PATCH", "/routes/r/plugins/rp", `{"enabled":false}`, 200},
+		{"PUT", "/routes/r/plugins/rp", `{"name":"key-auth"}`, 200},
+		{"GET", "/plugins", "", 200},
+		{"GET", "/plugins/rp", "", 200},
+		{"PATCH", "/plugins/rp", `{"enabled":true}`, 200},
+
+		{"POST", "/consumers", `{"username":"c"}`, 201},
+		{"GET", "/consumers", "", 200},
+		{"GET", "/consumers?custom_id=none", "", 200},
+		{"GET", "/consumers/c", "", 200},
+		{"PATCH", "/consumers/c", `{"custom_id":"cid"}`, 200},
+		{"PUT", "/consumers/c", `{"custom_id":"cid"}`, 200},
+		{"POST", "/consumers/c/plugins", `{"name":"rate-limiting","config":{"second":1},"instance_name":"cp"}`, 201},
+		{"GET", "/consumers/c/plugins", "", 200},
+		{"GET", "/consumers/c/plugins/cp", "", 200},
+		{"PATCH", "/consumers/c/plugins/cp", `{"config":{"second":2}}`, 200},
+		{"PUT", "/consumers/c/plugins/cp", `{"name":"rate-limiting","config":{"second":3}}`, 200},
+		{"DELETE", "/consumers/c/plugins/cp", "", 204},
+		{"POST", "/consumers/c/key-auth", `{"key":"k"}`, 201},
+		{"GET", "/consumers/c/key-auth", "", 200},
+		{"GET", "/consumers/c/key-auth/k", "", 200},
+		{"PATCH", "/consumers/c/key-auth/k", `{"tags":["t"]}`, 200},
+		{"PUT", "/consumers/c/key-auth/k2", `{}`, 200},
+		{"GET", "/key-auths", "", 200},
+		{"GET", "/key-auths/k2", "", 200},
+		{"PATCH", "/key-auths/k2", `{"ttl":10}`, 200},
+		{"PUT", "/key-auths/k2", `{"consumer":{"username":"c"}}`, 200},
+		{"DELETE", "/key-auths/k2", "", 204},
+		{"DELETE", "/consumers/c/key-auth/k", "", 204},
+
+		{"POST", "/upstreams", `{"name":"u"}`, 201},
+		{"GET", "/upstreams", "", 200},
+		{"GET", "/upstreams/u", "", 200},
+		{"PATCH", "/upstreams/u", `{"slots":100}`, 200},
+		{"PUT", "/upstreams/u", `{}`, 200},
+		{"POST", "/upstreams/u/targets", `{"target":"127.0.0.1:9001"}`, 201},
+		{"GET", "/upstreams/u/targets", "", 200},
+		{"GET", "/upstreams/u/targets/all", "", 200},
+		{"GET", "/upstreams/u/targets/127.0.0.1:9001", "", 200},
+		{"PATCH", "/upstreams/u/targets/127.0.0.1:9001", `{"weight":10}`, 200},
+		{"PUT", "/upstreams/u/targets/127.0.0.1:9001", `{"weight":20}`, 200},
+		{"GET", "/upstreams/u/health", "", 200},
+		{"GET", "/upstreams/u/health?balancer_health=1", "", 200},
+		{"PUT", "/upstreams/u/targets/127.0.0.1:9001/unhealthy", "", 204},
+		{"POST", "/upstreams/u/targets/127.0.0.1:9001/unhealthy", "", 204},
+		{"PUT", "/upstreams/u/targets/127.0.0.1:9001/healthy", "", 204},
+		{"POST", "/upstreams/u/targets/127.0.0.1:9001/healthy", "", 204},
+		{"DELETE", "/upstreams/u/targets/127.0.0.1:9001", "", 204},
+
+		{"GET", "/config", "", 200},
+		{"GET", "/config?format=json", "", 200},
+		{"GET", "/config?format=yaml", "", 200},
+
+		{"DELETE", "/routes/r/plugins/rp", "", 204},
+		{"DELETE", "/services/s/plugins/sp", "", 204},
+		{"DELETE", "/plugins/rp", "", 204},
+		{"DELETE", "/routes/r/service", "", 204},
+		{"GET", "/routes/r", "", 404},
+		{"DELETE", "/routes/r", "", 204},
+		{"DELETE", "/services/s", "", 204},
+		{"DELETE", "/upstreams/u", "", 204},
+		{"DELETE", "/consumers/c", "", 204},
+		{"POST", "/config", `{"config":"_format_version: \"3.0\"\n"}`, 201},
+	}
+	for i, st := range steps {
+		ct := ""
+		if st.body != "" {
+			ct = ctJSON
+		}
+		r := h.do(st.method, st.path, ct, st.body)
+		if r.status != st.status {
+			t.Fatalf("step %d %s %s: status %d, want %d: %s", i, st.method, st.path, r.status, st.status, r.raw)
+		}
+	}
+	c := h.store.Current()
+	if n := len(c.Services) + len(c.Routes) + len(c.Upstreams) + len(c.Targets) + len(c.Consumers) + len(c.Plugins) + len(c.KeyAuthCredentials); n != 0 {
+		t.Fatalf("%d entities left", n)
+	}
+}
