@@ -456,6 +456,29 @@ func TestPlotsHaveData(t *testing.T) {
 	}
 }
 
+func TestDistributionFallsBackToLatencies(t *testing.T) {
+	r := fixture(t, "failover-kill-one-of-two-targets")
+	r.Totals.Distribution = nil
+	p, _, err := distributionPlot(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := renderSVG(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := 0
+	for _, path := range svgPaths(t, svg) {
+		if strings.Contains(path.style, "fill:none") {
+			longest = max(longest, len(path.xs))
+		}
+	}
+	// min, p50, p90, p95, p99, p99.9; the max has no place on the axis.
+	if longest != 6 {
+		t.Errorf("distribution line has %d points, want 6", longest)
+	}
+}
+
 func TestPlotsSurviveEmptyRecord(t *testing.T) {
 	r := &Record{Schema: 1, Scenario: "setup failed", Verdict: VerdictError, Start: time.Unix(0, 0),
 		Series: []Interval{{Width: time.Second, StatusCodes: map[string]int{"": 1}}}}

@@ -168,6 +168,9 @@ func launch(ctx context.Context, opts Options) (*browser, error) {
 		events: make(chan cdpMessage, 1024), done: make(chan struct{})}
 	cmd := exec.Command(opts.Chromium,
 		"--headless", "--no-sandbox", "--user-data-dir="+dir,
+		// /dev/shm is 64 MiB in a default Docker container; Chromium
+		// crashes on large pages when it shares memory there.
+		"--disable-dev-shm-usage",
 		"--disable-gpu", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
 		"--disable-extensions", "--disable-background-networking", "--disable-sync",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
