@@ -387,3 +387,42 @@ func closedPort(t testing.TB) int {
 	l.Close()
 	return port
 }
+
+// Config changes during load neither block requests nor reset or double
+// counters: the count stays exact across concurrent Apply calls.
+func TestRateLimitExactWhileApplying(t *testing.T) {
+	f := newFixture()
+	f.plugin("rl", "rate-limiting", scope{service: "svc-1"}, map[string]any{"minute": 100})
+	f.plugin("ka", "key-auth", scope{}, map[string]any{"anonymous": "bob"})
+	m := newTestManager(t, newFakeClock(t0))
+	m.Apply(f.cfg)
+	stop := make(chan struct{})
+	applied := make(chan int)
+	running := make(chan struct{})
+	go func() {
+		n := 0
+		defer func() { applied <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// A fresh but equivalent snapshot each time, as the store publishes.
+			cp := *f.cfg
+			m.Apply(&cp)
+			if n++; n == 1 {
+				close(running)
+			}
+		}
+	}()
+	<-running
+	admitted, rejected, badRetry := fireConcurrently(t, 200, 1000, func() result {
+		return f.do(m, f.route, call{})
+	})
+	close(stop)
+	n := <-applied
+	if admitted != 100 || rejected != 900 || badRetry != 0 {
+		t.Fatalf("with %d concurrent Applies: admitted %d, rejected %d (bad Retry-After %d); want 100, 900, 0", n, admitted, rejected, badRetry)
+	}
+}
