@@ -359,3 +359,32 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Fatal("created_at not integer seconds")
 	}
 }
+
+func TestPathAndHostRules(t *testing.T) {
+	tests := []struct {
+		table, in, want string
+	}{
+		{TableServices, `{"host":"h","path":"base"}`, "schema violation (path: should start with: /)"},
+		{TableServices, `{"host":"h","path":"/a//b"}`, "schema violation (path: must not have empty segments)"},
+		{TableServices, `{"host":"h","path":"/a b"}`, "schema violation (path: invalid path: '/a b' (characters outside of the reserved list of RFC 3986 found))"},
+		{TableServices, `{"host":"h","path":"/a%zz"}`, "schema violation (path: invalid url-encoded value: '%zz')"},
+		{TableServices, `{"host":"h:80"}`, "schema violation (host: must not have a port)"},
+		{TableServices, `{"host":"bad host"}`, "schema violation (host: invalid value: bad host)"},
+		{TableRoutes, `{"paths":["~/api/(v[0-9"]}`, "schema violation (paths.1: invalid regex: '/api/(v[0-9' (error parsing regexp: missing closing ]: `[0-9`))"},
+		{TableRoutes, `{"paths":["/ok"],"methods":["get"]}`, "schema violation (methods.1: invalid value: get)"},
+		{TableRoutes, `{"hosts":["*.a.*"]}`, "schema violation (hosts.1: invalid wildcard: must have at most one wildcard)"},
+		{TableRoutes, `{"headers":{"Host":["a"]}}`, "schema violation (headers: cannot contain 'host' header, which must be specified in the 'hosts' attribute)"},
+		{TableRoutes, `{"protocols":["ftp"],"paths":["/"]}`, "schema violation (protocols.1: expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp, ws, wss)"},
+	}
+	for _, tt := range tests {
+		_, err := Prepare(tt.table, mustJSON(t, tt.in), nil, nil)
+		if err == nil || err.Message != tt.want {
+			t.Errorf("%s %s:\n got %v\nwant %s", tt.table, tt.in, err, tt.want)
+		}
+	}
+	for _, ok := range []string{`{"paths":["/a/b~c.d-e_f%20"]}`, `{"paths":["~/v[0-9]+/items$"]}`, `{"hosts":["*.example.com","api.*"]}`, `{"hosts":["example.com:8000"]}`} {
+		if _, err := Prepare(TableRoutes, mustJSON(t, ok), nil, nil); err != nil {
+			t.Errorf("%s rejected: %v", ok, err)
+		}
+	}
+}

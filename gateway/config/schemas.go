@@ -77,10 +77,13 @@ func hostKind(h string) string {
 
 func checkHost(v any) string {
 	s := v.(string)
-	if hostKind(s) == "" {
-		return "invalid value: " + s
+	if hostKind(s) != "" {
+		return ""
 	}
-	return ""
+	if h, p, ok := SplitHostPort(s); ok && p >= 0 && hostKind(h) != "" {
+		return "must not have a port"
+	}
+	return "invalid value: " + s
 }
 
 // SplitHostPort splits "host", "host:port", "[v6]:port" or a bare IPv6 address.
@@ -118,6 +121,9 @@ func SplitHostPort(s string) (host string, port int, ok bool) {
 	return h, p, hostKind(h) != ""
 }
 
+var rfc3986Path = regexp.MustCompile(`^/[A-Za-z0-9._~/%!$&'()*+,;=:@-]*$`)
+var goodPercent = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+
 func checkServicePath(v any) string {
 	s := v.(string)
 	if !strings.HasPrefix(s, "/") {
@@ -125,6 +131,15 @@ func checkServicePath(v any) string {
 	}
 	if strings.Contains(s, "//") {
 		return "must not have empty segments"
+	}
+	if !rfc3986Path.MatchString(s) {
+		return "invalid path: '" + s + "' (characters outside of the reserved list of RFC 3986 found)"
+	}
+	// Like Kong: blank out valid escapes, then report a stray % with the
+	// (up to) two characters after it.
+	if raw := goodPercent.ReplaceAllString(s, "___"); strings.Contains(raw, "%") {
+		i := strings.Index(raw, "%")
+		return "invalid url-encoded value: '" + raw[i:min(i+3, len(raw))] + "'"
 	}
 	return ""
 }
@@ -141,10 +156,7 @@ func checkRoutePath(v any) string {
 	if !strings.HasPrefix(s, "/") {
 		return "should start with: / (fixed path) or ~/ (regex path)"
 	}
-	if strings.Contains(s, "//") {
-		return "must not have empty segments"
-	}
-	return ""
+	return checkServicePath(v)
 }
 
 var methodRe = regexp.MustCompile(`^[A-Z]+$`)
@@ -285,9 +297,9 @@ var Schemas = map[string]*Schema{
 			{Name: "host", Type: TString, Required: true, Check: checkHost},
 			{Name: "port", Type: TInteger, Required: true, Default: 80.0, Between: between(0, 65535)},
 			{Name: "path", Type: TString, Check: checkServicePath},
-			{Name: "connect_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
-			{Name: "write_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
-			{Name: "read_timeout", Type: TInteger, Default: 60000.0, Between: between(1, maxTimeout)},
+			{Name: "connect_timeout", Type: TInteger, Default: 60000.0, Between: between(0, maxTimeout)},
+			{Name: "write_timeout", Type: TInteger, Default: 60000.0, Between: between(0, maxTimeout)},
+			{Name: "read_timeout", Type: TInteger, Default: 60000.0, Between: between(0, maxTimeout)},
 			tagsField(),
 			foreign("client_certificate", "certificates", false),
 			{Name: "tls_verify", Type: TBoolean},
