@@ -38,7 +38,7 @@ type Fault struct {
 // maxFaultPaths bounds the prefix lists.
 const maxFaultPaths = 64
 
-// Validate checks the fault against the server's limits.
+// validate checks the fault against the server's limits.
 func (f Fault) validate(maxDelay time.Duration) error {
 	var errs []error
 	if f.Status != 0 && (f.Status < 200 || f.Status > 999) {

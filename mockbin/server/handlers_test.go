@@ -173,6 +173,15 @@ func TestEndpoints(t *testing.T) {
 		{"jsonp bad name ignored", reqSpec{target: "/status/202?callback=alert(1)", hdr: map[string]string{"X-Pretty-Print": "0"}}, 202, "application/json; charset=utf-8", []check{
 			bodyIs(`{"code":"202","message":"OK"}`),
 		}},
+		{"yaml empty list", reqSpec{target: "/cookies", hdr: map[string]string{"Accept": "text/yaml"}}, 200, "text/yaml; charset=utf-8", []check{bodyIs("[]\n")}},
+		{"yaml bool", reqSpec{target: "/agent", hdr: map[string]string{"Accept": "application/x-yaml"}}, 200, "application/x-yaml; charset=utf-8", []check{bodyIs("false\n")}},
+		{"yaml object", reqSpec{target: "/delay/0", hdr: map[string]string{"Accept": "text/plain"}}, 200, "text/plain; charset=utf-8", []check{bodyIs("delay: 0\n")}},
+		{"xml scalar", reqSpec{target: "/", hdr: map[string]string{"Accept": "text/xml"}}, 200, "text/xml; charset=utf-8", []check{bodyIs("<?xml version=\"1.0\"?>\n<response>Hello World!</response>\n")}},
+		{"drip seconds", reqSpec{target: "/drip?duration=0.002&delay=0&numbytes=3"}, 200, "", []check{bodyIs("***")}},
+		{"drip bad duration", reqSpec{target: "/drip?duration=soon"}, 400, "", nil},
+		{"forwarded url", reqSpec{target: "/request", hdr: map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example"}}, 200, "", []check{jsonAt("https://api.example/request", "url")}},
+		{"header set injection", reqSpec{target: "/header/X-A/a%0D%0AX-Evil:%201"}, 400, "", nil},
+		{"cookie set invalid", reqSpec{target: "/cookie/a%3Bb/x"}, 400, "", nil},
 		{"pretty off", reqSpec{target: "/delay/0", hdr: map[string]string{"X-Pretty-Print": "0"}}, 200, "", []check{bodyIs(`{"delay":0}`)}},
 		{"pretty 4", reqSpec{target: "/delay/0", hdr: map[string]string{"X-Pretty-Print": "4"}}, 200, "", []check{bodyIs("{\n    \"delay\": 0\n}")}},
 	}
