@@ -3,8 +3,10 @@ package reports
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,7 +34,19 @@ func fmtPct(ratio float64) string { return fmt.Sprintf("%.2f%%", 100*ratio) }
 
 func fmtRate(r float64) string { return fmt.Sprintf("%.2f/s", r) }
 
-func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// fmtFloat prints a measured value with up to six significant digits and no
+// exponent, so float noise (0.30000000000000004) does not reach a table.
+func fmtFloat(v float64) string {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	decimals := max(6-int(math.Ceil(math.Log10(math.Abs(v)))), 0)
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
 
 // sortedCodes orders status codes numerically ("0" first).
 func sortedCodes(m map[string]int) []string {

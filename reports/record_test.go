@@ -91,3 +91,14 @@ func TestSlug(t *testing.T) {
 		}
 	}
 }
+
+func TestFmtFloat(t *testing.T) {
+	for v, want := range map[float64]string{
+		0: "0", 2: "2", 103.4: "103.4", 0.1 + 0.2: "0.3", 1014.288: "1014.29", 1234567: "1234567",
+		-2.5: "-2.5", 0.000123456789: "0.000123457", 100: "100",
+	} {
+		if got := fmtFloat(v); got != want {
+			t.Errorf("fmtFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
