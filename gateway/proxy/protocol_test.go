@@ -1,0 +1,137 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+)
+
+// TestHTTP2Clients checks the handler under HTTP/2 over TLS and h2c, the way the
+// integrator serves the proxy listeners.
+func TestHTTP2Clients(t *testing.T) {
+	up := upstream(t, echo)
+	p := New(Options{})
+	defer p.Close()
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/api")}})
+
+	t.Run("h2 over TLS", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(p)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		defer srv.Close()
+		client := srv.Client()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/h2?q=1", strings.NewReader("h2 body"))
+		resp, body := do(t, client, req)
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+			t.Fatalf("proto %s status %d", resp.Proto, resp.StatusCode)
+		}
+		s := decodeSeen(t, body)
+		if s.URI != "/h2?q=1" || s.Body != "h2 body" || s.Header["X-Forwarded-Proto"][0] != "https" {
+			t.Errorf("upstream saw %+v", s)
+		}
+		if resp.Header.Get("Via") != "1.1 kong/3.9.0" || len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
+			t.Errorf("headers %v", resp.Header)
+		}
+		// A gateway-made error over h2.
+		resp, body = get2(t, client, srv.URL+"/nothing")
+		if resp.StatusCode != 404 || !strings.Contains(body, msgNoRoute) {
+			t.Errorf("h2 404: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("h2c", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(p)
+		srv.Config.Protocols = new(http.Protocols)
+		srv.Config.Protocols.SetHTTP1(true)
+		srv.Config.Protocols.SetUnencryptedHTTP2(true)
+		srv.Start()
+		defer srv.Close()
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		client := &http.Client{Transport: tr}
+		resp, body := get2(t, client, srv.URL+"/api/plain")
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+			t.Fatalf("proto %s status %d", resp.Proto, resp.StatusCode)
+		}
+		if s := decodeSeen(t, body); s.URI != "/plain" {
+			t.Errorf("upstream saw %+v", s)
+		}
+	})
+}
+
+func get2(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	return do(t, c, req)
+}
+
+func TestHTTPSUpstream(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(echo)) // self-signed: Kong does not verify by default
+	defer up.Close()
+	svc := service("s1", addrOf(up))
+	svc.Protocol = "https"
+	verified := service("s2", addrOf(up))
+	verified.Protocol, verified.TLSVerify, verified.Retries = "https", ptr(true), 0
+	p := New(Options{})
+	p.Apply(&config.Config{
+		Services: []*config.Service{svc, verified},
+		Routes:   []*config.Route{route("r1", "s1", "/tls"), route("r2", "s2", "/verified")},
+	})
+	gw := gateway(t, p)
+	for i := 0; i < 3; i++ { // the second and third reuse the pooled TLS connection
+		resp, body := get(t, gw.URL+"/tls/x")
+		if resp.StatusCode != 200 || decodeSeen(t, body).URI != "/x" {
+			t.Fatalf("status %d body %s", resp.StatusCode, body)
+		}
+	}
+	if resp, _ := get(t, gw.URL+"/verified/x"); resp.StatusCode != 502 {
+		t.Errorf("tls_verify against a self-signed upstream: %d, want 502", resp.StatusCode)
+	}
+}
+
+// TestMalformedRequests sends bytes no client library would; the answers come
+// from net/http's server in front of the handler, and nothing may panic.
+func TestMalformedRequests(t *testing.T) {
+	up := upstream(t, echo)
+	p := New(Options{})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config.MaxHeaderBytes = 8 << 10
+	srv.Start()
+	defer srv.Close()
+	tests := []struct {
+		name, raw string
+		want      int
+	}{
+		{"bad request line", "GARBAGE\r\n\r\n", 400},
+		{"bad header", "GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n", 400},
+		{"missing host on 1.1", "GET / HTTP/1.1\r\n\r\n", 400},
+		{"oversized headers", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("b", 64<<10) + "\r\n\r\n", 431},
+		{"valid", "GET /ok HTTP/1.1\r\nHost: a\r\n\r\n", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrOf(srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.raw)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+}
