@@ -29,15 +29,29 @@ func benchPick(b *testing.B, algo string, passive bool) {
 		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
 			p := benchPicker(b, algo, passive, n)
 			req := &Request{HTTP: httpReq("GET", "/", map[string]string{"X-User": "user-1234"}), ClientIP: "192.0.2.1"}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
+			b.Run("serial", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
 					peer, err := p.Pick(req)
 					if err != nil {
 						b.Fatal(err)
 					}
 					p.Done(peer, Result{Status: 200})
 				}
+			})
+			// parallel shows contention on the shared counters
+			b.Run("parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						peer, err := p.Pick(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						p.Done(peer, Result{Status: 200})
+					}
+				})
 			})
 		})
 	}

@@ -137,7 +137,10 @@ type Policy struct {
 	Probe          ActiveProbe
 	ActiveLimits   Thresholds
 	PassiveLimits  Thresholds
-	Threshold      float64
+	// PassiveTCP: passive.type "tcp" judges connections, not statuses: any
+	// response is a success.
+	PassiveTCP bool
+	Threshold  float64
 	// HalfOpenCooldown > 0 enables Gauntlet's half-open recovery.
 	HalfOpenCooldown time.Duration
 }
@@ -174,7 +177,8 @@ func NewPolicy(hc config.Healthchecks) *Policy {
 			Healthy:      NewStatusSet(ps.Healthy.HTTPStatuses),
 			Unhealthy:    NewStatusSet(ps.Unhealthy.HTTPStatuses),
 		},
-		Threshold: hc.Threshold,
+		Threshold:  hc.Threshold,
+		PassiveTCP: ps.Type == "tcp",
 	}
 	if a.HTTPSSNI != nil {
 		p.Probe.HTTPSSNI = *a.HTTPSSNI
@@ -219,6 +223,8 @@ func (p *Policy) ClassifyPassive(tcpFailure, timeout bool, status int) Outcome {
 		return Timeout
 	case status == 0:
 		return Neutral
+	case p.PassiveTCP:
+		return Success
 	}
 	return p.PassiveLimits.ClassifyStatus(status)
 }

@@ -178,6 +178,17 @@ func TestClassify(t *testing.T) {
 			t.Errorf("active(%v,%v,%d) = %v, want %v", tc.tcp, tc.to, tc.status, got, tc.active)
 		}
 	}
+	hc := kongDefaults()
+	hc.Passive.Type = "tcp"
+	tp := NewPolicy(hc)
+	for _, st := range []int{200, 404, 500} {
+		if got := tp.ClassifyPassive(false, false, st); got != Success {
+			t.Errorf("passive tcp, status %d = %v, want success", st, got)
+		}
+	}
+	if got := tp.ClassifyPassive(true, false, 0); got != TCPFailure {
+		t.Errorf("passive tcp, connect error = %v", got)
+	}
 	if got := p.ClassifyActive(ProbeResult{Connected: true}); got != Success {
 		t.Errorf("tcp connect = %v, want success", got)
 	}
