@@ -44,6 +44,11 @@ func Render(dir string) (*Rendered, error) {
 		return nil, fmt.Errorf("render %s: no records in %s", dir, filepath.Join(dir, RecordsDir))
 	}
 	pages := filepath.Join(dir, ScenariosDir)
+	// scenarios/ holds nothing but rendered files: start it afresh, so a
+	// scenario dropped since the last run leaves no stale page behind.
+	if err := os.RemoveAll(pages); err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
 	if err := os.MkdirAll(pages, 0o755); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}

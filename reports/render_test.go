@@ -560,9 +560,20 @@ func renderFixtures(t *testing.T) (string, *Rendered) {
 			t.Fatal(err)
 		}
 	}
+	// A page left from an earlier run with another scenario must go.
+	stale := filepath.Join(dir, ScenariosDir, "dropped-scenario.html")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := Render(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale page survived the render: %v", err)
 	}
 	return dir, out
 }

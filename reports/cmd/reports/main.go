@@ -225,6 +225,13 @@ func checkCmd(ctx context.Context, args []string, out io.Writer, log *slog.Logge
 		}
 		pages = append(pages, filepath.Join(dir, reports.ScenariosDir, reports.Slug(r.Scenario)+".html"))
 	}
+	// Screenshots of an earlier run would pass for this one's.
+	old, _ := filepath.Glob(filepath.Join(dir, "screenshot-*.png"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+	}
 	failed := 0
 	for _, p := range pages {
 		shot := filepath.Join(dir, "screenshot-"+strings.TrimSuffix(filepath.Base(p), ".html")+".png")
