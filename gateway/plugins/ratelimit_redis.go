@@ -219,6 +219,12 @@ func (p *redisPool) get(o redisOptions) *redisStore {
 	s, ok := p.stores[o]
 	if !ok {
 		s = newRedisStore(o, p.log)
+		if p.closed {
+			// After Manager.Close nothing may hold connections: the store fails
+			// every request, and fault_tolerant decides.
+			_ = s.client.Close()
+			return s
+		}
 		p.stores[o] = s
 	}
 	return s
