@@ -748,3 +748,17 @@ func TestSecondsTicker(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFigures is the cost of drawing one scenario's five plots (30
+// one-second intervals), the bulk of a render.
+func BenchmarkFigures(b *testing.B) {
+	r, err := ReadFile(filepath.Join(fixtures, "failover-kill-one-of-two-targets.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Figures(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
