@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make test-resilience: builds the static binaries once, runs the resilience
+# suites with the Ginkgo CLI pinned in go.mod, and leaves JUnit, Ginkgo JSON,
+# scenario records and raw results in reports/out/ (then renders the reports
+# when the reports command exists).
+#
+#   LABELS=kill,restart make test-resilience      only those scenarios (a Ginkgo label filter)
+#   GAUNTLET_PROVE_FAIL=kill make test-resilience  break a scenario on purpose: it must fail
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=-buildvcs=false
+
+out=${GAUNTLET_OUT:-reports/out}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+# A run's records describe that run only.
+rm -rf "$out/records" "$out/results" "$out/junit.xml" "$out/report.json"
+
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+echo "building binaries into $bin"
+CGO_ENABLED=0 go build -trimpath -o "$bin/gateway" ./gateway
+CGO_ENABLED=0 go build -trimpath -o "$bin/mockbin" ./mockbin
+CGO_ENABLED=0 go build -trimpath -o "$bin/toxiproxy" github.com/Shopify/toxiproxy/v2/cmd/server
+export GAUNTLET_BIN_DIR=$bin GAUNTLET_OUT=$out
+
+args=(--tags resilience --timeout 10m --poll-progress-after 60s
+  --junit-report junit.xml --json-report report.json --output-dir "$out")
+if [ -n "${LABELS:-}" ]; then
+  args+=(--label-filter "$LABELS")
+fi
+rc=0
+go run github.com/onsi/ginkgo/v2/ginkgo "${args[@]}" ./scenarios || rc=$?
+
+if [ -d reports/cmd/reports ]; then
+  go run ./reports/cmd/reports render "$out" || { echo "rendering reports failed" >&2; [ $rc -ne 0 ] || rc=1; }
+else
+  echo "reports/cmd/reports not present: records are in $out/records, rendering skipped"
+fi
+exit $rc
