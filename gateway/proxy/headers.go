@@ -31,6 +31,7 @@ var skipUpstream = map[string]bool{
 	"X-Forwarded-Path":    true,
 	"X-Forwarded-Prefix":  true,
 	"X-Real-Ip":           true,
+	"X-Kong-Request-Id":   true,
 }
 
 // skipDownstream are the upstream response headers not copied to the client.
@@ -104,7 +105,8 @@ type upstreamHead struct {
 	serverPort int
 	fwdPath    string
 	fwdPrefix  string
-	bodyLength int64 // -1: chunked; 0: no body
+	requestID  string // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
+	bodyLength int64  // -1: chunked; 0: no body
 }
 
 // writeHead writes the request line and headers into bw without building an
@@ -160,6 +162,8 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	}
 	bw.WriteString("\r\nX-Real-IP: ")
 	bw.WriteString(h.clientIP)
+	bw.WriteString("\r\nX-Kong-Request-Id: ")
+	bw.WriteString(h.requestID)
 	switch {
 	case h.bodyLength > 0:
 		bw.WriteString("\r\nContent-Length: ")

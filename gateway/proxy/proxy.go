@@ -377,6 +377,7 @@ func (p *Proxy) serve(rs *reqState) {
 	h.fwdHost = host
 	h.serverPort = serverPort
 	h.fwdPath = escaped
+	h.requestID = rs.requestID
 	if cr.stripPath && m.prefixLen > 0 {
 		h.fwdPrefix = prefixEsc
 	}

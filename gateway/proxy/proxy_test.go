@@ -54,6 +54,7 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "10.0.0.1")
 	req.Header.Set("X-Forwarded-Proto", "https") // not trusted: overwritten
 	req.Header.Set("X-Custom", "kept")
+	req.Header.Set("X-Kong-Request-Id", "spoofed")
 	req.Header.Set("Connection", "X-Hop, keep-alive")
 	req.Header.Set("X-Hop", "removed")
 	req.Header.Set("Proxy-Authorization", "removed")
@@ -77,7 +78,7 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 		{"X-Hop", strings.Join(s.Header["X-Hop"], ","), ""},
 		{"Proxy-Authorization", strings.Join(s.Header["Proxy-Authorization"], ","), ""},
 		{"Connection upstream", strings.Join(s.Header["Connection"], ","), ""},
-		{"X-Kong-Request-Id upstream", strings.Join(s.Header["X-Kong-Request-Id"], ","), ""},
+		{"X-Kong-Request-Id upstream", strings.Join(s.Header["X-Kong-Request-Id"], ","), resp.Header.Get("X-Kong-Request-Id")},
 		{"Via", resp.Header.Get("Via"), "1.1 kong/3.9.0"},
 		{"X-Upstream", resp.Header.Get("X-Upstream"), "echo"},
 		{"X-Kong-Response-Latency", resp.Header.Get("X-Kong-Response-Latency"), ""},
