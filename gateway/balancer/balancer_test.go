@@ -244,7 +244,7 @@ func TestHashCookieIsGeneratedAndSticks(t *testing.T) {
 }
 
 func TestRetryExcludesTried(t *testing.T) {
-	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing"} {
+	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {
 		t.Run(algo, func(t *testing.T) {
 			m := newTestManager(t, Options{})
 			cfg := upstreamCfg(algo, kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}, tgt{"127.0.0.1:3", 100})
@@ -282,7 +282,7 @@ func TestNoPeer(t *testing.T) {
 	if p := m.Picker("nope"); p != nil {
 		t.Fatalf("Picker for an unknown upstream = %v, want nil interface", p)
 	}
-	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing"} {
+	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {
 		m.Apply(upstreamCfg(algo, kongHC()))
 		if _, err := m.Picker("u1").Pick(&Request{}); !errors.Is(err, ErrNoPeer) {
 			t.Fatalf("%s without targets: err = %v", algo, err)
@@ -330,7 +330,7 @@ func TestConcurrentPickDoneApply(t *testing.T) {
 	hc := kongHC()
 	hc.Passive.Unhealthy.HTTPFailures = 3
 	hc.Passive.Healthy.Successes = 1
-	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing"} {
+	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {
 		m.Apply(upstreamCfg(algo, hc, tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 		var wg sync.WaitGroup
 		for w := range 4 {

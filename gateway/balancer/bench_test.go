@@ -61,3 +61,4 @@ func BenchmarkPickRoundRobin(b *testing.B)        { benchPick(b, "round-robin", 
 func BenchmarkPickLeastConnections(b *testing.B)  { benchPick(b, "least-connections", false) }
 func BenchmarkPickConsistentHashing(b *testing.B) { benchPick(b, "consistent-hashing", false) }
 func BenchmarkPickRoundRobinPassive(b *testing.B) { benchPick(b, "round-robin", true) }
+func BenchmarkPickLatency(b *testing.B)           { benchPick(b, "latency", false) }

@@ -23,6 +23,7 @@ type Peer struct {
 	// counted says Pick added this try to the target's in-flight count.
 	t       *target
 	counted bool
+	start   int64 // pick time (unix nano) for the latency algorithm, else 0
 }
 
 // Request is what a pick may depend on (hash_on inputs) and which peers this

@@ -18,6 +18,7 @@ const (
 	roundRobin algorithm = iota
 	leastConnections
 	consistentHashing
+	latency
 )
 
 // upstreamConf is the part of an upstream entity the balancer uses, compiled
@@ -42,6 +43,7 @@ type target struct {
 	ipAddr string // host:port when host is an IP literal, else ""
 	health *health.Target
 	active atomic.Int64 // requests in flight (least-connections)
+	ewma   ewma         // response time (latency)
 
 	addrs  atomic.Pointer[[]string] // resolved host:port list for hostnames
 	dnsErr atomic.Bool
@@ -153,10 +155,10 @@ func (u *upstream) name() string { return u.snap.Load().conf.name }
 func compileConf(uc *config.Upstream) *upstreamConf {
 	c := &upstreamConf{name: uc.Name, slots: uc.Slots, cookiePath: uc.HashOnCookiePath}
 	switch uc.Algorithm {
-	case "least-connections", "latency":
-		// latency (EWMA) is served by least-connections: both favour the
-		// target that is answering fastest under load
+	case "least-connections":
 		c.algorithm = leastConnections
+	case "latency":
+		c.algorithm = latency
 	case "consistent-hashing":
 		c.algorithm = consistentHashing
 	default:
@@ -232,6 +234,9 @@ func (u *upstream) apply(uc *config.Upstream, cts []*config.Target) {
 			t.removed.Store(true)
 			u.m.metrics.forget(t)
 		}
+	}
+	if conf.algorithm == latency && len(fresh) > 0 {
+		seedEWMA(list, fresh, now.UnixNano())
 	}
 	u.conf, u.targets, u.ids, u.weights = conf, list, ids, weights
 	if conf.algorithm == consistentHashing {
@@ -412,13 +417,17 @@ func (u *upstream) Pick(req *Request) (Peer, error) {
 	}
 	if len(s.trials) > 0 {
 		if i := u.pickTrial(s, req); i >= 0 {
-			return u.peer(s, i), nil
+			return u.peer(s, i, 0), nil
 		}
 	}
 	var i int32
+	var now int64
 	switch s.conf.algorithm {
 	case leastConnections:
 		i = s.pickLeastConn(u.rr.Add(1), req)
+	case latency:
+		now = u.m.clock.Now().UnixNano()
+		i = s.pickLatency(u.rr.Add(1), now, req)
 	case consistentHashing:
 		i = s.pickHash(&u.rr, req)
 	default:
@@ -427,10 +436,12 @@ func (u *upstream) Pick(req *Request) (Peer, error) {
 	if i < 0 {
 		return Peer{}, ErrNoPeer
 	}
-	return u.peer(s, i), nil
+	return u.peer(s, i, now), nil
 }
 
-func (u *upstream) peer(s *snapshot, i int32) Peer {
+// peer hands out entry i; start is the pick time when the latency algorithm
+// measures this try, else 0.
+func (u *upstream) peer(s *snapshot, i int32, start int64) Peer {
 	e := &s.entries[i]
 	// only least-connections reads the count; skipping it elsewhere keeps
 	// the other algorithms from bouncing a shared cache line per request
@@ -438,7 +449,7 @@ func (u *upstream) peer(s *snapshot, i int32) Peer {
 	if counted {
 		e.t.active.Add(1)
 	}
-	return Peer{TargetID: e.id, Host: e.t.host, Port: e.t.port, Addr: e.t.addr(), t: e.t, counted: counted}
+	return Peer{TargetID: e.id, Host: e.t.host, Port: e.t.port, Addr: e.t.addr(), t: e.t, counted: counted, start: start}
 }
 
 // pickTrial lets one request through to an ejected target whose half-open
@@ -471,6 +482,13 @@ func (u *upstream) Done(p Peer, res Result) {
 	if p.counted {
 		t.active.Add(-1)
 	}
+	var now time.Time
+	if p.start != 0 && (res.Status > 0 || res.Timeout) {
+		// a connect failure says nothing about latency (passive checks
+		// handle it); a timeout is a very slow answer
+		now = u.m.clock.Now()
+		t.ewma.observe(now.UnixNano(), p.start)
+	}
 	h := t.health
 	pol := t.u.policy.Load()
 	if !pol.PassiveEnabled && !h.InTrial() {
@@ -483,7 +501,10 @@ func (u *upstream) Done(p Peer, res Result) {
 		h.Observe(pol, health.Passive, o, time.Time{}, "")
 		return
 	}
-	h.Observe(pol, health.Passive, o, u.m.clock.Now(), resultDetail(res))
+	if now.IsZero() {
+		now = u.m.clock.Now()
+	}
+	h.Observe(pol, health.Passive, o, now, resultDetail(res))
 }
 
 func (u *upstream) findTarget(id string) *target {
