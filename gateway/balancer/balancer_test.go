@@ -234,6 +234,12 @@ func TestHashCookieIsGeneratedAndSticks(t *testing.T) {
 	if c == nil || c.Name != "sticky" || c.Path != "/app" || len(c.Value) != 32 {
 		t.Fatalf("SetCookie = %+v", c)
 	}
+	// a retry of that first request keeps the cookie it was given
+	first.Tried = append(first.Tried, peer)
+	retry, _ := p.Pick(first)
+	if first.SetCookie != c || retry.Addr == peer.Addr {
+		t.Fatalf("retry: cookie %v (was %v), peer %s (first %s)", first.SetCookie, c, retry.Addr, peer.Addr)
+	}
 	for range 10 {
 		next := &Request{HTTP: httpReq("GET", "/", map[string]string{"Cookie": c.String()})}
 		got, _ := p.Pick(next)

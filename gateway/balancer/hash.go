@@ -88,6 +88,9 @@ func (c *upstreamConf) hashValue(spec hashSpec, req *Request) string {
 				return v
 			}
 		}
+		if req.SetCookie != nil && req.SetCookie.Name == spec.name {
+			return req.SetCookie.Value // a retry: keep the value already handed out
+		}
 		// Kong generates the cookie on the first request and sets it on the
 		// response, so the client sticks from then on
 		v := newCookieValue()

@@ -1,6 +1,13 @@
 // Package balancer picks the target for each try of a proxied request: weighted
-// round-robin, least-connections and consistent-hashing per Kong's upstream entity,
-// skipping targets that health checking has marked unhealthy.
+// round-robin, least-connections, consistent-hashing and latency per Kong's
+// upstream entity, skipping targets that health checking (gateway/health) has
+// marked unhealthy.
+//
+// A Manager holds one balancer per upstream and is kept in line with the
+// configuration by Apply; targets that survive a change keep their health
+// state. Pick and Done are lock-free on the common path and allocate nothing:
+// each reads an immutable snapshot that is rebuilt whenever configuration,
+// health or DNS answers change.
 package balancer
 
 import (
