@@ -272,7 +272,7 @@ http {
 // haproxyConfig: 2 threads, connection reuse to the upstream.
 const haproxyConfig = `global
   nbthread 2
-  maxconn 20000
+  maxconn 4000
 defaults
   mode http
   timeout connect 5s
