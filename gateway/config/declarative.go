@@ -109,17 +109,27 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 	}
 	c := &Config{}
 	wo := WriteOptions{Plugins: opts.Plugins, Now: now, NewID: declarativeID, KeepTimestamps: true}
+	// failed holds ids of entities that did not load: their nested children
+	// are skipped quietly, their own error already says what is wrong.
+	failed := map[string]bool{}
 	for _, p := range all {
-		if err := resolveRefs(c, p); err != "" {
-			setErr(errTree, p.path, err)
-			continue
-		}
 		if id, ok := p.m["id"].(string); !ok || id == "" {
 			p.m["id"] = declarativeID(p.table, p.m)
+		}
+		id, _ := p.m["id"].(string)
+		if refersToFailed(p, failed) {
+			failed[id] = true
+			continue
+		}
+		if err := resolveRefs(c, p); err != "" {
+			setErr(errTree, p.path, err)
+			failed[id] = true
+			continue
 		}
 		m, perr := Prepare(p.table, p.m, nil, opts.Plugins)
 		if perr != nil {
 			setErr(errTree, p.path, perr.Fields)
+			failed[id] = true
 			continue
 		}
 		if _, err := c.Save(p.table, m, nil, wo); err != nil {
@@ -128,6 +138,7 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 				fields = declarativeMsg(p.table, e)
 			}
 			setErr(errTree, p.path, fields)
+			failed[id] = true
 		}
 	}
 	if len(errTree) > 0 {
@@ -198,6 +209,17 @@ func flatten(table string, item any, path []any, parent *struct{ field, id strin
 func appendPath(path []any, more ...any) []any {
 	out := make([]any, 0, len(path)+len(more))
 	return append(append(out, path...), more...)
+}
+
+func refersToFailed(p *pending, failed map[string]bool) bool {
+	for _, f := range foreignFields(p.table) {
+		if r, ok := p.m[f.Name].(map[string]any); ok {
+			if id, ok := r["id"].(string); ok && failed[id] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveRefs turns foreign references written as a name (or a bare id) into

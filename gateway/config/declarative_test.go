@@ -203,3 +203,23 @@ func TestLoadDeclarativeJSON(t *testing.T) {
 		t.Fatalf("port %d", c.Services[0].Port)
 	}
 }
+
+// A broken parent is reported once; its nested children are not blamed for it.
+func TestDeclarativeBrokenParentOnly(t *testing.T) {
+	_, err := LoadDeclarative([]byte(`
+_format_version: "3.0"
+upstreams:
+- name: "bad:1"
+  targets:
+  - target: a:1
+  - target: b:1
+`))
+	ke, _ := err.(*Error)
+	if ke == nil {
+		t.Fatal("want an error")
+	}
+	got, _ := json.Marshal(ke.Fields)
+	if string(got) != `{"upstreams":[{"name":"Invalid name ('bad:1'); no port allowed"}]}` {
+		t.Fatalf("fields %s", got)
+	}
+}
