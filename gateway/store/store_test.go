@@ -190,7 +190,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	start := len(s.Current().Services)
 	// Padding makes every write large enough that a kill lands mid-write often.
-	pad := make([]any, 200)
+	pad := make([]any, 60)
 	for i := range pad {
 		pad[i] = fmt.Sprintf("tag-%03d-padding-padding-padding", i)
 	}
@@ -214,7 +214,7 @@ func TestCrashDuringWrites(t *testing.T) {
 	}
 	dir := t.TempDir()
 	acked := 0
-	for round, killAfter := range []int{5, 37, 81, 120} {
+	for round, killAfter := range []int{3, 17, 40, 66, 90} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 		out, err := cmd.StdoutPipe()
@@ -262,6 +262,7 @@ func TestCrashDuringWrites(t *testing.T) {
 				t.Fatalf("round %d: service %d is %q: broken sequence", round, i, n)
 			}
 		}
+		t.Logf("round %d: killed after %d acknowledged commits; %d on disk", round, acked, len(got))
 		acked = len(got)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
