@@ -167,6 +167,17 @@ func normalizeRecord(fs []*Field, m map[string]any, errs map[string]any) {
 			}
 			m[f.Name] = v
 		}
+		if v == nil && present && f.Type == TRecord && !f.Nullable {
+			v = map[string]any{} // a null record is its defaults, as in Kong
+			m[f.Name] = v
+		}
+		if v == nil && present && f.Default != nil && !f.Required {
+			// Kong would store null here; the typed entities cannot hold it,
+			// so an explicit null means "the default" (what Kong applies at
+			// run time for these fields).
+			v = deepCopy(f.Default)
+			m[f.Name] = v
+		}
 		if v == nil {
 			if f.Required && !f.Auto {
 				errs[f.Name] = "required field missing"

@@ -388,3 +388,24 @@ func TestPathAndHostRules(t *testing.T) {
 		}
 	}
 }
+
+func TestExplicitNullsTakeDefaults(t *testing.T) {
+	c := &Config{}
+	s, err := c.Insert(TableServices, mustJSON(t, `{"host":"h","retries":null,"read_timeout":null,"path":null}`), WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv := s.(*Service); sv.Retries != 5 || sv.ReadTimeout != 60000 || sv.Path != nil {
+		t.Fatalf("service: %+v", sv)
+	}
+	u, err := c.Insert(TableUpstreams, mustJSON(t, `{"name":"u","healthchecks":null}`), WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := u.(*Upstream).Healthchecks; h.Active.Timeout != 1 || len(h.Passive.Unhealthy.HTTPStatuses) != 3 {
+		t.Fatalf("healthchecks: %+v", h)
+	}
+	if _, err := Prepare(TableServices, mustJSON(t, `{"host":"h","port":null}`), nil, nil); err == nil || err.Message != "schema violation (port: required field missing)" {
+		t.Fatalf("null required field: %v", err)
+	}
+}
