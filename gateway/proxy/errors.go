@@ -117,6 +117,7 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 	}
 	rs.addPluginHeaders(h)
 	h["Server"] = p.serverHeader
+	h["X-Kong-Request-Id"] = []string{rs.requestID}
 	h["X-Kong-Response-Latency"] = []string{strconv.FormatInt(time.Since(rs.start).Milliseconds(), 10)}
 	var body []byte
 	if msg != "" {

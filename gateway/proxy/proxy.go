@@ -5,7 +5,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -215,6 +214,7 @@ type reqState struct {
 	triedBuf [4]balancer.Peer
 	body     replayBody
 	head     upstreamHead
+	up       upResponse
 
 	// stopAbort disarms the client-abort hook of the current connection.
 	stopAbort func() bool
@@ -254,10 +254,12 @@ func (p *Proxy) putState(rs *reqState) {
 	if rh != nil {
 		clear(rh)
 	}
-	tried := rs.triedBuf
-	clear(tried[:])
+	// Keep the scratch buffers; everything else starts from zero.
+	rec, head, fields := rs.body.rec[:0], rs.up.head[:0], rs.up.fields[:0]
+	clear(rs.up.fields)
 	*rs = reqState{}
 	rs.pctx.ResponseHeader = rh
+	rs.body.rec, rs.up.head, rs.up.fields = rec, head, fields
 	p.states.Put(rs)
 }
 
@@ -271,7 +273,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer p.putState(rs)
 	defer p.recoverPanic(rs)
 	rs.requestID = newRequestID()
-	w.Header()["X-Kong-Request-Id"] = []string{rs.requestID}
 	p.serve(rs)
 }
 
@@ -526,9 +527,9 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		if try == 0 {
 			upstreamStart = time.Now()
 		}
-		resp, c, f := p.try(rs, &dt, svc, idem)
+		c, f := p.try(rs, &dt, svc, idem)
 		if f.kind == failNone {
-			p.respond(rs, resp, c, upstreamStart)
+			p.respond(rs, c, upstreamStart)
 			return
 		}
 		if rs.picked {
@@ -559,12 +560,12 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 // keep-alive connection (closed by the peer, noticed only now) gets one more
 // chance on a fresh connection to the same peer, not counted as a retry: if
 // the peer is really gone, that dial fails and counts.
-func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem bool) (*http.Response, *upConn, failure) {
+func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem bool) (*upConn, failure) {
 	ctx := rs.r.Context()
 	for attempt := 0; ; attempt++ {
 		c, err := p.tr.get(ctx, dt)
 		if err != nil {
-			return nil, nil, failure{kind: failConnect, timeout: isTimeout(err), err: err}
+			return nil, failure{kind: failConnect, timeout: isTimeout(err), err: err}
 		}
 		rs.conn = c
 		c.readTimeout, c.writeTimeout = svc.read, svc.write
@@ -576,41 +577,39 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 		err, clientErr := p.send(rs, c)
 		if clientErr != nil {
 			p.dropConn(rs, c)
-			return nil, nil, failure{kind: failClientBody, err: clientErr}
+			return nil, failure{kind: failClientBody, err: clientErr}
 		}
 		if err != nil {
 			p.dropConn(rs, c)
 			if ctx.Err() != nil {
-				return nil, nil, failure{kind: failClientGone, err: err}
+				return nil, failure{kind: failClientGone, err: err}
 			}
 			if stale && (c.written == 0 || idem) && rs.body.rewind() {
 				continue
 			}
 			if isTimeout(err) {
-				return nil, nil, failure{kind: failTimeout, timeout: true, sent: c.written > 0, err: err}
+				return nil, failure{kind: failTimeout, timeout: true, sent: c.written > 0, err: err}
 			}
-			return nil, nil, failure{kind: failSend, sent: c.written > 0, err: err}
+			return nil, failure{kind: failSend, sent: c.written > 0, err: err}
 		}
-		resp, err := readResponse(c.br, rs.r)
+		err = readUpstreamResponse(c.br, rs.r.Method, &rs.up)
 		if err != nil {
 			p.dropConn(rs, c)
 			if ctx.Err() != nil {
-				return nil, nil, failure{kind: failClientGone, err: err}
+				return nil, failure{kind: failClientGone, err: err}
 			}
 			if stale && c.read == 0 && idem && rs.body.rewind() {
 				continue
 			}
 			switch {
 			case isTimeout(err):
-				return nil, nil, failure{kind: failTimeout, timeout: true, sent: true, err: err}
-			case c.read == 0 || errors.Is(err, io.ErrUnexpectedEOF) && c.read == 0:
-				return nil, nil, failure{kind: failRecv, sent: true, err: err}
-			case isConnError(err):
-				return nil, nil, failure{kind: failRecv, sent: true, err: err}
+				return nil, failure{kind: failTimeout, timeout: true, sent: true, err: err}
+			case errors.Is(err, errMalformed), errors.Is(err, errHeadTooLarge), errors.Is(err, errUpgrade):
+				return nil, failure{kind: failBadReply, sent: true, err: err}
 			}
-			return nil, nil, failure{kind: failBadReply, sent: true, err: err}
+			return nil, failure{kind: failRecv, sent: true, err: err}
 		}
-		return resp, c, failure{}
+		return c, failure{}
 	}
 }
 
@@ -622,32 +621,7 @@ func (p *Proxy) dropConn(rs *reqState, c *upConn) {
 	}
 }
 
-// isConnError reports errors of the connection itself (reset, closed) as
-// opposed to a malformed response.
-func isConnError(err error) bool {
-	var ne *net.OpError
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed)
-}
-
 var errUpgrade = errors.New("upstream switched protocols, which this gateway does not proxy")
-
-// readResponse reads the response head, skipping interim 1xx responses.
-func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	for {
-		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return nil, errUpgrade
-		}
-		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
-			continue
-		}
-		return resp, nil
-	}
-}
 
 // send writes the request head and streams the body. clientErr is set when
 // reading the client's body failed (the client went away or sent a short body).
@@ -711,48 +685,72 @@ func (p *Proxy) sendBody(rs *reqState, c *upConn) (err, clientErr error) {
 }
 
 // respond streams the upstream response to the client with Kong's headers.
-func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamStart time.Time) {
+func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	now := time.Now()
+	u := &rs.up
 	w := rs.w
 	dst := w.Header()
-	conn := connectionTokens(resp.Header)
-	for k, vv := range resp.Header {
-		if skipDownstream[k] || (conn != nil && containsString(conn, k)) {
+	// One allocation backs every header value slice (three more for the
+	// gateway's own); it is never pooled memory, because the server may
+	// serialise the header map after ServeHTTP returns.
+	vals := make([]string, len(u.fields)+4)
+	var conn string
+	for _, f := range u.fields {
+		if f.key == "Connection" {
+			conn = f.value
+		}
+	}
+	var via []string
+	for i, f := range u.fields {
+		switch {
+		case skipDownstream[f.key]:
+			continue
+		case conn != "" && headerHasToken(conn, f.key):
+			continue
+		case f.key == "Content-Length" && u.chunked:
+			continue // framing is the server's business now
+		case f.key == "Via":
+			via = append(via, f.value)
 			continue
 		}
-		dst[k] = vv
+		if prev, ok := dst[f.key]; ok {
+			dst[f.key] = append(prev, f.value) // a repeated field (Set-Cookie)
+			continue
+		}
+		vals[i] = f.value
+		dst[f.key] = vals[i : i+1 : i+1]
 	}
 	rs.addPluginHeaders(dst)
-	// One allocation for the three values; never pooled memory, because the
-	// server may serialise the header map after ServeHTTP returns.
-	vals := new([3]string)
-	vals[0] = strconv.FormatInt(now.Sub(upstreamStart).Milliseconds(), 10)
-	vals[1] = strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10)
-	vals[2] = p.via
-	if prev := resp.Header["Via"]; len(prev) > 0 {
-		vals[2] = strings.Join(prev, ", ") + ", " + p.via
+	n := len(u.fields)
+	vals[n] = strconv.FormatInt(now.Sub(upstreamStart).Milliseconds(), 10)
+	vals[n+1] = strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10)
+	vals[n+2] = p.via
+	if len(via) > 0 {
+		vals[n+2] = strings.Join(via, ", ") + ", " + p.via
 	}
-	dst["X-Kong-Upstream-Latency"] = vals[0:1:1]
-	dst["X-Kong-Proxy-Latency"] = vals[1:2:2]
-	dst["Via"] = vals[2:3:3]
+	vals[n+3] = rs.requestID
+	dst["X-Kong-Upstream-Latency"] = vals[n : n+1 : n+1]
+	dst["X-Kong-Proxy-Latency"] = vals[n+1 : n+2 : n+2]
+	dst["Via"] = vals[n+2 : n+3 : n+3]
+	dst["X-Kong-Request-Id"] = vals[n+3 : n+4 : n+4]
 	rs.wroteHeader = true
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(u.status)
 
 	var upErr, clientErr error
-	if resp.Body != nil && resp.Body != http.NoBody {
-		upErr, clientErr = p.copyBody(w, resp, c)
+	if !u.noBody {
+		upErr, clientErr = p.copyBody(w, u.body, u.length, c)
 	}
-	if len(resp.Trailer) > 0 && upErr == nil && clientErr == nil {
+	if len(u.trailer) > 0 && upErr == nil && clientErr == nil {
 		// Trailers need a chunked response: flushing now stops the server from
 		// turning a small, complete body into a Content-Length one.
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		for k, vv := range resp.Trailer {
+		for k, vv := range u.trailer {
 			dst[http.TrailerPrefix+k] = vv
 		}
 	}
-	res := balancer.Result{Status: resp.StatusCode}
+	res := balancer.Result{Status: u.status}
 	if upErr != nil {
 		res.Timeout = isTimeout(upErr)
 		res.TCPFailure = !res.Timeout
@@ -761,9 +759,9 @@ func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamSt
 	armed := rs.disarm()
 	if upErr != nil && rs.r.Context().Err() != nil {
 		upErr, clientErr = nil, upErr // the client left; the upstream did nothing wrong
-		res = balancer.Result{Status: resp.StatusCode}
+		res = balancer.Result{Status: u.status}
 	}
-	if upErr == nil && clientErr == nil && !resp.Close && armed {
+	if upErr == nil && clientErr == nil && !u.close && armed {
 		p.tr.put(c)
 	} else {
 		c.close()
@@ -785,19 +783,19 @@ func (p *Proxy) respond(rs *reqState, resp *http.Response, c *upConn, upstreamSt
 // the upstream's progress (event streams, slow bodies, and the status line of
 // a response whose body then stalls), while a response that arrived whole goes
 // out in one write.
-func (p *Proxy) copyBody(w http.ResponseWriter, resp *http.Response, c *upConn) (upErr, clientErr error) {
+func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, length int64, c *upConn) (upErr, clientErr error) {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
 	flusher, _ := w.(http.Flusher)
-	remaining := resp.ContentLength // -1: until EOF
+	remaining := length // -1: until EOF
 	pending := true                 // the header is not flushed yet
 	for remaining != 0 {
 		if pending && flusher != nil && c.br.Buffered() == 0 {
 			flusher.Flush()
 			pending = false
 		}
-		n, err := resp.Body.Read(buf)
+		n, err := body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return nil, werr // the client is gone
