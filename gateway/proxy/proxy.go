@@ -789,7 +789,7 @@ func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, length int64, c 
 	buf := *bp
 	flusher, _ := w.(http.Flusher)
 	remaining := length // -1: until EOF
-	pending := true                 // the header is not flushed yet
+	pending := true     // the header is not flushed yet
 	for remaining != 0 {
 		if pending && flusher != nil && c.br.Buffered() == 0 {
 			flusher.Flush()
