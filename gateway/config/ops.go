@@ -74,31 +74,82 @@ func Prepare(table string, input, base map[string]any, pv PluginValidator) (map[
 		errs[k] = v
 	}
 	if table == TablePlugins && errs == nil {
-		name, _ := out["name"].(string)
-		cfg, isMap := out["config"].(map[string]any)
-		if out["config"] != nil && !isMap {
-			errs = map[string]any{"config": "expected a record"}
-		} else if pv != nil {
-			if cfg == nil {
-				cfg = map[string]any{}
-			}
-			norm, ferrs, known := pv.Validate(name, cfg)
-			switch {
-			case !known:
-				errs = map[string]any{"name": fmt.Sprintf("plugin '%s' not enabled; add it to the 'plugins' configuration property", name)}
-			case len(ferrs) > 0:
-				errs = map[string]any{"config": ferrs}
-			default:
-				out["config"] = norm
-			}
-		} else if cfg == nil {
-			out["config"] = map[string]any{}
-		}
+		_, protocolsGiven := input["protocols"]
+		errs = preparePlugin(out, pv, base == nil && !protocolsGiven)
 	}
 	if errs != nil {
 		return nil, SchemaViolation(errs)
 	}
 	return out, nil
+}
+
+// PluginEntityValidator is optionally implemented by a PluginValidator that
+// can tell checks of the plugin entity as a whole (Kong's "@entity" at the top
+// of "fields") from checks inside its config.
+type PluginEntityValidator interface {
+	ValidateEntity(name string, cfg map[string]any) (normalized, configErrs map[string]any, entityErrs []any, known bool)
+}
+
+// PluginScopes is optionally implemented by a PluginValidator that knows a
+// plugin's default protocols and whether it may be scoped to a consumer
+// (Kong's typedefs.no_consumer for authentication plugins).
+type PluginScopes interface {
+	Protocols(name string) ([]string, bool)
+	ConsumerScopable(name string) bool
+}
+
+// preparePlugin validates a plugin's config through pv and applies the
+// plugin's own defaults and restrictions; it returns Kong's field errors.
+func preparePlugin(out map[string]any, pv PluginValidator, defaultProtocols bool) map[string]any {
+	name, _ := out["name"].(string)
+	cfg, isMap := out["config"].(map[string]any)
+	if out["config"] != nil && !isMap {
+		return map[string]any{"config": "expected a record"}
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	if pv == nil {
+		out["config"] = cfg
+		return nil
+	}
+	var (
+		norm, cfgErrs map[string]any
+		entErrs       []any
+		known         bool
+	)
+	if ev, ok := pv.(PluginEntityValidator); ok {
+		norm, cfgErrs, entErrs, known = ev.ValidateEntity(name, cfg)
+	} else {
+		norm, cfgErrs, known = pv.Validate(name, cfg)
+	}
+	if !known {
+		return map[string]any{"name": fmt.Sprintf("plugin '%s' not enabled; add it to the 'plugins' configuration property", name)}
+	}
+	errs := map[string]any{}
+	if len(cfgErrs) > 0 {
+		errs["config"] = cfgErrs
+	}
+	if len(entErrs) > 0 {
+		errs["@entity"] = entErrs
+	}
+	if ps, ok := pv.(PluginScopes); ok {
+		if out["consumer"] != nil && !ps.ConsumerScopable(name) {
+			errs["consumer"] = "value must be null"
+		}
+		if protos, ok := ps.Protocols(name); ok && defaultProtocols && len(protos) > 0 {
+			list := make([]any, len(protos))
+			for i, p := range protos {
+				list[i] = p
+			}
+			out["protocols"] = list
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	out["config"] = norm
+	return nil
 }
 
 // expandServiceURL replaces the url shorthand with protocol, host, port and path.

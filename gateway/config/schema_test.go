@@ -409,3 +409,43 @@ func TestExplicitNullsTakeDefaults(t *testing.T) {
 		t.Fatalf("null required field: %v", err)
 	}
 }
+
+// fullPlugins implements the optional plugin interfaces.
+type fullPlugins struct{ fakePlugins }
+
+func (fullPlugins) ValidateEntity(name string, cfg map[string]any) (map[string]any, map[string]any, []any, bool) {
+	if name != "rate-limiting" && name != "key-auth" {
+		return nil, nil, nil, false
+	}
+	if name == "rate-limiting" && cfg["minute"] == nil {
+		return cfg, nil, []any{"at least one of these fields must be non-empty: 'config.second', 'config.minute'"}, true
+	}
+	return cfg, nil, nil, true
+}
+func (fullPlugins) Protocols(name string) ([]string, bool) { return []string{"http", "https"}, true }
+func (fullPlugins) ConsumerScopable(name string) bool      { return name != "key-auth" }
+
+func TestPluginOptionalInterfaces(t *testing.T) {
+	c := &Config{}
+	o := WriteOptions{Plugins: fullPlugins{}}
+	cons, _ := c.Insert(TableConsumers, mustJSON(t, `{"username":"bob"}`), WriteOptions{})
+	_, err := c.Insert(TablePlugins, mustJSON(t, `{"name":"rate-limiting","config":{}}`), o)
+	if ke, _ := err.(*Error); ke == nil || ke.Message != "schema violation (at least one of these fields must be non-empty: 'config.second', 'config.minute')" {
+		t.Fatalf("entity check placement: %v", err)
+	}
+	_, err = c.Insert(TablePlugins, map[string]any{"name": "key-auth", "consumer": map[string]any{"id": cons.EntityID()}}, o)
+	if ke, _ := err.(*Error); ke == nil || ke.Fields["consumer"] != "value must be null" {
+		t.Fatalf("consumer-scoped key-auth: %v", err)
+	}
+	p, err := c.Insert(TablePlugins, mustJSON(t, `{"name":"rate-limiting","config":{"minute":1}}`), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.(*Plugin).Protocols; len(got) != 2 || got[0] != "http" {
+		t.Fatalf("plugin default protocols: %v", got)
+	}
+	p2, err := c.Insert(TablePlugins, mustJSON(t, `{"name":"key-auth","protocols":["grpc"]}`), o)
+	if err != nil || len(p2.(*Plugin).Protocols) != 1 {
+		t.Fatalf("explicit protocols kept: %v %v", p2, err)
+	}
+}
