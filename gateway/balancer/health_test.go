@@ -134,6 +134,12 @@ func TestBalancerHealthThreshold(t *testing.T) {
 			if h != want || details["healthy"] != tc.want[down] || w["available"] != 400-100*down || w["total"] != 400 {
 				t.Errorf("threshold %v, %d down: health %s details %v, want %s", tc.threshold, down, h, details, want)
 			}
+			// Kong's getPeer refuses to balance an unhealthy balancer even
+			// when some targets are still up.
+			_, err := m.Picker("u1").Pick(&Request{})
+			if tc.want[down] != (err == nil) {
+				t.Errorf("threshold %v, %d down: Pick error %v, want balanced=%v", tc.threshold, down, err, tc.want[down])
+			}
 		}
 	}
 	m := newTestManager(t, Options{})

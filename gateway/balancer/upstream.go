@@ -105,6 +105,9 @@ type snapshot struct {
 	ring     []int32 // consistent-hashing slots -> entry index, -1 = empty
 	trials   []int32 // ejected entries that half-open recovery may try
 	hostname bool    // some target needs DNS
+	// refused: the balancer is unhealthy by the threshold rule, so, as Kong's
+	// getPeer does ("Balancer is unhealthy"), no request is balanced at all.
+	refused bool
 }
 
 func (s *snapshot) weights() (total, avail int) {
@@ -329,10 +332,11 @@ func (u *upstream) rebuildLocked() {
 	if conf.algorithm == roundRobin {
 		s.wheel = buildWheel(s.eligible, ws)
 	}
-	u.snap.Store(s)
-
 	total, avail := s.weights()
 	healthy := balancerHealthy(total, avail, policy.Threshold)
+	s.refused = !healthy
+	u.snap.Store(s)
+
 	if healthy != u.wasHealthy && u.built {
 		u.m.log.Info("upstream balancer health changed", "upstream", conf.name, "healthy", healthy,
 			"available_weight", avail, "total_weight", total, "threshold", policy.Threshold)
@@ -419,6 +423,9 @@ func (u *upstream) Pick(req *Request) (Peer, error) {
 		if i := u.pickTrial(s, req); i >= 0 {
 			return u.peer(s, i, 0), nil
 		}
+	}
+	if s.refused {
+		return Peer{}, ErrNoPeer
 	}
 	var i int32
 	var now int64
