@@ -105,14 +105,15 @@ type upstreamHead struct {
 	serverPort int
 	fwdPath    string
 	fwdPrefix  string
-	requestID  string // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
-	bodyLength int64  // -1: chunked; 0: no body
+	requestID  string   // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
+	bodyLength int64    // -1: chunked; 0: no body
+	num        [20]byte // number formatting scratch (a local array would escape)
 }
 
 // writeHead writes the request line and headers into bw without building an
 // intermediate http.Header.
 func writeHead(bw *bufio.Writer, h *upstreamHead) {
-	var num [20]byte
+	num := &h.num
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(h.path)

@@ -647,8 +647,7 @@ func (p *Proxy) sendBody(rs *reqState, c *upConn) (err, clientErr error) {
 		if n > 0 {
 			total += int64(n)
 			if chunked {
-				var num [16]byte
-				c.bw.Write(strconv.AppendInt(num[:0], int64(n), 16))
+				c.bw.Write(strconv.AppendInt(rs.head.num[:0], int64(n), 16))
 				c.bw.WriteString("\r\n")
 			}
 			if _, err := c.bw.Write(buf[:n]); err != nil {
