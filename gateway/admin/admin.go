@@ -1,6 +1,22 @@
 // Package admin serves Kong's Admin API over the gateway's store: entity
 // collections and items (by id or endpoint key), nested endpoints, upstream
 // health, schemas, declarative /config, and the node's info and status.
+//
+// Every write is one store transaction: it validates against the schema,
+// foreign keys and unique keys of the configuration it will replace, and an
+// error of any kind leaves the store (and its file) exactly as it was.
+//
+// Deliberate differences from Kong 3.x:
+//   - DELETE of a service also deletes its routes and their plugins (Kong
+//     answers 400 "an existing 'routes' entity references this 'services'
+//     entity"); the tutorial this project grew from relies on the cascade.
+//   - POST /config also works with the embedded store (Kong allows it only with
+//     database=off); there it replaces and persists the whole configuration.
+//   - An explicit null on an optional field that has a default (retries,
+//     timeouts, healthchecks) stores the default, not null.
+//   - Declarative entities without an id get a UUIDv5 of their table, parents
+//     and key, so reloading the same kong.yml keeps ids.
+//   - Pagination offsets are opaque positions in creation order.
 package admin
 
 import (
