@@ -39,7 +39,7 @@ var _ = Describe("slow upstream", Label("slow"), func() {
 			harness.Balanced{
 				Service:  stack.ServiceSpec{Name: "fast", Retries: stack.Int(0), ConnectTimeout: stack.Int(1000), ReadTimeout: stack.Int(5000)},
 				Upstream: stack.UpstreamSpec{Name: "fast-up"},
-				Targets:  []string{m2.Target},
+				Targets:  []string{m2.Direct}, // not through Toxiproxy: only the faulted path pays for it
 				Path:     "/fast",
 			},
 		)).To(Succeed())
@@ -52,7 +52,11 @@ var _ = Describe("slow upstream", Label("slow"), func() {
 		evs := tl.Events()
 		Expect(evs).To(HaveLen(1))
 		Expect(evs[0].Err).To(BeEmpty())
-		on := evs[0].Ended
+		// A response already crossing Toxiproxy when the toxic lands is split:
+		// its first bytes pass, the rest waits 1500 ms, and read_timeout (Kong's:
+		// between two reads) legitimately runs twice. Requests sent 100 ms after
+		// the toxic is in place (upstream answers in ~1 ms) meet it whole.
+		on := evs[0].Ended.Add(100 * time.Millisecond)
 		rs := run.Results
 
 		slowAfter := harness.ByURL(run.Since(on), slow.URL)
@@ -71,10 +75,11 @@ var _ = Describe("slow upstream", Label("slow"), func() {
 		p99Before, p99After := load.Percentile(fastBefore, 0.99), load.Percentile(fastAfter, 0.99)
 		sc.Note("p99 of the fast service before the fault", harness.Ms(p99Before), "ms")
 		// Hung upstream requests must not slow the other service: 2× its own
-		// baseline, plus 5 ms so a millisecond-scale p99 is not judged on
-		// scheduler noise of two shared cores.
-		sc.AtMost("p99 of the fast service during the fault", harness.Ms(p99After), 2*harness.Ms(p99Before)+5, "ms",
-			"2 × baseline p99 + 5ms")
+		// baseline, plus 25 ms so a millisecond-scale p99 is not judged on the
+		// scheduler noise of two cores shared with the load generator (seen up
+		// to ~20 ms); a real regression costs read_timeout-scale delays.
+		sc.AtMost("p99 of the fast service during the fault", harness.Ms(p99After), 2*harness.Ms(p99Before)+25, "ms",
+			"2 × baseline p99 + 25ms")
 		sc.Equal("failed requests on the fast service", float64(load.Failures(harness.ByURL(rs, fast.URL))), 0, "",
 			"its upstream is untouched")
 		verify(sc)

@@ -6,6 +6,7 @@
 #
 #   LABELS=kill,restart make test-resilience      only those scenarios (a Ginkgo label filter)
 #   GAUNTLET_PROVE_FAIL=kill make test-resilience  break a scenario on purpose: it must fail
+#   GAUNTLET_BIN_DIR=dir make test-resilience      use prebuilt gateway, mockbin, toxiproxy binaries
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=-buildvcs=false
@@ -16,12 +17,18 @@ out=$(cd "$out" && pwd)
 # A run's records describe that run only.
 rm -rf "$out/records" "$out/results" "$out/junit.xml" "$out/report.json"
 
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-echo "building binaries into $bin"
-CGO_ENABLED=0 go build -trimpath -o "$bin/gateway" ./gateway
-CGO_ENABLED=0 go build -trimpath -o "$bin/mockbin" ./mockbin
-CGO_ENABLED=0 go build -trimpath -o "$bin/toxiproxy" github.com/Shopify/toxiproxy/v2/cmd/server
+if [ -n "${GAUNTLET_BIN_DIR:-}" ]; then
+  # Prebuilt binaries (gateway, mockbin, toxiproxy), e.g. to test another gateway build.
+  bin=$(cd "$GAUNTLET_BIN_DIR" && pwd)
+  echo "using prebuilt binaries in $bin"
+else
+  bin=$(mktemp -d)
+  trap 'rm -rf "$bin"' EXIT
+  echo "building binaries into $bin"
+  CGO_ENABLED=0 go build -trimpath -o "$bin/gateway" ./gateway
+  CGO_ENABLED=0 go build -trimpath -o "$bin/mockbin" ./mockbin
+  CGO_ENABLED=0 go build -trimpath -o "$bin/toxiproxy" github.com/Shopify/toxiproxy/v2/cmd/server
+fi
 export GAUNTLET_BIN_DIR=$bin GAUNTLET_OUT=$out
 
 args=(--tags resilience --timeout 10m --poll-progress-after 60s

@@ -18,6 +18,7 @@ import (
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
@@ -38,6 +39,12 @@ func init() {
 		}
 	}
 }
+
+// tcLogger sends testcontainers' progress lines to slog at debug level: the
+// scenario log stays readable, and -v with a debug handler still shows them.
+type tcLogger struct{ log *slog.Logger }
+
+func (l tcLogger) Printf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 
 // Docker starts stacks as containers on a Docker engine.
 type Docker struct {
@@ -64,6 +71,7 @@ func NewDocker(ctx context.Context, log *slog.Logger, binDir string) (*Docker, e
 
 // ConnectDocker connects to the engine and removes leftovers of crashed runs.
 func ConnectDocker(ctx context.Context, log *slog.Logger) (*Docker, error) {
+	tclog.SetDefault(tcLogger{log})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	tc, err := testcontainers.NewDockerClientWithOpts(pingCtx)
@@ -215,6 +223,7 @@ type containerSpec struct {
 	name  string // network alias and component name
 	image string
 	cmd   []string
+	env   map[string]string
 	ports []string // container ports to publish on 127.0.0.1
 	wait  wait.Strategy
 }
@@ -239,6 +248,7 @@ func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testc
 			Image:          spec.image,
 			Name:           name,
 			Cmd:            spec.cmd,
+			Env:            spec.env,
 			ExposedPorts:   exposed,
 			Labels:         d.labels,
 			Networks:       []string{nw.Name},
@@ -338,6 +348,9 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
 			name:  "toxiproxy",
 			image: d.images["toxiproxy"],
+			// Toxiproxy logs every connection at trace level by default: at
+			// hundreds of connections per second that costs real CPU.
+			env:   map[string]string{"LOG_LEVEL": "warn"},
 			ports: []string{"8474"},
 			wait:  wait.ForHTTP("/version").WithPort("8474/tcp").WithStartupTimeout(readyTimeout),
 		})

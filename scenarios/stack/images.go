@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -96,6 +97,9 @@ func BuildImages(ctx context.Context, cli *client.Client, log *slog.Logger, dir 
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", b.Name, err)
 		}
+		if err := checkStatic(bin); err != nil {
+			return nil, fmt.Errorf("image %s: %w", b.Name, err)
+		}
 		sum := sha256.Sum256(bin)
 		ref := fmt.Sprintf("gauntlet-harness/%s:%s", b.Name, hex.EncodeToString(sum[:])[:12])
 		start := time.Now()
@@ -122,6 +126,21 @@ func BuildImages(ctx context.Context, cli *client.Client, log *slog.Logger, dir 
 		out[b.Name] = ref
 	}
 	return out, nil
+}
+
+// checkStatic refuses a dynamically linked binary: in a FROM scratch image it
+// fails with a puzzling "exec /name: no such file or directory".
+func checkStatic(bin []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("not an ELF executable: %w", err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("dynamically linked; build it with CGO_ENABLED=0")
+		}
+	}
+	return nil
 }
 
 // Dockerfile of a binary's image: nothing but the binary, run in exec form
