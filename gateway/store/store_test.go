@@ -224,6 +224,8 @@ func TestCrashDuringWrites(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A stalled child must not hang the test: kill it after a minute.
+		watchdog := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 		sc := bufio.NewScanner(out)
 		seen := 0
 		deadline := time.Now().Add(60 * time.Second)
@@ -242,7 +244,15 @@ func TestCrashDuringWrites(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill: %v", err)
 		}
+		// The child runs ahead of our reading: its acknowledgements still in
+		// the pipe count too. The pipe ends when the killed process is gone.
+		for sc.Scan() {
+			if n, ok := strings.CutPrefix(sc.Text(), "ok "); ok {
+				acked, _ = strconv.Atoi(n)
+			}
+		}
 		_ = cmd.Wait()
+		watchdog.Stop()
 		if seen < killAfter {
 			t.Fatalf("round %d: child acknowledged only %d writes", round, seen)
 		}
