@@ -123,6 +123,39 @@ func TestGoKongClient(t *testing.T) {
 		t.Fatalf("upstreams: %v", err)
 	}
 
+	// Consumers, key-auth credentials and plugins.
+	cons, err := client.Consumers.Create(ctx, &kong.Consumer{Username: kong.String("alice"), CustomID: kong.String("a-1")})
+	if err != nil {
+		t.Fatalf("create consumer: %v", err)
+	}
+	if got, err := client.Consumers.GetByCustomID(ctx, kong.String("a-1")); err != nil || *got.ID != *cons.ID {
+		t.Fatalf("consumer by custom_id: %v %v", got, err)
+	}
+	ka, err := client.KeyAuths.Create(ctx, cons.Username, &kong.KeyAuth{Key: kong.String("alice-key")})
+	if err != nil || *ka.Key != "alice-key" || *ka.Consumer.ID != *cons.ID {
+		t.Fatalf("create key-auth: %v %v", ka, err)
+	}
+	if keys, _, err := client.KeyAuths.ListForConsumer(ctx, cons.ID, nil); err != nil || len(keys) != 1 {
+		t.Fatalf("keys for consumer: %v", err)
+	}
+	pl, err := client.Plugins.CreateForService(ctx, svc.ID, &kong.Plugin{Name: kong.String("rate-limiting"), Config: kong.Configuration{"minute": 5}})
+	if err != nil || pl.Config["minute"] != 5.0 || *pl.Service.ID != *svc.ID {
+		t.Fatalf("create plugin: %v %v", pl, err)
+	}
+	pl.Config["minute"] = 7
+	if pl, err = client.Plugins.Update(ctx, pl); err != nil || pl.Config["minute"] != 7.0 {
+		t.Fatalf("update plugin: %v %v", pl, err)
+	}
+	if plugins, err := client.Plugins.ListAll(ctx); err != nil || len(plugins) != 1 {
+		t.Fatalf("plugins: %v", err)
+	}
+	if err := client.KeyAuths.Delete(ctx, cons.ID, ka.ID); err != nil {
+		t.Fatalf("delete key-auth: %v", err)
+	}
+	if err := client.Consumers.Delete(ctx, cons.ID); err != nil {
+		t.Fatalf("delete consumer: %v", err)
+	}
+
 	// Deletes, including the service with a route (cascade).
 	if err := client.Routes.Delete(ctx, rt.Name); err != nil {
 		t.Fatalf("delete route: %v", err)
@@ -134,7 +167,7 @@ func TestGoKongClient(t *testing.T) {
 		t.Fatalf("delete upstream: %v", err)
 	}
 	c := s.Current()
-	if len(c.Services) != 1 || len(c.Routes) != 0 || len(c.Upstreams) != 0 || len(c.Targets) != 0 {
+	if len(c.Services) != 1 || len(c.Routes) != 0 || len(c.Upstreams) != 0 || len(c.Targets) != 0 || len(c.Plugins) != 0 || len(c.Consumers) != 0 {
 		t.Fatalf("after deletes: %d services %d routes %d upstreams %d targets", len(c.Services), len(c.Routes), len(c.Upstreams), len(c.Targets))
 	}
 }
