@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ func LoadDeclarativeWith(data []byte, opts DeclarativeOptions) (*Config, error) 
 // FromDeclarativeMap builds a Config from an already decoded declarative document.
 func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, error) {
 	errTree := map[string]any{}
+	if f, ok := doc["_format_version"].(float64); ok {
+		// An unquoted 3.0 in YAML is a number; read it as the version it means.
+		doc["_format_version"] = strconv.FormatFloat(f, 'f', 1, 64)
+	}
 	switch v := doc["_format_version"].(type) {
 	case nil:
 		errTree["_format_version"] = "required field missing"

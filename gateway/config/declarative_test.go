@@ -223,3 +223,13 @@ upstreams:
 		t.Fatalf("fields %s", got)
 	}
 }
+
+func TestDeclarativeUnquotedVersion(t *testing.T) {
+	c, err := LoadDeclarative([]byte("_format_version: 3.0\nupstreams:\n- name: u\n"))
+	if err != nil || len(c.Upstreams) != 1 {
+		t.Fatalf("unquoted version: %v", err)
+	}
+	if _, err := LoadDeclarative([]byte("_format_version: 4.0\n")); err == nil {
+		t.Fatal("version 4.0 accepted")
+	}
+}
