@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -51,14 +52,21 @@ type upConn struct {
 
 	peekAlive bool
 	peekFn    func(fd uintptr) bool
-	// abortFn expires both deadlines so a blocked read or write returns now;
+	// abortFn marks the connection aborted and expires both deadlines, so a
+	// blocked read or write returns now and the next one does not start;
 	// built once per connection so arming it per request costs no closure.
 	abortFn func()
+	aborted atomic.Bool
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
 	if c.readTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.readTimeout))
+	}
+	// Checked after arming the deadline: an abort either is seen here or its
+	// expired deadline lands after ours (see abortFn).
+	if c.aborted.Load() {
+		return 0, errAborted
 	}
 	n, err := c.nc.Read(p)
 	c.read += int64(n)
@@ -68,6 +76,9 @@ func (c *upConn) Read(p []byte) (int, error) {
 func (c *upConn) Write(p []byte) (int, error) {
 	if c.writeTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
+	if c.aborted.Load() {
+		return 0, errAborted
 	}
 	n, err := c.nc.Write(p)
 	c.written += int64(n)
@@ -230,7 +241,10 @@ func (t *transport) dialConn(ctx context.Context, dt *dialTarget, hp *hostPool) 
 		return nil, &errConnect{err}
 	}
 	c := &upConn{nc: nc, pool: hp}
-	c.abortFn = func() { c.nc.SetDeadline(aLongTimeAgo) }
+	c.abortFn = func() {
+		c.aborted.Store(true)
+		c.nc.SetDeadline(aLongTimeAgo)
+	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -280,6 +294,9 @@ func (t *transport) put(c *upConn) {
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
+
+// errAborted is what reads and writes return once the client has gone.
+var errAborted = errors.New("request aborted: the client went away")
 
 // isTimeout reports whether err is a deadline expiry (connect, read or write).
 func isTimeout(err error) bool {
