@@ -344,6 +344,11 @@ func (p *Proxy) serve(rs *reqState) {
 			rs.pctx.ResponseHeader = make(http.Header)
 		}
 		if exit := p.opts.Plugins.Access(&rs.pctx); exit != nil {
+			if exit.Status < 100 || exit.Status > 999 {
+				p.log.Error("plugin exit with an invalid status", "request_id", rs.requestID, "status", exit.Status)
+				p.writeGenerated(rs, http.StatusInternalServerError, msgUnexpected, nil)
+				return
+			}
 			msg := exit.Message
 			if msg == "" && exit.Status >= 400 {
 				msg = http.StatusText(exit.Status)

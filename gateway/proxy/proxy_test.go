@@ -259,6 +259,8 @@ func TestProxyPlugins(t *testing.T) {
 			return &plugins.Exit{Status: 429, Message: "API rate limit exceeded", Header: http.Header{"Retry-After": {"7"}}}
 		case "/panic":
 			panic("plugin bug")
+		case "/bad-exit":
+			return &plugins.Exit{Status: 0}
 		}
 		c.Request.Header.Set("X-Consumer-Username", "alice")
 		c.Request.Header.Del("Apikey")
@@ -293,6 +295,7 @@ func TestProxyPlugins(t *testing.T) {
 		{"/deny", "No API key found in request", "Www-Authenticate", "Key", 401},
 		{"/limit", "API rate limit exceeded", "Retry-After", "7", 429},
 		{"/panic", "An unexpected error occurred", "", "", 500},
+		{"/bad-exit", "An unexpected error occurred", "", "", 500},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, body := get(t, gw.URL+tc.path)
