@@ -135,3 +135,24 @@ func Slower(rs []vegeta.Result, d time.Duration) []vegeta.Result {
 
 // Done is when a result's response arrived (send time + latency).
 func Done(x vegeta.Result) time.Time { return x.Timestamp.Add(x.Latency) }
+
+// EventOf finds the timeline's event of the named fault and action.
+func EventOf(tl *chaos.Timeline, fault string, act chaos.Action) (chaos.Event, bool) {
+	for _, ev := range tl.Events() {
+		if ev.Fault == fault && ev.Action == act {
+			return ev, true
+		}
+	}
+	return chaos.Event{}, false
+}
+
+// FirstServedAfter is the first result at or after t that the instance
+// answered with a success.
+func FirstServedAfter(rs []vegeta.Result, instance string, t time.Time) (vegeta.Result, bool) {
+	for _, x := range rs {
+		if !x.Timestamp.Before(t) && load.OK(x) && x.Headers.Get(load.InstanceHeader) == instance {
+			return x, true
+		}
+	}
+	return vegeta.Result{}, false
+}
