@@ -2,6 +2,43 @@
 // atomically on configuration change, the plugin access phase, the balancer
 // pick, a lean HTTP/1.1 upstream transport with per-service timeouts and
 // retries, and Kong's response headers and error bodies.
+//
+// # Timeouts
+//
+// connect_timeout bounds the dial (and the TLS handshake for https services);
+// write_timeout is armed before every write of the request; read_timeout
+// before every read of the response, head and body alike. A stalled upstream
+// is therefore answered 504 read_timeout after its last byte; once the status
+// line went to the client, a stall can only cut the stream (the client sees a
+// truncated response, never a complete-looking one).
+//
+// # Retries
+//
+// A service gets 1 + retries tries, each on a peer the balancer has not given
+// this request yet. A try is retried when it failed to connect (nothing was
+// sent, so any method is safe), or failed or timed out while sending or before
+// the response head arrived, but then only for idempotent methods (GET, HEAD,
+// OPTIONS, PUT, DELETE, TRACE): a POST or PATCH whose bytes reached the
+// upstream may have been acted on. A response of any status, 5xx included, is
+// final, and so is a malformed one.
+//
+// Request bodies stream and are never buffered whole. The first 64 KiB of an
+// idempotent request's body are kept, so such a request can be sent again; once
+// more than that was read from the client, a failed try is final (502/504),
+// because the bytes sent to the failed upstream cannot be produced again.
+//
+// A pooled keep-alive connection is checked before use (a non-blocking
+// MSG_PEEK read on Linux): one the peer closed, as a killed or restarted target
+// does, is discarded and the request goes out on a fresh connection. If a
+// connection dies in the short window after that check, an idempotent request
+// is sent once more on a fresh connection to the same peer without counting as
+// a retry; when the peer is really gone that dial is refused, which does count,
+// and the next try goes to the next peer.
+//
+// Every successful Pick is followed by exactly one Done: a connect error or
+// any other connection failure reports TCPFailure, a deadline reports Timeout,
+// a response reports its status (plus Timeout or TCPFailure when its body then
+// failed). A client that goes away reports nothing against the target.
 package proxy
 
 import (
