@@ -350,6 +350,26 @@ func TestRetries(t *testing.T) {
 		}
 	})
 
+	t.Run("a GET that timed out goes to the next target", func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		stall := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		good := upstream(t, echo)
+		gw, ring, _ := ringGateway(t, 2, func(s *config.Service) { s.ReadTimeout = 100 }, addrOf(stall), addrOf(good))
+		if resp, body := get(t, gw+"/"); resp.StatusCode != 200 {
+			t.Fatalf("status %d %s", resp.StatusCode, body)
+		}
+		_, done, _ := ring.snapshot()
+		if len(done) != 2 || !done[0].res.Timeout || done[0].addr != addrOf(stall) || done[1].res.Status != 200 {
+			t.Errorf("Done %+v", done)
+		}
+	})
+
 	// An upstream that reads the request and then drops the connection.
 	dropper := func(t *testing.T) *scripted {
 		return newScripted(t, func(_, _ int, _ *http.Request, _ *bufio.Writer) bool { return false })
