@@ -183,7 +183,7 @@ func (g *Gateway) loadDeclarative(path string) error {
 	if err != nil {
 		return fmt.Errorf("read declarative config: %w", err)
 	}
-	c, err := config.LoadDeclarative(data)
+	c, err := config.LoadDeclarativeWith(data, config.DeclarativeOptions{Plugins: pluginSchemas{}})
 	if err != nil {
 		return fmt.Errorf("load declarative config %s: %w", path, err)
 	}
@@ -333,6 +333,20 @@ func (pluginSchemas) Validate(name string, cfg map[string]any) (map[string]any, 
 }
 
 func (pluginSchemas) Schema(name string) (any, bool) { return plugins.Schema(name) }
+
+// ValidateEntity, Protocols and ConsumerScopable let the config package place
+// plugin-level errors, default protocols and consumer scoping exactly as Kong.
+func (pluginSchemas) ValidateEntity(name string, cfg map[string]any) (map[string]any, map[string]any, []any, bool) {
+	return plugins.ValidateEntity(name, cfg)
+}
+
+func (pluginSchemas) Protocols(name string) ([]string, bool) { return plugins.Protocols(name) }
+func (pluginSchemas) ConsumerScopable(name string) bool      { return plugins.ConsumerScopable(name) }
+
+var (
+	_ config.PluginEntityValidator = pluginSchemas{}
+	_ config.PluginScopes          = pluginSchemas{}
+)
 
 func nilIfEmpty(s string) any {
 	if s == "" {

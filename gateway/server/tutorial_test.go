@@ -265,10 +265,14 @@ func TestBadSettingsFailToStart(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bad := filepath.Join(t.TempDir(), "bad.yml")
 	_ = os.WriteFile(bad, []byte("_format_version: \"3.0\"\nservices:\n- name: x\n"), 0o644)
+	// A plugin whose config breaks its schema: rate-limiting needs at least one limit.
+	badPlugin := filepath.Join(t.TempDir(), "bad-plugin.yml")
+	_ = os.WriteFile(badPlugin, []byte("_format_version: \"3.0\"\nplugins:\n- name: rate-limiting\n  config: {}\n"), 0o644)
 	for name, s := range map[string]Settings{
 		"bad listen":      {ProxyListen: "nonsense", AdminListen: "127.0.0.1:0", Database: "off"},
 		"bad declarative": {ProxyListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Database: "off", DeclarativeConfig: bad},
 		"missing file":    {ProxyListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Database: "off", DeclarativeConfig: "/nonexistent/kong.yml"},
+		"bad plugin":      {ProxyListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Database: "off", DeclarativeConfig: badPlugin},
 	} {
 		if g, err := Start(s, log); err == nil {
 			_ = g.Shutdown(context.Background())
