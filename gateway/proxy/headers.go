@@ -22,6 +22,7 @@ var skipUpstream = map[string]bool{
 	"Transfer-Encoding":   true,
 	"Upgrade":             true,
 	"Expect":              true,
+	"Via":                 true,
 	"Host":                true,
 	"Content-Length":      true,
 	"X-Forwarded-For":     true,
@@ -106,6 +107,8 @@ type upstreamHead struct {
 	fwdPath    string
 	fwdPrefix  string
 	requestID  string   // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
+	via        string   // Via: the client's, then ours
+	teTrailers bool     // the client accepts trailers (TE: trailers)
 	bodyLength int64    // -1: chunked; 0: no body
 	num        [20]byte // number formatting scratch (a local array would escape)
 }
@@ -165,6 +168,11 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	bw.WriteString(h.clientIP)
 	bw.WriteString("\r\nX-Kong-Request-Id: ")
 	bw.WriteString(h.requestID)
+	bw.WriteString("\r\nVia: ")
+	bw.WriteString(h.via)
+	if h.teTrailers {
+		bw.WriteString("\r\nTE: trailers")
+	}
 	switch {
 	case h.bodyLength > 0:
 		bw.WriteString("\r\nContent-Length: ")

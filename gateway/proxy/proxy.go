@@ -77,7 +77,10 @@ type Proxy struct {
 	snap atomic.Pointer[snapshot]
 	tr   *transport
 
-	via          string
+	via          string // on responses: "1.1 kong/<version>"
+	viaIn11      string // on upstream requests, by the client's protocol
+	viaIn10      string
+	viaIn2       string
 	serverHeader []string
 
 	stats struct {
@@ -154,6 +157,9 @@ func New(opts Options) *Proxy {
 		log:          opts.Logger,
 		tr:           newTransport(),
 		via:          "1.1 kong/" + opts.Version,
+		viaIn11:      "1.1 kong/" + opts.Version,
+		viaIn10:      "1.0 kong/" + opts.Version,
+		viaIn2:       "2 kong/" + opts.Version,
 		serverHeader: []string{"kong/" + opts.Version},
 	}
 	p.states.New = func() any { return new(reqState) }
@@ -419,11 +425,14 @@ func (p *Proxy) serve(rs *reqState) {
 	h.proto = scheme
 	h.fwdHost = host
 	h.serverPort = serverPort
-	h.fwdPath = escaped
+	h.fwdPath = r.URL.EscapedPath() // as the client sent it, before normalisation
 	h.requestID = rs.requestID
-	if cr.stripPath && m.prefixLen > 0 {
+	// Kong: the prefix the route stripped, unless that was just "/".
+	if cr.stripPath && m.prefixLen > 0 && prefixEsc != "/" {
 		h.fwdPrefix = prefixEsc
 	}
+	h.via = p.inboundVia(r)
+	h.teTrailers = acceptsTrailers(r.Header)
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	switch {
 	case !hasBody:
@@ -454,6 +463,31 @@ func (p *Proxy) redirectHTTPS(rs *reqState, cr *compiledRoute, host string) {
 			"Upgrade":    {"TLS/1.2, HTTP/1.1"},
 		})
 	}
+}
+
+// inboundVia is the Via header sent upstream: the client's, then
+// "<client protocol version> kong/<version>" as Kong 3.x adds it.
+func (p *Proxy) inboundVia(r *http.Request) string {
+	v := p.viaIn11
+	switch {
+	case r.ProtoMajor == 2:
+		v = p.viaIn2
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		v = p.viaIn10
+	}
+	if prev := r.Header["Via"]; len(prev) > 0 {
+		return strings.Join(prev, ", ") + ", " + v
+	}
+	return v
+}
+
+func acceptsTrailers(h http.Header) bool {
+	for _, v := range h["Te"] {
+		if headerHasToken(v, "trailers") {
+			return true
+		}
+	}
+	return false
 }
 
 func idempotent(method string) bool {
@@ -770,6 +804,9 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 		vals[n+2] = strings.Join(via, ", ") + ", " + p.via
 	}
 	vals[n+3] = rs.requestID
+	if _, ok := dst["Server"]; !ok {
+		dst["Server"] = p.serverHeader // Kong names itself when the upstream did not
+	}
 	dst["X-Kong-Upstream-Latency"] = vals[n : n+1 : n+1]
 	dst["X-Kong-Proxy-Latency"] = vals[n+1 : n+2 : n+2]
 	dst["Via"] = vals[n+2 : n+3 : n+3]

@@ -54,6 +54,8 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "10.0.0.1")
 	req.Header.Set("X-Forwarded-Proto", "https") // not trusted: overwritten
 	req.Header.Set("X-Custom", "kept")
+	req.Header.Set("Via", "1.0 proxy-a")
+	req.Header.Set("TE", "trailers, deflate")
 	req.Header.Set("X-Kong-Request-Id", "spoofed")
 	req.Header.Set("Connection", "X-Hop, keep-alive")
 	req.Header.Set("X-Hop", "removed")
@@ -80,6 +82,9 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 		{"Connection upstream", strings.Join(s.Header["Connection"], ","), ""},
 		{"X-Kong-Request-Id upstream", strings.Join(s.Header["X-Kong-Request-Id"], ","), resp.Header.Get("X-Kong-Request-Id")},
 		{"Via", resp.Header.Get("Via"), "1.1 kong/3.9.0"},
+		{"Via upstream", strings.Join(s.Header["Via"], ","), "1.0 proxy-a, 1.1 kong/3.9.0"},
+		{"TE upstream", strings.Join(s.Header["Te"], ","), "trailers"},
+		{"Server (upstream sent none)", resp.Header.Get("Server"), "kong/3.9.0"},
 		{"X-Upstream", resp.Header.Get("X-Upstream"), "echo"},
 		{"X-Kong-Response-Latency", resp.Header.Get("X-Kong-Response-Latency"), ""},
 	}
@@ -402,3 +407,31 @@ func TestServerStatusCounts(t *testing.T) {
 }
 
 var errTest = errors.New("test")
+
+func TestForwardedPrefix(t *testing.T) {
+	up := upstream(t, echo)
+	noStrip := route("nostrip", "s1", "/keep")
+	noStrip.StripPath = false
+	regex := route("regex", "s1", `~/v\d+/`)
+	p := New(Options{})
+	p.Apply(&config.Config{
+		Services: []*config.Service{service("s1", addrOf(up))},
+		Routes:   []*config.Route{route("root", "s1", "/"), route("strip", "s1", "/strip"), noStrip, regex},
+	})
+	gw := gateway(t, p)
+	for _, tc := range []struct{ path, uri, prefix string }{
+		{"/x/y", "/x/y", ""},
+		{"/strip/y", "/y", "/strip"},
+		{"/keep/y", "/keep/y", ""},
+		{"/v2/users", "/users", "/v2/"},
+	} {
+		resp, body := get(t, gw.URL+tc.path)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", tc.path, resp.StatusCode)
+		}
+		s := decodeSeen(t, body)
+		if s.URI != tc.uri || strings.Join(s.Header["X-Forwarded-Prefix"], ",") != tc.prefix {
+			t.Errorf("%s: upstream uri %q prefix %q, want %q %q", tc.path, s.URI, s.Header["X-Forwarded-Prefix"], tc.uri, tc.prefix)
+		}
+	}
+}
