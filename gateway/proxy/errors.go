@@ -18,6 +18,7 @@ const (
 	msgTimeout    = "The upstream server is timing out"
 	msgUnexpected = "An unexpected error occurred"
 	msgUseHTTPS   = "Please use HTTPS protocol"
+	msgDNS        = "name resolution failed"
 	msgBadRequest = "Bad request"
 )
 

@@ -505,6 +505,7 @@ type failKind int
 const (
 	failNone       failKind = iota
 	failConnect             // no connection: nothing sent, always safe to retry
+	failDNS                 // the service host does not resolve: Kong's 503, no retry
 	failSend                // error while sending the request
 	failRecv                // connection error before any response byte
 	failTimeout             // write or read deadline expired (or connect, see timeout flag)
@@ -622,6 +623,8 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 	switch {
 	case last.kind == failClientBody:
 		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, nil)
+	case last.kind == failDNS:
+		p.writeGenerated(rs, http.StatusServiceUnavailable, msgDNS, nil)
 	case last.kind == failClientGone:
 		// Nobody is listening; nginx logs this as 499.
 		p.writeGenerated(rs, 499, "", nil)
@@ -641,6 +644,10 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 	for attempt := 0; ; attempt++ {
 		c, err := p.tr.get(ctx, dt)
 		if err != nil {
+			var dnsErr *net.DNSError
+			if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
+				return nil, failure{kind: failDNS, err: err}
+			}
 			return nil, failure{kind: failConnect, timeout: isTimeout(err), err: err}
 		}
 		rs.conn = c

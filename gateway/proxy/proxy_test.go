@@ -1,14 +1,16 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/plugins"
@@ -406,7 +408,6 @@ func TestServerStatusCounts(t *testing.T) {
 	}
 }
 
-var errTest = errors.New("test")
 
 func TestForwardedPrefix(t *testing.T) {
 	up := upstream(t, echo)
@@ -433,5 +434,25 @@ func TestForwardedPrefix(t *testing.T) {
 		if s.URI != tc.uri || strings.Join(s.Header["X-Forwarded-Prefix"], ",") != tc.prefix {
 			t.Errorf("%s: upstream uri %q prefix %q, want %q %q", tc.path, s.URI, s.Header["X-Forwarded-Prefix"], tc.uri, tc.prefix)
 		}
+	}
+}
+
+// TestNameResolutionFailure fakes the resolver's answer through the dial hook:
+// a real lookup would send a DNS query off the machine.
+func TestNameResolutionFailure(t *testing.T) {
+	p := New(Options{})
+	var dials atomic.Int64
+	p.tr.dial = func(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
+		dials.Add(1)
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "mockbin", IsNotFound: true}}
+	}
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", "mockbin:8080")}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	resp, body := get(t, gw.URL+"/")
+	if resp.StatusCode != 503 || !strings.Contains(body, `"message":"name resolution failed"`) {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1: a name that does not resolve is not retried", n)
 	}
 }
