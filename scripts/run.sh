@@ -57,7 +57,7 @@ Try the tutorial:
 Stop with: scripts/run.sh down
 MSG
     ;;
-  down) compose down -v --remove-orphans ;;
+  down) compose down -v --remove-orphans --rmi all ;;
   logs) compose logs -f ;;
   ps) compose ps ;;
   *) echo "usage: $0 [up|down|logs|ps]" >&2; exit 2 ;;
