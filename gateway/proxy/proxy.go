@@ -259,6 +259,8 @@ type reqState struct {
 	head     upstreamHead
 	up       upResponse
 
+	captures map[string]string // the route regex's captures, for hash_on=uri_capture
+
 	// stopAbort disarms the client-abort hook of the current connection.
 	stopAbort func() bool
 
@@ -280,9 +282,16 @@ func (rs *reqState) disarm() bool {
 	return ok
 }
 
+// addPluginHeaders adds what plugins and the balancer want on the client's
+// response, proxied or not: plugin headers and a hash_on=cookie cookie.
 func (rs *reqState) addPluginHeaders(h http.Header) {
 	for k, vv := range rs.pctx.ResponseHeader {
 		h[k] = vv
+	}
+	if c := rs.breq.SetCookie; c != nil {
+		if v := c.String(); v != "" {
+			h["Set-Cookie"] = append(h["Set-Cookie"], v)
+		}
 	}
 }
 
@@ -446,6 +455,7 @@ func (p *Proxy) serve(rs *reqState) {
 	if hasBody {
 		rs.body.reset(r.Body, idem)
 	}
+	rs.captures = m.uriCaptures(decoded)
 	p.proxy(rs, cr, svc, idem)
 }
 
@@ -551,7 +561,7 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		picker = p.opts.Balancers.Picker(svc.host)
 	}
 	h := &rs.head
-	rs.breq = balancer.Request{HTTP: rs.r, ClientIP: rs.pctx.ClientIP, Tried: rs.triedBuf[:0]}
+	rs.breq = balancer.Request{HTTP: rs.r, ClientIP: rs.pctx.ClientIP, Tried: rs.triedBuf[:0], URICaptures: rs.captures}
 	if rs.pctx.Consumer != nil {
 		rs.breq.ConsumerID = rs.pctx.Consumer.ID
 	}

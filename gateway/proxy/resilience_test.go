@@ -611,3 +611,45 @@ func TestClientAbortReleasesUpstream(t *testing.T) {
 		t.Errorf("Done %+v: a client abort must not count against the target", done[0].res)
 	}
 }
+
+// cookiePicker hashes like hash_on=cookie/uri_capture would: it records the
+// captures it was given and hands out a cookie.
+type cookiePicker struct {
+	*ringPicker
+	captures map[string]string
+}
+
+func (c *cookiePicker) Pick(req *balancer.Request) (balancer.Peer, error) {
+	c.mu.Lock()
+	c.captures = req.URICaptures
+	c.mu.Unlock()
+	if req.SetCookie == nil {
+		req.SetCookie = &http.Cookie{Name: "sticky", Value: "t0", Path: "/"}
+	}
+	return c.ringPicker.Pick(req)
+}
+
+func TestBalancerHashInputs(t *testing.T) {
+	up := upstream(t, echo)
+	cp := &cookiePicker{ringPicker: newRing(addrOf(up))}
+	p := New(Options{Balancers: fakeLookup{"ring": cp}})
+	svc := service("svc", "ring:80")
+	p.Apply(&config.Config{
+		Services: []*config.Service{svc},
+		Routes:   []*config.Route{route("r", "svc", `~/users/(?P<user>[a-z]+)/(\d+)`)},
+	})
+	gw := gateway(t, p)
+	resp, _ := get(t, gw.URL+"/users/alice/42/x")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	cp.mu.Lock()
+	got := cp.captures
+	cp.mu.Unlock()
+	if got["user"] != "alice" || got["1"] != "alice" || got["2"] != "42" {
+		t.Errorf("captures %v", got)
+	}
+	if c := resp.Header.Get("Set-Cookie"); c != "sticky=t0; Path=/" {
+		t.Errorf("Set-Cookie %q", c)
+	}
+}

@@ -26,7 +26,10 @@ type routeEntry struct {
 	// exactly one of prefix / re is set when the route has paths
 	prefix string
 	re     *regexp.Regexp
-	prio   priority
+	// captures: the regex has groups, so a match records them (for the
+	// balancer's hash_on=uri_capture).
+	captures bool
+	prio     priority
 	order  int // position in the configuration: the tie breaker
 }
 
@@ -212,6 +215,7 @@ func compileRouter(cfg *config.Config, services map[string]*compiledService) (*r
 					continue
 				}
 				e.re = re
+				e.captures = re.NumSubexp() > 0
 				e.prio.regex = true
 				e.prio.regexPriority = r.RegexPriority
 			} else {
@@ -267,6 +271,29 @@ type match struct {
 	// prefixLen is how many bytes of the (decoded, normalised) path the path
 	// matcher consumed: what strip_path removes.
 	prefixLen int
+	// sub holds the regex's submatch indexes when it has groups.
+	sub []int
+}
+
+// uriCaptures returns the regex captures by name and by number (Kong's
+// uri_captures), or nil when the matched path had none.
+func (m match) uriCaptures(path string) map[string]string {
+	if m.sub == nil {
+		return nil
+	}
+	names := m.entry.re.SubexpNames()
+	out := make(map[string]string, len(names))
+	for i := 1; i < len(names) && 2*i+1 < len(m.sub); i++ {
+		a, b := m.sub[2*i], m.sub[2*i+1]
+		if a < 0 {
+			continue // the group did not take part in the match
+		}
+		out[strconv.Itoa(i)] = path[a:b]
+		if names[i] != "" {
+			out[names[i]] = path[a:b]
+		}
+	}
+	return out
 }
 
 // routeRequest is what the router looks at, extracted once per request.
@@ -313,9 +340,16 @@ func (rt *router) find(req *routeRequest) (m match, ok bool) {
 			}
 		}
 		n := 0
+		var sub []int
 		switch {
 		case e.re != nil:
-			loc := e.re.FindStringIndex(req.path)
+			var loc []int
+			if e.captures {
+				loc = e.re.FindStringSubmatchIndex(req.path)
+				sub = loc
+			} else {
+				loc = e.re.FindStringIndex(req.path)
+			}
 			if loc == nil {
 				continue
 			}
@@ -328,7 +362,7 @@ func (rt *router) find(req *routeRequest) (m match, ok bool) {
 			}
 			n = len(e.prefix)
 		}
-		return match{entry: e, prefixLen: n}, true
+		return match{entry: e, prefixLen: n, sub: sub}, true
 	}
 	return match{}, false
 }
