@@ -408,7 +408,6 @@ func TestServerStatusCounts(t *testing.T) {
 	}
 }
 
-
 func TestForwardedPrefix(t *testing.T) {
 	up := upstream(t, echo)
 	noStrip := route("nostrip", "s1", "/keep")

@@ -30,7 +30,7 @@ type routeEntry struct {
 	// balancer's hash_on=uri_capture).
 	captures bool
 	prio     priority
-	order  int // position in the configuration: the tie breaker
+	order    int // position in the configuration: the tie breaker
 }
 
 // priority mirrors the fields Kong's get_priority packs into a 64-bit value
