@@ -14,6 +14,8 @@ import (
 // time.ParseDuration reads back.
 func fmtDur(d time.Duration) string {
 	switch {
+	case d == 0:
+		return "0s"
 	case d < 0:
 		return "-" + fmtDur(-d)
 	case d < time.Microsecond:

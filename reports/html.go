@@ -147,7 +147,7 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <section><h2>Totals</h2>
 <table><thead><tr>{{range .TotalsColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody><tr>{{range .Totals}}<td class="num">{{.}}</td>{{end}}</tr></tbody></table>
 <p>Status codes: {{codes $r.Totals.StatusCodes}}</p>
-{{with $r.Totals.Errors}}<p>Errors:</p><ul>{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{with $r.Totals.Errors}}<details{{if le (len .) 5}} open{{end}}><summary>{{len .}} distinct errors</summary><ul>{{range .}}<li><code>{{.}}</code></li>{{end}}</ul></details>{{end}}
 <details><summary>vegeta-style text report</summary><pre>{{.Text}}</pre></details>
 </section>
 

@@ -161,7 +161,14 @@ func writeMarkdownScenario(b *strings.Builder, r *Record) {
 	fmt.Fprintf(b, "\nStatus codes: %s\n", mdEscape(fmtCodes(r.Totals.StatusCodes)))
 	if len(r.Totals.Errors) > 0 {
 		b.WriteString("\nErrors:\n")
-		for _, e := range r.Totals.Errors {
+		// vegeta keeps one error per connection (their ports differ), so a
+		// job page gets the first few; the HTML page has them all.
+		const shown = 10
+		for i, e := range r.Totals.Errors {
+			if i == shown {
+				fmt.Fprintf(b, "- … and %d more\n", len(r.Totals.Errors)-shown)
+				break
+			}
 			fmt.Fprintf(b, "- `%s`\n", strings.ReplaceAll(oneLine(e), "`", "'"))
 		}
 	}

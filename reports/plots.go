@@ -171,7 +171,7 @@ func latencyPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	p, leg := timePlot(r, "latency (ms)")
 	var p50, p99 plotter.XYs
 	var lo, hi float64 = math.Inf(1), 0
-	for _, iv := range r.Series {
+	for _, iv := range plotted(r) {
 		if iv.Requests == 0 {
 			continue
 		}
@@ -216,7 +216,7 @@ func errorPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	p, leg := timePlot(r, "errors (% of requests)")
 	var xys plotter.XYs
 	peak := 0.0
-	for _, iv := range r.Series {
+	for _, iv := range plotted(r) {
 		if iv.Requests == 0 {
 			continue
 		}
@@ -235,7 +235,7 @@ func targetPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	p, leg := timePlot(r, "share of requests (%)")
 	p.Y.Min, p.Y.Max = 0, 105
 	seen := map[string]bool{}
-	for _, iv := range r.Series {
+	for _, iv := range plotted(r) {
 		for t := range iv.Targets {
 			seen[t] = true
 		}
@@ -247,7 +247,7 @@ func targetPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	slices.Sort(targets)
 	for i, t := range targets {
 		var xys plotter.XYs
-		for _, iv := range r.Series {
+		for _, iv := range plotted(r) {
 			if iv.Requests == 0 {
 				continue
 			}
@@ -282,7 +282,7 @@ func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	p, leg := timePlot(r, "responses per second")
 	p.Y.Min = 0
 	all := map[string]int{}
-	for _, iv := range r.Series {
+	for _, iv := range plotted(r) {
 		for c, n := range iv.StatusCodes {
 			all[c] += n
 		}
@@ -290,11 +290,13 @@ func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	class := map[string]int{}
 	for _, code := range sortedCodes(all) {
 		var xys plotter.XYs
-		for _, iv := range r.Series {
+		series := plotted(r)
+		for i, iv := range series {
 			if iv.Width <= 0 {
 				continue
 			}
-			xys = append(xys, plotter.XY{X: mid(iv), Y: float64(iv.StatusCodes[code]) / iv.Width.Seconds()})
+			span := sendSpan(r, iv, i == len(series)-1)
+			xys = append(xys, plotter.XY{X: mid(iv), Y: float64(iv.StatusCodes[code]) / span.Seconds()})
 		}
 		cls := "" // an empty code would be a harness bug; still draw it
 		if code != "" {
@@ -307,6 +309,38 @@ func statusPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 		}
 	}
 	return p, leg, nil
+}
+
+// plotted is the series the time plots draw: all of it but a trailing runt.
+// The harness buckets by send time from the attack's start, so the last
+// request or two can land alone in one more bucket; its p99 and target share
+// would be one request's, and would read as a sudden change at the end.
+func plotted(r *Record) []Interval {
+	s := r.Series
+	n := len(s)
+	if n < 3 {
+		return s
+	}
+	total := 0
+	for _, iv := range s[:n-1] {
+		total += iv.Requests
+	}
+	if mean := float64(total) / float64(n-1); float64(s[n-1].Requests) < 0.1*mean {
+		return s[:n-1]
+	}
+	return s
+}
+
+// sendSpan is the part of an interval during which requests were sent: all of
+// it but for the last, which the attack's end cuts short. Dividing the last
+// bucket's count by its full width would draw a drop in traffic that never
+// happened; its count at the run's achieved rate says how long it lasted.
+func sendSpan(r *Record, iv Interval, last bool) time.Duration {
+	if !last || r.Totals.Rate <= 0 || iv.Requests == 0 {
+		return iv.Width
+	}
+	span := time.Duration(float64(iv.Requests) / r.Totals.Rate * float64(time.Second))
+	return min(max(span, time.Millisecond), iv.Width)
 }
 
 // percentileTicks label the 1/(1-q) axis of the distribution plot in

@@ -233,6 +233,21 @@ func TestMarkdownNumbersEqualRecord(t *testing.T) {
 	}
 }
 
+func TestMarkdownCapsErrorSet(t *testing.T) {
+	r := fixture(t, "failover-kill-one-of-two-targets")
+	r.Totals.Errors = nil
+	for i := range 25 {
+		r.Totals.Errors = append(r.Totals.Errors, fmt.Sprintf("read tcp 127.0.0.1:%d->127.0.0.1:8000: connection reset by peer", 40000+i))
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, []*Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "connection reset by peer"); n != 10 || !strings.Contains(b.String(), "- … and 15 more") {
+		t.Errorf("summary lists %d errors:\n%s", n, b.String())
+	}
+}
+
 func TestMarkdownEscapesCells(t *testing.T) {
 	r := fixture(t, "failover-kill-one-of-two-targets")
 	r.Scenario = "a | b <script>"
@@ -482,6 +497,42 @@ func TestDistributionFallsBackToLatencies(t *testing.T) {
 	// min, p50, p90, p95, p99, p99.9; the max has no place on the axis.
 	if longest != 6 {
 		t.Errorf("distribution line has %d points, want 6", longest)
+	}
+}
+
+func TestSendSpanAndRunt(t *testing.T) {
+	// 300 req/s in 250ms buckets.
+	r := &Record{Totals: Totals{Requests: 2400, Rate: 300}}
+	for i := range 32 {
+		r.Series = append(r.Series, Interval{Offset: time.Duration(i) * 250 * time.Millisecond, Width: 250 * time.Millisecond, Requests: 75})
+	}
+	tests := []struct {
+		n    int
+		last bool
+		want time.Duration
+	}{
+		{75, false, 250 * time.Millisecond},
+		{75, true, 250 * time.Millisecond},
+		{30, true, 100 * time.Millisecond},
+		{30, false, 250 * time.Millisecond},
+		{1, true, 3333333 * time.Nanosecond},
+	}
+	for _, tt := range tests {
+		got := sendSpan(r, Interval{Width: 250 * time.Millisecond, Requests: tt.n}, tt.last)
+		if d := got - tt.want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("sendSpan(%d requests, last %v) = %s, want %s", tt.n, tt.last, got, tt.want)
+		}
+	}
+	if got := len(plotted(r)); got != 32 {
+		t.Errorf("full series: %d plotted, want 32", got)
+	}
+	r.Series = append(r.Series, Interval{Offset: 8 * time.Second, Width: 250 * time.Millisecond, Requests: 1})
+	if got := len(plotted(r)); got != 32 {
+		t.Errorf("a one-request trailing bucket is drawn: %d plotted, want 32", got)
+	}
+	r.Series[32].Requests = 30
+	if got := len(plotted(r)); got != 33 {
+		t.Errorf("a short last bucket is dropped: %d plotted, want 33", got)
 	}
 }
 
