@@ -130,7 +130,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 func BenchmarkRouterFind(b *testing.B) {
 	cfg := benchConfig("127.0.0.1:1", 100)
 	services := map[string]*compiledService{"s": {path: "/"}}
-	rt, _ := compileRouter(cfg, services)
+	rt, _ := compileRouter(cfg, services, nil)
 	req := &routeRequest{method: "GET", host: "gw.example", serverPort: 8000, path: "/bench/x", header: http.Header{}}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -138,5 +138,23 @@ func BenchmarkRouterFind(b *testing.B) {
 		if _, ok := rt.find(req); !ok {
 			b.Fatal("no match")
 		}
+	}
+}
+
+// BenchmarkApply1000Routes is one configuration change with 1,000 routes (a
+// tenth of them regex), as an Admin API write costs the proxy.
+func BenchmarkApply1000Routes(b *testing.B) {
+	cfg := benchConfig("127.0.0.1:1", 1000)
+	for i, r := range cfg.Routes {
+		if i%10 == 0 {
+			r.Paths = []string{fmt.Sprintf(`~/re/%d/(?P<id>\d+)$`, i)}
+		}
+	}
+	p := New(Options{})
+	defer p.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Apply(cfg)
 	}
 }

@@ -72,10 +72,11 @@ type Options struct {
 
 // Proxy is the proxy listener's http.Handler.
 type Proxy struct {
-	opts Options
-	log  *slog.Logger
-	snap atomic.Pointer[snapshot]
-	tr   *transport
+	opts    Options
+	log     *slog.Logger
+	snap    atomic.Pointer[snapshot]
+	applyMu sync.Mutex
+	tr      *transport
 
 	via          string // on responses: "1.1 kong/<version>"
 	viaIn11      string // on upstream requests, by the client's protocol
@@ -196,7 +197,9 @@ func (p *Proxy) Apply(cfg *config.Config) {
 		}
 		services[s.ID] = cs
 	}
-	rt, warnings := compileRouter(cfg, services)
+	p.applyMu.Lock() // Apply is called by one writer; the lock only orders rare concurrent callers
+	defer p.applyMu.Unlock()
+	rt, warnings := compileRouter(cfg, services, p.snap.Load().router)
 	for _, w := range warnings {
 		p.log.Warn("route path or host skipped", "err", w)
 	}
@@ -629,6 +632,10 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		if !f.retryable(idem) {
 			break
 		}
+	}
+	if last.kind != failClientGone {
+		p.log.Warn("upstream failed", "request_id", rs.requestID, "service", svc.cfg.ID,
+			"host", svc.host, "method", rs.r.Method, "err", last.err)
 	}
 	switch {
 	case last.kind == failClientBody:

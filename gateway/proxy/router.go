@@ -16,6 +16,27 @@ import (
 // compiles nothing per request.
 type router struct {
 	entries []*routeEntry // sorted, highest priority first
+	// regexes are this router's compiled patterns, handed to the next compile:
+	// an Admin API burst re-applies the configuration once per write, and
+	// recompiling every regex each time would make N writes cost O(N²).
+	regexes map[string]*regexp.Regexp
+}
+
+// compileRegex returns the compiled pattern from the previous router when it
+// had it. *regexp.Regexp is safe for concurrent use, so sharing is fine.
+func (rt *router) compileRegex(prev *router, pattern string) (*regexp.Regexp, error) {
+	re, ok := rt.regexes[pattern]
+	if !ok && prev != nil {
+		re, ok = prev.regexes[pattern]
+	}
+	if !ok {
+		var err error
+		if re, err = regexp.Compile(pattern); err != nil {
+			return nil, err
+		}
+	}
+	rt.regexes[pattern] = re
+	return re, nil
 }
 
 // routeEntry is one (route, path) pair. Kong 3.x splits a route with several
@@ -125,9 +146,9 @@ func (h headerMatcher) match(hdr http.Header) bool {
 // left out (Kong does not route to a disabled service). An invalid regex only
 // drops that path, logged by the caller through the returned warnings, so one bad
 // route cannot take the whole configuration down.
-func compileRouter(cfg *config.Config, services map[string]*compiledService) (*router, []error) {
+func compileRouter(cfg *config.Config, services map[string]*compiledService, prev *router) (*router, []error) {
 	var warnings []error
-	rt := &router{}
+	rt := &router{regexes: map[string]*regexp.Regexp{}}
 	order := 0
 	for _, r := range cfg.Routes {
 		if r == nil {
@@ -180,7 +201,7 @@ func compileRouter(cfg *config.Config, services map[string]*compiledService) (*r
 			hm := headerMatcher{name: http.CanonicalHeaderKey(name)}
 			for _, v := range r.Headers[name] {
 				if strings.HasPrefix(v, "~*") {
-					re, err := regexp.Compile("(?i)" + v[2:])
+					re, err := rt.compileRegex(prev, "(?i)"+v[2:])
 					if err != nil {
 						warnings = append(warnings, fmt.Errorf("route %s: header %s regex %q: %w", r.ID, name, v, err))
 						continue
@@ -209,7 +230,7 @@ func compileRouter(cfg *config.Config, services map[string]*compiledService) (*r
 			order++
 			if strings.HasPrefix(p, "~") {
 				// Kong anchors a regex path at the start of the path ("^" .. regex).
-				re, err := regexp.Compile("^" + p[1:])
+				re, err := rt.compileRegex(prev, "^"+p[1:])
 				if err != nil {
 					warnings = append(warnings, fmt.Errorf("route %s: path regex %q: %w", r.ID, p, err))
 					continue

@@ -27,7 +27,7 @@ func mkRoute(id string, opts ...rtOpt) *config.Route {
 func compileTest(t *testing.T, routes ...*config.Route) *router {
 	t.Helper()
 	svc := &compiledService{path: "/"}
-	rt, warnings := compileRouter(&config.Config{Routes: routes}, map[string]*compiledService{"s": svc})
+	rt, warnings := compileRouter(&config.Config{Routes: routes}, map[string]*compiledService{"s": svc}, nil)
 	if len(warnings) > 0 {
 		t.Fatalf("warnings: %v", warnings)
 	}
@@ -150,7 +150,7 @@ func TestRouterSkipsBadRegexAndDisabledServices(t *testing.T) {
 		mkRoute("good", paths("/")),
 		{ID: "orphan", Paths: []string{"/"}, Methods: []string{"GET"}, Service: &config.Ref{ID: "disabled"}},
 	}
-	rt, warnings := compileRouter(&config.Config{Routes: routes}, map[string]*compiledService{"s": {path: "/"}})
+	rt, warnings := compileRouter(&config.Config{Routes: routes}, map[string]*compiledService{"s": {path: "/"}}, nil)
 	if len(warnings) != 1 {
 		t.Fatalf("warnings %v, want one for the bad regex", warnings)
 	}
