@@ -421,6 +421,9 @@ type faultBands struct{ windows []Window }
 func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
 	sty := draw.TextStyle{Color: color.NRGBA{0x90, 0x20, 0x10, 0xFF}, Font: font.From(sansFont, 8), Handler: p.TextHandler}
+	// Faults injected close together would print their names on top of
+	// each other: each name takes the first line down where it fits.
+	var lineEnds []vg.Length
 	for _, w := range b.windows {
 		x0 := max(trX(w.From.Seconds()), c.Min.X)
 		x1 := min(trX(w.To.Seconds()), c.Max.X)
@@ -430,7 +433,17 @@ func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
 		c.FillPolygon(FaultColor, []vg.Point{
 			{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y},
 		})
-		c.FillText(sty, vg.Point{X: x0 + 2, Y: c.Max.Y - 10}, w.Name)
+		line := 0
+		for line < len(lineEnds) && lineEnds[line] > x0 {
+			line++
+		}
+		end := x0 + 2 + sty.Width(w.Name) + 4
+		if line == len(lineEnds) {
+			lineEnds = append(lineEnds, end)
+		} else {
+			lineEnds[line] = end
+		}
+		c.FillText(sty, vg.Point{X: x0 + 2, Y: c.Max.Y - 10 - vg.Length(line)*10}, w.Name)
 	}
 }
 

@@ -450,6 +450,26 @@ func TestFaultWindowsAtRecordedTimes(t *testing.T) {
 	}
 }
 
+func TestFaultLabelsDoNotOverlap(t *testing.T) {
+	r := fixture(t, "failover-kill-one-of-two-targets")
+	second := r.Faults[0]
+	second.Name, second.Target = "kill mockbin-c", "mockbin-c"
+	second.Start = second.Start.Add(50 * time.Millisecond)
+	r.Faults = append(r.Faults, second)
+	figs, err := Figures(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := regexp.MustCompile(`<text x="([-0-9.e]+)" y="([-0-9.e]+)"[^>]*>(kill mockbin-[bc])</text>`)
+	ys := map[string]string{}
+	for _, m := range label.FindAllSubmatch(figs[0].SVG, -1) {
+		ys[string(m[3])] = string(m[2])
+	}
+	if len(ys) != 2 || ys["kill mockbin-b"] == ys["kill mockbin-c"] {
+		t.Errorf("fault labels at y %v, want two different lines", ys)
+	}
+}
+
 func TestPlotsHaveData(t *testing.T) {
 	r := fixture(t, "failover-kill-one-of-two-targets")
 	figs, err := Figures(r)
