@@ -661,6 +661,10 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 	for attempt := 0; ; attempt++ {
 		c, err := p.tr.get(ctx, dt)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The client left while we dialled: not the target's fault.
+				return nil, failure{kind: failClientGone, err: err}
+			}
 			var dnsErr *net.DNSError
 			if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
 				return nil, failure{kind: failDNS, err: err}

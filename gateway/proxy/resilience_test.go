@@ -653,3 +653,20 @@ func TestBalancerHashInputs(t *testing.T) {
 		t.Errorf("Set-Cookie %q", c)
 	}
 }
+
+func TestClientAbortDuringConnect(t *testing.T) {
+	hole := blackhole(t)
+	gw, ring, _ := ringGateway(t, 3, func(s *config.Service) { s.ConnectTimeout = 10000 }, hole, deadAddr(t))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	eventually(t, 5*time.Second, func() bool { p, _, _ := ring.snapshot(); return len(p) == 1 }, "the first pick")
+	conn.Close()
+	eventually(t, 5*time.Second, func() bool { _, d, _ := ring.snapshot(); return len(d) == 1 }, "Done after the client left")
+	picks, done, _ := ring.snapshot()
+	if done[0].res != (balancer.Result{}) || len(picks) != 1 {
+		t.Errorf("picks %v done %+v: a client that leaves must neither count against the target nor trigger retries", picks, done)
+	}
+}
