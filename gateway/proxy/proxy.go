@@ -817,7 +817,9 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 			continue
 		}
 		if prev, ok := dst[f.key]; ok {
-			dst[f.key] = append(prev, f.value) // a repeated field (Set-Cookie)
+			if f.key != "Content-Length" { // repeats were checked equal by the parser
+				dst[f.key] = append(prev, f.value) // a repeated field (Set-Cookie)
+			}
 			continue
 		}
 		vals[i] = f.value
