@@ -20,9 +20,10 @@ mockbin:
 test: deps-test
 	go test -race -count=1 ./...
 
-# Debian packages the unit tests use for real (a redis-server for the redis rate-limit policy).
+# Debian packages the unit tests use for real: redis-server for the redis rate-limit
+# policy, chromium for the report checks (so neither is ever skipped).
 deps-test:
-	@scripts/apt-ensure.sh redis-server:redis-server
+	@scripts/apt-ensure.sh redis-server:redis-server chromium:chromium
 
 # The main job: builds binaries and images, runs the scenario suites, writes reports/out/.
 test-resilience:
