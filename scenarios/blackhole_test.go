@@ -24,13 +24,16 @@ var _ = Describe("blackholed upstream", Label("blackhole"), func() {
 	It("fails fast within the timeouts and leaks nothing", func(ctx SpecContext) {
 		sc := begin(ctx, "blackholed upstream", stack.Options{Mockbins: 2, Toxiproxy: true})
 		m1, m2 := sc.Stack.Mockbin("mockbin1"), sc.Stack.Mockbin("mockbin2")
-		connectTimeout, readTimeout := 300, 700 // ms
+		const connectTimeout, readTimeout = 300, 700 // ms: what the bounds promise
+		cfgConnect, cfgRead := connectTimeout, readTimeout
 		if harness.Proving("blackhole") {
-			connectTimeout, readTimeout = 60000, 60000 // Kong's defaults: requests hang past any client timeout
+			// A gateway that ignores the service's timeouts (here: Kong's 60 s
+			// defaults): requests hang past the bounds.
+			cfgConnect, cfgRead = 60000, 60000
 		}
 		svc := func(name string) stack.ServiceSpec {
 			return stack.ServiceSpec{Name: name, Retries: stack.Int(0),
-				ConnectTimeout: stack.Int(connectTimeout), ReadTimeout: stack.Int(readTimeout), WriteTimeout: stack.Int(readTimeout)}
+				ConnectTimeout: stack.Int(cfgConnect), ReadTimeout: stack.Int(cfgRead), WriteTimeout: stack.Int(cfgRead)}
 		}
 		Expect(sc.Configure(ctx,
 			harness.Balanced{Service: svc("hole"), Upstream: stack.UpstreamSpec{Name: "hole-up"}, Targets: []string{m1.Target}, Path: "/hole"},

@@ -22,7 +22,7 @@ var _ = Describe("gateway killed and restarted", Label("gateway-restart"), func(
 	It("keeps its configuration and resumes traffic", func(ctx SpecContext) {
 		opts := stack.Options{Mockbins: 2}
 		if harness.Proving("gateway-restart") {
-			opts.GatewayArgs = []string{"--database", "off"} // DB-less: nothing survives a restart
+			opts.EphemeralData = true // the data dir does not survive the restart: nothing to recover
 		}
 		sc := begin(ctx, "gateway killed and restarted", opts)
 		m1, m2 := sc.Stack.Mockbin("mockbin1"), sc.Stack.Mockbin("mockbin2")

@@ -15,7 +15,7 @@ out=${GAUNTLET_OUT:-reports/out}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 # A run's records describe that run only.
-rm -rf "$out/records" "$out/results" "$out/junit.xml" "$out/report.json"
+rm -rf "$out/records" "$out/results" "$out/logs" "$out/junit.xml" "$out/report.json"
 
 if [ -n "${GAUNTLET_BIN_DIR:-}" ]; then
   # Prebuilt binaries (gateway, mockbin, toxiproxy), e.g. to test another gateway build.

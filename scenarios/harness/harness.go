@@ -215,6 +215,12 @@ func (s *Scenario) Finish(ctx context.Context, failure string) error {
 			errs = append(errs, err)
 		}
 		s.rec.Logs = s.Stack.Logs()
+		for _, l := range s.Stack.FullLogs() {
+			path := filepath.Join(s.outDir, "logs", reports.Slug(s.Name), l.Container+".log")
+			if err := writeFile(path, []byte(l.Tail)); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	s.fill()
 	switch {
@@ -306,6 +312,16 @@ func target(name string) string {
 		return name[i+1:]
 	}
 	return name
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // Client is an HTTP client for probes from the harness.

@@ -226,6 +226,7 @@ type containerSpec struct {
 	env   map[string]string
 	ports []string // container ports to publish on 127.0.0.1
 	wait  wait.Strategy
+	tmpfs map[string]string
 }
 
 func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
@@ -256,6 +257,7 @@ func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testc
 			WaitingFor:     spec.wait,
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.PortBindings = bindings
+				hc.Tmpfs = spec.tmpfs
 			},
 		},
 		Started: true,
@@ -308,7 +310,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		var logs []reports.Log
 		var errs []error
 		for _, n := range nodes {
-			logs = append(logs, reports.Log{Container: n.name, Tail: logTail(containerLog(ctx, n.c), tailBytes)})
+			logs = append(logs, reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))})
 			if err := n.c.Terminate(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
 			}
@@ -370,8 +372,13 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		}
 	}
 
+	var tmpfs map[string]string
+	if opts.EphemeralData {
+		tmpfs = map[string]string{"/data": ""} // emptied whenever the container stops
+	}
 	gw, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
 		name:  "gateway",
+		tmpfs: tmpfs,
 		image: d.images["gateway"],
 		cmd: append([]string{
 			"--proxy-listen", "0.0.0.0:8000",

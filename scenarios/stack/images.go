@@ -90,6 +90,8 @@ type Images map[string]string
 // BuildImages packs each binary of dir into a FROM scratch image tagged by the
 // binary's hash, labelled for cleanup. The classic builder needs no pull and no
 // base image.
+// The tag carries the run, so two runs that build the same binary never share
+// (and remove) each other's image.
 func BuildImages(ctx context.Context, cli *client.Client, log *slog.Logger, dir string, bins []Binary, labels map[string]string) (Images, error) {
 	out := Images{}
 	for _, b := range bins {
@@ -101,7 +103,7 @@ func BuildImages(ctx context.Context, cli *client.Client, log *slog.Logger, dir 
 			return nil, fmt.Errorf("image %s: %w", b.Name, err)
 		}
 		sum := sha256.Sum256(bin)
-		ref := fmt.Sprintf("gauntlet-harness/%s:%s", b.Name, hex.EncodeToString(sum[:])[:12])
+		ref := fmt.Sprintf("gauntlet-harness/%s:%s-%s", b.Name, hex.EncodeToString(sum[:])[:12], labels[LabelRun])
 		start := time.Now()
 		buildCtx, err := imageContext(b, bin)
 		if err != nil {

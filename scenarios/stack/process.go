@@ -66,6 +66,9 @@ type procNode struct {
 	args    []string
 	logPath string
 	ready   func(ctx context.Context) error
+	// wipeOnStart is removed before every start but the first (EphemeralData).
+	wipeOnStart string
+	started     bool
 	// proxy, when set, is the Toxiproxy proxy in front of the process, used for
 	// partitions (disabled proxy: connections refused, like a vanished host).
 	proxy *toxiclient.Proxy
@@ -87,6 +90,13 @@ func (n *procNode) Start(ctx context.Context) error {
 			return fmt.Errorf("start %s: already running", n.name)
 		}
 	}
+	if n.started && n.wipeOnStart != "" {
+		if err := os.RemoveAll(n.wipeOnStart); err != nil {
+			n.mu.Unlock()
+			return fmt.Errorf("start %s: %w", n.name, err)
+		}
+	}
+	n.started = true
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		n.mu.Unlock()
@@ -230,7 +240,7 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 				}
 			}
 			b, _ := os.ReadFile(n.logPath)
-			logs = append(logs, reports.Log{Container: n.name, Tail: logTail(b, tailBytes)})
+			logs = append(logs, reports.Log{Container: n.name, Tail: string(b)})
 		}
 		for _, px := range proxies {
 			_ = px.Delete()
@@ -294,6 +304,9 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 		}, opts.GatewayArgs...),
 		logPath: filepath.Join(dir, "gateway.log"),
 		ready:   httpReady(admin + "/status"),
+	}
+	if opts.EphemeralData {
+		gw.wipeOnStart = filepath.Join(dir, "gateway-data")
 	}
 	nodes = append(nodes, gw)
 	if err := gw.Start(ctx); err != nil {

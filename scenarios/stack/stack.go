@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
@@ -28,6 +29,11 @@ type Options struct {
 	Toxiproxy bool
 	// GatewayArgs are extra gateway flags.
 	GatewayArgs []string
+	// EphemeralData loses the gateway's data dir whenever the gateway stops
+	// (a tmpfs in a container, a wiped directory for a process): a gateway
+	// whose config store does not survive restarts, for proving that the
+	// restart scenario would notice.
+	EphemeralData bool
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +82,7 @@ type Stack struct {
 	// Toxiproxy is the client of the stack's Toxiproxy (nil without it).
 	Toxiproxy *toxiclient.Client
 
+	// closeFn tears the stack down and returns each component's whole log.
 	closeFn func(ctx context.Context) ([]reports.Log, error)
 	logs    []reports.Log
 	closed  bool
@@ -103,8 +110,17 @@ func (s *Stack) Close(ctx context.Context) error {
 	return err
 }
 
-// Logs are the components' log tails, available after Close.
-func (s *Stack) Logs() []reports.Log { return s.logs }
+// Logs are the components' log tails (the last 8 KiB), available after Close.
+func (s *Stack) Logs() []reports.Log {
+	out := make([]reports.Log, len(s.logs))
+	for i, l := range s.logs {
+		out[i] = reports.Log{Container: l.Container, Tail: logTail([]byte(l.Tail), tailBytes)}
+	}
+	return out
+}
+
+// FullLogs are the components' whole logs, available after Close.
+func (s *Stack) FullLogs() []reports.Log { return s.logs }
 
 // Provider starts stacks of one kind.
 type Provider interface {
@@ -136,12 +152,22 @@ const (
 )
 
 // Detect picks the provider: containers when a Docker engine answers, local
-// processes otherwise (said in one line on log).
+// processes otherwise (said in one line on log). GAUNTLET_STACK=containers or
+// =processes forces one.
 func Detect(ctx context.Context, log *slog.Logger, binDir string) (Provider, error) {
-	d, err := NewDocker(ctx, log, binDir)
-	if err == nil {
-		return d, nil
+	switch os.Getenv("GAUNTLET_STACK") {
+	case "processes":
+		return NewProcesses(ctx, log, binDir)
+	case "containers":
+		return NewDocker(ctx, log, binDir)
 	}
-	log.Warn(fmt.Sprintf("no Docker engine answers (%v); running scenarios on a process stack", err))
-	return NewProcesses(ctx, log, binDir)
+	d, err := ConnectDocker(ctx, log)
+	if err != nil {
+		log.Warn(fmt.Sprintf("no Docker engine answers (%v); running scenarios on a process stack", err))
+		return NewProcesses(ctx, log, binDir)
+	}
+	if err := d.Prepare(ctx, binDir, Binaries); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
