@@ -108,6 +108,7 @@ type upstreamHead struct {
 	fwdPrefix  string
 	requestID  string   // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
 	via        string   // Via: the client's, then ours
+	websocket  bool     // an Upgrade: websocket request, passed on as Kong does
 	teTrailers bool     // the client accepts trailers (TE: trailers)
 	bodyLength int64    // -1: chunked; 0: no body
 	num        [20]byte // number formatting scratch (a local array would escape)
@@ -172,6 +173,9 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	bw.WriteString(h.via)
 	if h.teTrailers {
 		bw.WriteString("\r\nTE: trailers")
+	}
+	if h.websocket {
+		bw.WriteString("\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket")
 	}
 	switch {
 	case h.bodyLength > 0:

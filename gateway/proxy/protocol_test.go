@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
@@ -137,4 +138,56 @@ func TestMalformedRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWebSocketTunnel proxies an HTTP/1.1 Upgrade: websocket handshake and then
+// raw bytes both ways (the tunnel is byte-transparent, so no framing is needed).
+func TestWebSocketTunnel(t *testing.T) {
+	var gotConn, gotUpgrade string
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		gotConn, gotUpgrade = r.Header.Get("Connection"), r.Header.Get("Upgrade")
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n")
+		io.Copy(conn, brw) // echo until the gateway half-closes
+	})
+	p := New(Options{})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/ws")}})
+	gw := gateway(t, p)
+
+	conn, err := net.Dial("tcp", addrOf(gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /ws/chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-Websocket-Accept") != "abc" || resp.Header.Get("Upgrade") != "websocket" ||
+		len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
+		t.Fatalf("handshake response %d %v", resp.StatusCode, resp.Header)
+	}
+	if gotConn != "keep-alive, Upgrade" || gotUpgrade != "websocket" {
+		t.Errorf("upstream saw Connection %q Upgrade %q", gotConn, gotUpgrade)
+	}
+	for _, msg := range []string{"hello", strings.Repeat("x", 100000)} {
+		if _, err := io.WriteString(conn, msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
+			t.Fatalf("echo of %d bytes: %v", len(msg), err)
+		}
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Errorf("after close: %q %v", rest, err)
+	}
+	eventually(t, 5*time.Second, func() bool { return p.ServerStatus()["connections_active"] == 0 }, "the hijacked connection is released")
 }

@@ -445,6 +445,7 @@ func (p *Proxy) serve(rs *reqState) {
 	}
 	h.via = p.inboundVia(r)
 	h.teTrailers = acceptsTrailers(r.Header)
+	h.websocket = wantsWebSocket(r)
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	switch {
 	case !hasBody:
@@ -492,6 +493,24 @@ func (p *Proxy) inboundVia(r *http.Request) string {
 		return strings.Join(prev, ", ") + ", " + v
 	}
 	return v
+}
+
+// wantsWebSocket reports an HTTP/1.1 WebSocket handshake, the one upgrade
+// Kong proxies. (HTTP/2 has no Upgrade; h2c upgrades are the server's.)
+func wantsWebSocket(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 {
+		return false
+	}
+	up := r.Header["Upgrade"]
+	if len(up) != 1 || !asciiEqualFold(trimOWS(up[0]), "websocket") {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		if headerHasToken(v, "upgrade") {
+			return true
+		}
+	}
+	return false
 }
 
 func acceptsTrailers(h http.Header) bool {
@@ -619,6 +638,10 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		}
 		c, f := p.try(rs, &dt, svc, idem)
 		if f.kind == failNone {
+			if rs.up.status == http.StatusSwitchingProtocols {
+				p.tunnel(rs, c, upstreamStart)
+				return
+			}
 			p.respond(rs, c, upstreamStart)
 			return
 		}
@@ -696,7 +719,7 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 			}
 			return nil, failure{kind: failSend, sent: c.written > 0, err: err}
 		}
-		err = readUpstreamResponse(c.br, rs.r.Method, &rs.up)
+		err = readUpstreamResponse(c.br, rs.r.Method, rs.head.websocket, &rs.up)
 		if err != nil {
 			p.dropConn(rs, c)
 			if ctx.Err() != nil {

@@ -55,15 +55,20 @@ func (u *upResponse) reset() {
 
 // readUpstreamResponse reads one response head from br, skipping interim 1xx
 // responses, and prepares the body reader. method is the request's method
-// (a HEAD response has no body).
-func readUpstreamResponse(br *bufio.Reader, method string, u *upResponse) error {
+// (a HEAD response has no body). A 101 is a response only when the request
+// asked for an upgrade (upgrade); then the connection becomes a tunnel.
+func readUpstreamResponse(br *bufio.Reader, method string, upgrade bool, u *upResponse) error {
 	for {
 		u.reset()
 		if err := u.readHead(br); err != nil {
 			return err
 		}
 		if u.status == http.StatusSwitchingProtocols {
-			return errUpgrade
+			if !upgrade {
+				return errUpgrade
+			}
+			u.noBody, u.close = true, true
+			return nil
 		}
 		if u.status >= 100 && u.status < 200 {
 			continue // 100 Continue, 103 Early Hints: informational only

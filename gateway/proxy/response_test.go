@@ -62,7 +62,7 @@ func TestReadUpstreamResponse(t *testing.T) {
 			if method == "" {
 				method = "GET"
 			}
-			err := readUpstreamResponse(br, method, &u)
+			err := readUpstreamResponse(br, method, false, &u)
 			if tc.status == 0 {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("err %v, want %v", err, tc.err)
@@ -115,7 +115,7 @@ func TestReadUpstreamResponse(t *testing.T) {
 func TestReadUpstreamResponseHeadLimit(t *testing.T) {
 	raw := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Fill: "+strings.Repeat("f", 1000)+"\r\n", 80) + "\r\n"
 	var u upResponse
-	err := readUpstreamResponse(bufio.NewReaderSize(strings.NewReader(raw), 4096), "GET", &u)
+	err := readUpstreamResponse(bufio.NewReaderSize(strings.NewReader(raw), 4096), "GET", false, &u)
 	if !errors.Is(err, errHeadTooLarge) {
 		t.Fatalf("err %v, want errHeadTooLarge", err)
 	}
@@ -141,7 +141,7 @@ func FuzzReadUpstreamResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		var u upResponse
 		br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
-		if err := readUpstreamResponse(br, "GET", &u); err != nil {
+		if err := readUpstreamResponse(br, "GET", false, &u); err != nil {
 			return
 		}
 		if !u.noBody {

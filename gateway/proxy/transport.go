@@ -31,7 +31,7 @@ const (
 )
 
 // upConn is one pooled connection to an upstream peer. Its Read and Write
-// methods arm the deadlines, so bufio and http.ReadResponse on top of it get
+// methods arm the deadlines, so bufio and the response parser on top of it get
 // per-read and per-write timeouts for free.
 type upConn struct {
 	nc     net.Conn // what we speak HTTP over (a *tls.Conn for https)
