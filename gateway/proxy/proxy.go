@@ -39,6 +39,14 @@
 // any other connection failure reports TCPFailure, a deadline reports Timeout,
 // a response reports its status (plus Timeout or TCPFailure when its body then
 // failed). A client that goes away reports nothing against the target.
+//
+// # WebSocket
+//
+// An HTTP/1.1 request with "Connection: upgrade" and "Upgrade: websocket" is
+// passed on with Kong's "Connection: keep-alive, Upgrade"; when the upstream
+// answers 101 the client connection is hijacked and bytes are copied both ways,
+// with the service's read and write timeouts between reads and writes (an idle
+// WebSocket is closed after read_timeout, as nginx does).
 package proxy
 
 import (
@@ -748,7 +756,7 @@ func (p *Proxy) dropConn(rs *reqState, c *upConn) {
 	}
 }
 
-var errUpgrade = errors.New("upstream switched protocols, which this gateway does not proxy")
+var errUpgrade = errors.New("upstream switched protocols although the request asked for no upgrade")
 
 // send writes the request head and streams the body. clientErr is set when
 // reading the client's body failed (the client went away or sent a short body).
