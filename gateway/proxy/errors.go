@@ -31,30 +31,76 @@ const (
 	typeXML
 )
 
-// responseType picks the error body format from Accept the way Kong does: the
-// first supported media type the client lists, JSON when none (Kong's
-// error_default_type).
+// responseType picks the error body format from Accept as Kong's
+// get_response_type does: the first media range with the highest q decides;
+// text/* means plain text, application/* and */* JSON, and a type Kong has no
+// template for falls back to JSON (error_default_type).
 func responseType(accept string) bodyType {
-	if accept == "" {
-		return typeJSON
+	best, bestQ := typeJSON, 0.0
+	for accept != "" {
+		part := accept
+		if i := strings.IndexByte(accept, ','); i >= 0 {
+			part, accept = accept[:i], accept[i+1:]
+		} else {
+			accept = ""
+		}
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		for params != "" {
+			var p string
+			p, params, _ = strings.Cut(params, ";")
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		if q > bestQ {
+			bestQ, best = q, mediaBodyType(strings.ToLower(strings.TrimSpace(mt)))
+		}
 	}
-	for _, part := range strings.Split(accept, ",") {
-		mt := strings.TrimSpace(part)
-		if i := strings.IndexByte(mt, ';'); i >= 0 {
-			mt = strings.TrimSpace(mt[:i])
-		}
-		switch strings.ToLower(mt) {
-		case "application/json", "*/*", "application/*":
-			return typeJSON
-		case "text/plain":
-			return typeText
-		case "text/html":
-			return typeHTML
-		case "application/xml", "text/xml":
-			return typeXML
-		}
+	return best
+}
+
+func mediaBodyType(mt string) bodyType {
+	switch mt {
+	case "text/plain", "text/*":
+		return typeText
+	case "text/html":
+		return typeHTML
+	case "application/xml":
+		return typeXML
 	}
 	return typeJSON
+}
+
+// exitMessage applies kong.response.error's rules to a plugin exit: 405, 500
+// and 502 always carry their fixed message; 401, 404 and 503 get a default
+// when the plugin gave none.
+func exitMessage(status int, msg string) string {
+	switch status {
+	case http.StatusMethodNotAllowed:
+		return "Method not allowed"
+	case http.StatusInternalServerError:
+		return msgUnexpected
+	case http.StatusBadGateway:
+		return "Bad gateway"
+	}
+	if msg != "" {
+		return msg
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		return "Unauthorized"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusServiceUnavailable:
+		return "Service unavailable"
+	}
+	if status >= 400 {
+		return http.StatusText(status)
+	}
+	return ""
 }
 
 // errorBody renders Kong's error body for msg in the chosen format.

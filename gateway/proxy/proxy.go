@@ -412,11 +412,7 @@ func (p *Proxy) serve(rs *reqState) {
 				p.writeGenerated(rs, http.StatusInternalServerError, msgUnexpected, nil)
 				return
 			}
-			msg := exit.Message
-			if msg == "" && exit.Status >= 400 {
-				msg = http.StatusText(exit.Status)
-			}
-			p.writeGenerated(rs, exit.Status, msg, exit.Header)
+			p.writeGenerated(rs, exit.Status, exitMessage(exit.Status, exit.Message), exit.Header)
 			return
 		}
 	}

@@ -455,3 +455,38 @@ func TestNameResolutionFailure(t *testing.T) {
 		t.Errorf("%d dials, want 1: a name that does not resolve is not retried", n)
 	}
 }
+
+func TestResponseType(t *testing.T) {
+	for accept, want := range map[string]bodyType{
+		"":                                  typeJSON,
+		"text/plain":                        typeText,
+		"text/*":                            typeText,
+		"text/html,application/xhtml+xml":   typeHTML,
+		"application/xhtml+xml,text/html":   typeJSON, // Kong has no template for the first: its default
+		"application/json;q=0.5, text/html": typeHTML,
+		"text/html;q=0.2, application/xml;q=0.9, */*;q=0.1": typeXML,
+		"*/*":             typeJSON,
+		"text/plain;q=0":  typeJSON,
+		"TEXT/PLAIN; q=1": typeText,
+	} {
+		if got := responseType(accept); got != want {
+			t.Errorf("responseType(%q) = %v, want %v", accept, got, want)
+		}
+	}
+}
+
+func TestExitMessage(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		msg, out string
+	}{
+		{401, "", "Unauthorized"}, {401, "No API key found in request", "No API key found in request"},
+		{404, "", "Not found"}, {503, "", "Service unavailable"}, {429, "API rate limit exceeded", "API rate limit exceeded"},
+		{500, "boom", "An unexpected error occurred"}, {502, "x", "Bad gateway"}, {405, "", "Method not allowed"},
+		{418, "", "I'm a teapot"}, {200, "", ""},
+	} {
+		if got := exitMessage(tc.status, tc.msg); got != tc.out {
+			t.Errorf("exitMessage(%d, %q) = %q, want %q", tc.status, tc.msg, got, tc.out)
+		}
+	}
+}
