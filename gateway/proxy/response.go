@@ -17,10 +17,11 @@ import (
 // head as one string, points header values into it, and frames the body with
 // readers that live in the pooled request state (RFC 9112 section 6).
 
-const maxResponseHead = 64 << 10
+// maxResponseHead matches Kong's proxy_buffer_size (160k): a larger head is 502.
+const maxResponseHead = 160 << 10
 
 var (
-	errHeadTooLarge = errors.New("upstream response head exceeds 64 KiB")
+	errHeadTooLarge = errors.New("upstream response head exceeds 160 KiB")
 	errMalformed    = errors.New("malformed upstream response")
 )
 
@@ -78,27 +79,29 @@ func readUpstreamResponse(br *bufio.Reader, method string, upgrade bool, u *upRe
 }
 
 func (u *upResponse) readHead(br *bufio.Reader) error {
-	// Collect the raw head (status line + fields + blank line).
+	// Collect the raw head (status line + fields + blank line). A line longer
+	// than the read buffer arrives in fragments.
+	lineStart := 0
 	for {
-		line, err := br.ReadSlice('\n')
+		frag, err := br.ReadSlice('\n')
+		if len(u.head)+len(frag) > maxResponseHead {
+			return errHeadTooLarge
+		}
+		u.head = append(u.head, frag...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
 		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return errHeadTooLarge // one line longer than the read buffer
-			}
-			if len(u.head) > 0 || len(line) > 0 {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
+			if err == io.EOF && len(u.head) > 0 {
+				err = io.ErrUnexpectedEOF
 			}
 			return err
 		}
-		if len(u.head)+len(line) > maxResponseHead {
-			return errHeadTooLarge
+		line := u.head[lineStart:]
+		if len(line) == 1 || len(line) == 2 && line[0] == '\r' {
+			break // the blank line ending the head
 		}
-		u.head = append(u.head, line...)
-		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
-			break
-		}
+		lineStart = len(u.head)
 	}
 	// One allocation holds every header value the client will see.
 	head := string(u.head)

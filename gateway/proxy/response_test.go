@@ -112,8 +112,21 @@ func TestReadUpstreamResponse(t *testing.T) {
 	}
 }
 
+func TestReadUpstreamResponseLongLine(t *testing.T) {
+	long := strings.Repeat("c", 40<<10) // longer than the connection's read buffer
+	raw := "HTTP/1.1 200 OK\r\nSet-Cookie: " + long + "\r\nContent-Length: 2\r\n\r\nok"
+	var u upResponse
+	br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+	if err := readUpstreamResponse(br, "GET", false, &u); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.fields) != 2 || u.fields[0].value != long || u.length != 2 {
+		t.Fatalf("fields %d, first value %d bytes, length %d", len(u.fields), len(u.fields[0].value), u.length)
+	}
+}
+
 func TestReadUpstreamResponseHeadLimit(t *testing.T) {
-	raw := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Fill: "+strings.Repeat("f", 1000)+"\r\n", 80) + "\r\n"
+	raw := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Fill: "+strings.Repeat("f", 1000)+"\r\n", 200) + "\r\n"
 	var u upResponse
 	err := readUpstreamResponse(bufio.NewReaderSize(strings.NewReader(raw), 4096), "GET", false, &u)
 	if !errors.Is(err, errHeadTooLarge) {
