@@ -711,6 +711,15 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 			return nil, failure{kind: failClientBody, err: clientErr}
 		}
 		if err != nil {
+			if ctx.Err() == nil && !isTimeout(err) && c.written > 0 && !stale {
+				// The upstream may have answered early and closed while the
+				// body was still coming (a 413, a 401): pass that answer on,
+				// as nginx does, instead of a 502.
+				if rerr := readUpstreamResponse(c.br, rs.r.Method, false, &rs.up); rerr == nil {
+					rs.up.close = true
+					return c, failure{}
+				}
+			}
 			p.dropConn(rs, c)
 			if ctx.Err() != nil {
 				return nil, failure{kind: failClientGone, err: err}

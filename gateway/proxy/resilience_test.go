@@ -670,3 +670,37 @@ func TestClientAbortDuringConnect(t *testing.T) {
 		t.Errorf("picks %v done %+v: a client that leaves must neither count against the target nor trigger retries", picks, done)
 	}
 }
+
+func TestEarlyUpstreamAnswer(t *testing.T) {
+	// The upstream rejects an upload after its head and closes with the body
+	// unread (the kernel then resets the connection).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")
+			}()
+		}
+	}()
+	gw, ring, _ := ringGateway(t, 2, nil, l.Addr().String())
+	req, _ := http.NewRequest(http.MethodPost, gw+"/upload", strings.NewReader(strings.Repeat("u", 32<<20)))
+	resp, body := do(t, nil, req)
+	if resp.StatusCode != 413 || body != "too big!" {
+		t.Fatalf("status %d body %q, want the upstream's 413", resp.StatusCode, body)
+	}
+	if picks, done, _ := ring.snapshot(); len(picks) != 1 || done[0].res.Status != 413 {
+		t.Errorf("picks %v done %+v", picks, done)
+	}
+}
