@@ -384,6 +384,9 @@ func (p *Proxy) serve(rs *reqState) {
 	decoded, escaped := requestPaths(r.URL)
 	host := requestHost(r.Host)
 	rr := routeRequest{method: r.Method, host: host, serverPort: serverPort, path: decoded, header: r.Header}
+	if r.TLS != nil {
+		rr.tls, rr.sni = true, strings.ToLower(r.TLS.ServerName)
+	}
 	m, ok := p.snap.Load().router.find(&rr)
 	if !ok {
 		p.writeGenerated(rs, http.StatusNotFound, msgNoRoute, nil)

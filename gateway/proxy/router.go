@@ -57,7 +57,7 @@ type routeEntry struct {
 // priority mirrors the fields Kong's get_priority packs into a 64-bit value
 // (kong/router/transform.lua), compared in the same order.
 type priority struct {
-	weight        int // number of criteria set: methods, hosts, headers, paths
+	weight        int // number of criteria set: methods, hosts, headers, paths, snis
 	plainHostOnly bool
 	headers       int
 	regex         bool
@@ -88,8 +88,9 @@ type compiledRoute struct {
 	methods   []string
 	hosts     []hostMatcher
 	headers   []headerMatcher
-	httpOK    bool // protocols include http
-	httpsOK   bool // protocols include https
+	snis      []string // lower case; only checked on TLS requests, as Kong does
+	httpOK    bool     // protocols include http
+	httpsOK   bool     // protocols include https
 	stripPath bool
 }
 
@@ -214,8 +215,11 @@ func compileRouter(cfg *config.Config, services map[string]*compiledService, pre
 			cr.headers = append(cr.headers, hm)
 		}
 
+		for _, sni := range r.SNIs {
+			cr.snis = append(cr.snis, strings.TrimSuffix(strings.ToLower(sni), "."))
+		}
 		base := priority{plainHostOnly: plainHostOnly, headers: len(r.Headers)}
-		for _, set := range []bool{len(r.Methods) > 0, len(r.Hosts) > 0, len(r.Headers) > 0, len(r.Paths) > 0} {
+		for _, set := range []bool{len(r.Methods) > 0, len(r.Hosts) > 0, len(r.Headers) > 0, len(r.Paths) > 0, len(r.SNIs) > 0} {
 			if set {
 				base.weight++
 			}
@@ -324,6 +328,8 @@ type routeRequest struct {
 	serverPort int
 	path       string // decoded, normalised
 	header     http.Header
+	tls        bool
+	sni        string // lower case
 }
 
 // find returns the highest priority entry that matches, or ok=false.
@@ -347,6 +353,9 @@ func (rt *router) find(req *routeRequest) (m match, ok bool) {
 			if !hit {
 				continue
 			}
+		}
+		if len(cr.snis) > 0 && req.tls && !containsString(cr.snis, req.sni) {
+			continue
 		}
 		if len(cr.headers) > 0 {
 			hit := true

@@ -15,6 +15,7 @@ func methods(m ...string) rtOpt           { return func(r *config.Route) { r.Met
 func hosts(h ...string) rtOpt             { return func(r *config.Route) { r.Hosts = h } }
 func regexPriority(n int) rtOpt           { return func(r *config.Route) { r.RegexPriority = n } }
 func headers(h map[string][]string) rtOpt { return func(r *config.Route) { r.Headers = h } }
+func snis(s ...string) rtOpt              { return func(r *config.Route) { r.SNIs = s } }
 
 func mkRoute(id string, opts ...rtOpt) *config.Route {
 	r := &config.Route{ID: id, Protocols: []string{"http", "https"}, StripPath: true, Service: &config.Ref{ID: "s"}}
@@ -38,6 +39,8 @@ type rreq struct {
 	method, host, path string
 	port               int
 	header             http.Header
+	tls                bool
+	sni                string
 }
 
 func TestRouterPriority(t *testing.T) {
@@ -119,6 +122,15 @@ func TestRouterPriority(t *testing.T) {
 			mkRoute("get", methods("get")),
 		}, rreq{method: "GET", path: "/"}, "get", 0},
 		{"no route", []*config.Route{mkRoute("a", paths("/a"))}, rreq{method: "GET", path: "/b"}, "", 0},
+		{"sni must match on TLS", []*config.Route{
+			mkRoute("sni", paths("/"), snis("api.test")), mkRoute("plain", paths("/")),
+		}, rreq{method: "GET", path: "/", tls: true, sni: "other.test"}, "plain", 1},
+		{"sni adds to priority", []*config.Route{
+			mkRoute("plain", paths("/")), mkRoute("sni", paths("/"), snis("api.test")),
+		}, rreq{method: "GET", path: "/", tls: true, sni: "api.test"}, "sni", 1},
+		{"sni is ignored on plain http", []*config.Route{
+			mkRoute("sni", paths("/"), snis("api.test")),
+		}, rreq{method: "GET", path: "/"}, "sni", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +141,8 @@ func TestRouterPriority(t *testing.T) {
 			if tc.req.port == 0 {
 				tc.req.port = 8000
 			}
-			m, ok := rt.find(&routeRequest{method: tc.req.method, host: tc.req.host, serverPort: tc.req.port, path: tc.req.path, header: tc.req.header})
+			m, ok := rt.find(&routeRequest{method: tc.req.method, host: tc.req.host, serverPort: tc.req.port, path: tc.req.path,
+				header: tc.req.header, tls: tc.req.tls, sni: tc.req.sni})
 			got := ""
 			if ok {
 				got = m.entry.route.cfg.ID
