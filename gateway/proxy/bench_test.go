@@ -74,6 +74,41 @@ func BenchmarkProxy(b *testing.B) {
 	runLoad(b, gw.URL+"/bench/x")
 }
 
+// BenchmarkProxyPost16K streams a 16 KiB request body through the gateway.
+func BenchmarkProxyPost16K(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	p := New(Options{})
+	defer p.Close()
+	p.Apply(benchConfig(up.Listener.Addr().String(), 1))
+	gw := httptest.NewServer(p)
+	defer gw.Close()
+	body := strings.Repeat("p", 16<<10)
+	client := benchClient()
+	defer client.CloseIdleConnections()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(gw.URL+"/bench/up", "text/plain", strings.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkProxy100Routes is the same with 99 other prefix routes to scan.
 func BenchmarkProxy100Routes(b *testing.B) {
 	up := benchUpstream(b)
