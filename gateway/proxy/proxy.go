@@ -479,10 +479,11 @@ func (p *Proxy) redirectHTTPS(rs *reqState, cr *compiledRoute, host string) {
 		loc := "https://" + host + rs.r.URL.RequestURI()
 		p.writeGenerated(rs, code, "", http.Header{"Location": {loc}})
 	default:
-		p.writeGenerated(rs, http.StatusUpgradeRequired, msgUseHTTPS, http.Header{
-			"Connection": {"Upgrade"},
-			"Upgrade":    {"TLS/1.2, HTTP/1.1"},
-		})
+		var h http.Header
+		if rs.r.ProtoMajor == 1 { // connection-specific headers are illegal in HTTP/2 (h2c here)
+			h = http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}
+		}
+		p.writeGenerated(rs, http.StatusUpgradeRequired, msgUseHTTPS, h)
 	}
 }
 
