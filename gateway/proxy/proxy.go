@@ -117,7 +117,6 @@ type compiledService struct {
 	scheme     string
 	host       string
 	port       int
-	defPort    bool   // port is the scheme's default: Host header without ":port"
 	addr       string // host:port, dialled when host is not an upstream
 	path       string
 	retries    int
@@ -234,12 +233,10 @@ func compileService(s *config.Service, hostHeaders map[string]string) (*compiled
 		if cs.port == 0 {
 			cs.port = 80
 		}
-		cs.defPort = cs.port == 80
 	case "https":
 		if cs.port == 0 {
 			cs.port = 443
 		}
-		cs.defPort = cs.port == 443
 	default:
 		return nil, fmt.Errorf("protocol %q is not proxied by this gateway", s.Protocol)
 	}
