@@ -174,6 +174,7 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	rs.wroteHeader = true
+	rs.status = status
 	rs.w.WriteHeader(status)
 	if rs.r.Method != http.MethodHead && len(body) > 0 {
 		rs.w.Write(body)

@@ -54,6 +54,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -76,6 +77,9 @@ type Options struct {
 	Plugins   plugins.Runner  // may be nil: no plugins
 	Version   string          // "3.9.0": Via: 1.1 kong/3.9.0
 	Logger    *slog.Logger
+	// Metrics, when set, receives per-service request counters and latency
+	// histograms (served on the Admin API's /metrics).
+	Metrics prometheus.Registerer
 }
 
 // Proxy is the proxy listener's http.Handler.
@@ -85,6 +89,8 @@ type Proxy struct {
 	snap    atomic.Pointer[snapshot]
 	applyMu sync.Mutex
 	tr      *transport
+	metrics *metrics        // nil without Options.Metrics
+	noSvc   *serviceMetrics // requests that matched no route or service
 
 	via          string // on responses: "1.1 kong/<version>"
 	viaIn11      string // on upstream requests, by the client's protocol
@@ -125,7 +131,8 @@ type compiledService struct {
 	read       time.Duration
 	hostHeader string // the upstream's host_header, when host names one that sets it
 	verifyTLS  bool
-	tlsConfs   sync.Map // peer host → *tlsTarget
+	tlsConfs   sync.Map        // peer host → *tlsTarget
+	metrics    *serviceMetrics // nil without Options.Metrics
 }
 
 type tlsTarget struct {
@@ -170,6 +177,9 @@ func New(opts Options) *Proxy {
 		viaIn2:       "2 kong/" + opts.Version,
 		serverHeader: []string{"kong/" + opts.Version},
 	}
+	if p.metrics = newMetrics(opts.Metrics); p.metrics != nil {
+		p.noSvc = p.metrics.forService(noServiceLabel)
+	}
 	p.states.New = func() any { return new(reqState) }
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.snap.Store(&snapshot{router: &router{}})
@@ -206,6 +216,15 @@ func (p *Proxy) Apply(cfg *config.Config) {
 	}
 	p.applyMu.Lock() // Apply is called by one writer; the lock only orders rare concurrent callers
 	defer p.applyMu.Unlock()
+	if p.metrics != nil {
+		keep := map[string]bool{}
+		for _, cs := range services {
+			label := serviceLabel(cs.cfg)
+			cs.metrics = p.metrics.forService(label)
+			keep[label] = true
+		}
+		p.metrics.forget(keep)
+	}
 	rt, warnings := compileRouter(cfg, services, p.snap.Load().router)
 	for _, w := range warnings {
 		p.log.Warn("route path or host skipped", "err", w)
@@ -259,6 +278,8 @@ type reqState struct {
 	start       time.Time
 	requestID   string
 	wroteHeader bool
+	status      int              // the status written to the client, for metrics
+	svc         *compiledService // the routed service, nil until routed
 
 	pctx     plugins.Context
 	breq     balancer.Request
@@ -331,9 +352,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.stats.totalRequests.Add(1)
 	rs := p.getState(w, r, start)
 	defer p.putState(rs)
+	defer p.observe(rs)
 	defer p.recoverPanic(rs)
 	rs.requestID = newRequestID()
 	p.serve(rs)
+}
+
+// observe counts the finished request in its service's metrics; it runs after
+// recoverPanic so a request that panicked is counted with its 500.
+func (p *Proxy) observe(rs *reqState) {
+	if p.metrics == nil {
+		return
+	}
+	sm := p.noSvc
+	if rs.svc != nil && rs.svc.metrics != nil {
+		sm = rs.svc.metrics
+	}
+	sm.observe(rs.status, time.Since(rs.start))
 }
 
 func (p *Proxy) recoverPanic(rs *reqState) {
@@ -395,6 +430,7 @@ func (p *Proxy) serve(rs *reqState) {
 		return
 	}
 	svc := cr.service
+	rs.svc = svc
 
 	rs.pctx.Request = r
 	rs.pctx.ClientIP = clientIP(r.RemoteAddr)
@@ -879,6 +915,7 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	dst["Via"] = vals[n+2 : n+3 : n+3]
 	dst["X-Kong-Request-Id"] = vals[n+3 : n+4 : n+4]
 	rs.wroteHeader = true
+	rs.status = u.status
 	w.WriteHeader(u.status)
 
 	var upErr, clientErr error

@@ -104,6 +104,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Plugins:   g.plugins,
 		Version:   KongVersion,
 		Logger:    log.With("component", "proxy"),
+		Metrics:   registry,
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.
@@ -294,6 +295,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		firstErr = errors.Join(errs...)
+		if g.proxy != nil {
+			g.proxy.Close()
+		}
 		if g.balancers != nil {
 			g.balancers.Close()
 		}

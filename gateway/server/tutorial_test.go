@@ -143,6 +143,22 @@ func TestTutorial(t *testing.T) {
 	if got := servedBy(t, proxy+"/mockbin", 20); got["mockbin1"] != 10 || got["mockbin2"] != 10 {
 		t.Fatalf("served by %v, want 10 each", got)
 	}
+	// /metrics counts the new service's 20 requests only: the deleted
+	// service of the same name took its 3 with it.
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gauntlet_http_requests_total{code="200",service="mockbin-service"} 20`,
+		`gauntlet_request_latency_seconds_count{service="mockbin-service"} 20`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // TestRestartKeepsConfiguration stops a gateway and starts another on the same
