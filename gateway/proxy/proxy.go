@@ -719,7 +719,9 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 // try sends the request to one peer and reads the response head. A dead
 // keep-alive connection (closed by the peer, noticed only now) gets one more
 // chance on a fresh connection to the same peer, not counted as a retry: if
-// the peer is really gone, that dial fails and counts.
+// the peer is really gone, that dial fails and counts. A timeout is not a
+// dead connection but a slow peer: it fails the try at once, so the retry
+// goes to the next peer after one read_timeout, not two (as nginx does).
 func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem bool) (*upConn, failure) {
 	ctx := rs.r.Context()
 	for attempt := 0; ; attempt++ {
@@ -761,7 +763,7 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 			if ctx.Err() != nil {
 				return nil, failure{kind: failClientGone, err: err}
 			}
-			if stale && (c.written == 0 || idem) && rs.body.rewind() {
+			if stale && !isTimeout(err) && (c.written == 0 || idem) && rs.body.rewind() {
 				continue
 			}
 			if isTimeout(err) {
@@ -775,7 +777,7 @@ func (p *Proxy) try(rs *reqState, dt *dialTarget, svc *compiledService, idem boo
 			if ctx.Err() != nil {
 				return nil, failure{kind: failClientGone, err: err}
 			}
-			if stale && c.read == 0 && idem && rs.body.rewind() {
+			if stale && !isTimeout(err) && c.read == 0 && idem && rs.body.rewind() {
 				continue
 			}
 			switch {

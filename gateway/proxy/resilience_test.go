@@ -115,6 +115,42 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 
+	t.Run("read timeout on a reused keep-alive connection is one read_timeout", func(t *testing.T) {
+		// The first request leaves a pooled connection; the second stalls on it.
+		// A timeout is a slow peer, not a dead connection: no second wait on a
+		// fresh connection to the same peer (that would answer after 2×).
+		var calls atomic.Int32
+		slowSecond := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				return
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		gw, ring, _ := ringGateway(t, 0, func(s *config.Service) { s.ReadTimeout = int(readTimeout / time.Millisecond) }, addrOf(slowSecond))
+		if resp, _ := get(t, gw+"/"); resp.StatusCode != 200 {
+			t.Fatalf("first request: %d", resp.StatusCode)
+		}
+		start := time.Now()
+		resp, body := get(t, gw+"/")
+		elapsed := time.Since(start)
+		if resp.StatusCode != 504 || !strings.Contains(body, msgTimeout) {
+			t.Fatalf("status %d body %s", resp.StatusCode, body)
+		}
+		if elapsed > readTimeout+margin {
+			t.Errorf("answered after %v, want within %v", elapsed, readTimeout+margin)
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("upstream saw %d requests, want 2 (no same-peer resend after a timeout)", n)
+		}
+		_, done, _ := ring.snapshot()
+		if len(done) != 2 || !done[1].res.Timeout {
+			t.Errorf("Done calls %+v, want the second one a timeout", done)
+		}
+	})
+
 	t.Run("read timeout between body reads aborts the stream", func(t *testing.T) {
 		gw, ring, _ := ringGateway(t, 0, func(s *config.Service) { s.ReadTimeout = int(readTimeout / time.Millisecond) }, addrOf(stallBody))
 		start := time.Now()
