@@ -59,8 +59,19 @@ func main() {
 	outDir := flag.String("out", "bench/out", "where bench.json and bench.md go")
 	duration := flag.Duration("duration", 10*time.Second, "length of each wrk and vegeta run")
 	conns := flag.Int("connections", 64, "wrk connections")
+	ab := flag.Bool("ab", false, "A/B mode: two gateways (-a, -b, -a-env, -b-env) interleaved, -rounds each; see ab.go")
+	binA := flag.String("a", "", "A/B: gateway binary A (default <bin>/gateway)")
+	binB := flag.String("b", "", "A/B: gateway binary B (default <bin>/gateway)")
+	envA := flag.String("a-env", "", "A/B: extra environment of A, space-separated NAME=value")
+	envB := flag.String("b-env", "", "A/B: extra environment of B, space-separated NAME=value")
+	rounds := flag.Int("rounds", 3, "A/B: measured rounds per side")
+	abPath := flag.String("path", "/", "A/B: request path (/plugins/ goes through key-auth and rate-limiting)")
 	flag.Parse()
 	log.SetFlags(0)
+	if *ab {
+		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *abPath)
+		return
+	}
 
 	work, err := os.MkdirTemp("", "gauntlet-bench-")
 	check(err)

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A/B mode compares two gateway builds or two settings of one build in a
+// single run, for performance work on a noisy shared machine: both gateways
+// run side by side in front of one mockbin, and wrk alternates between them
+// (A B, then B A, ...) so that drift in the machine's load hits both alike.
+// It prints each round and the medians, and B/A for throughput and p99.
+//
+//	go run ./bench -ab -a bin/gateway-old -b bin/gateway -rounds 3 -duration 5s
+//	go run ./bench -ab -a bin/gateway -b bin/gateway -b-env GOGC=400
+type abSide struct {
+	name string
+	bin  string
+	env  []string
+	url  string
+	pid  int
+	rps  []float64
+	p99  []float64 // ms, wrk's latency distribution at saturation
+	cpu  []float64 // µs of the gateway's CPU time (user+system) per request
+}
+
+// Ports of the A/B gateways; distinct from the comparison mode's.
+const (
+	abProxyA = "127.0.0.1:19300"
+	abAdminA = "127.0.0.1:19301"
+	abProxyB = "127.0.0.1:19310"
+	abAdminB = "127.0.0.1:19311"
+)
+
+func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, conns int, path string) {
+	if binA == "" {
+		binA = filepath.Join(binDir, "gateway")
+	}
+	if binB == "" {
+		binB = filepath.Join(binDir, "gateway")
+	}
+	work, err := os.MkdirTemp("", "gauntlet-bench-ab-")
+	check(err)
+	defer os.RemoveAll(work)
+	procs := &processes{dir: work}
+	defer procs.stopAll()
+
+	procs.start(nil, filepath.Join(binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
+	waitReady("http://" + upstreamAddr + "/")
+	kongYML := filepath.Join(work, "kong.yml")
+	check(os.WriteFile(kongYML, []byte(gatewayConfig), 0o644))
+
+	var header []string // wrk's -H and waitReady's name, value
+	if strings.HasPrefix(path, pluginsPath) {
+		header = []string{"apikey: " + benchAPIKey, "apikey", benchAPIKey}
+	}
+	wrkHeader := ""
+	if header != nil {
+		wrkHeader = header[0]
+	}
+	sides := []*abSide{
+		{name: "A", bin: binA, env: splitEnv(envA), url: "http://" + abProxyA + path},
+		{name: "B", bin: binB, env: splitEnv(envB), url: "http://" + abProxyB + path},
+	}
+	for i, s := range sides {
+		proxy, admin := abProxyA, abAdminA
+		if i == 1 {
+			proxy, admin = abProxyB, abAdminB
+		}
+		s.pid = procs.start(s.env, s.bin, "--database", "off", "--declarative-config", kongYML,
+			"--proxy-listen", proxy, "--admin-listen", admin, "--log-level", "error")
+		if header != nil {
+			waitReady(s.url, header[1:]...)
+		} else {
+			waitReady(s.url)
+		}
+		log.Printf("%s: %s %s", s.name, s.bin, strings.Join(s.env, " "))
+	}
+	// A short warm-up each, so neither side pays for first connections and
+	// heap growth inside a measured round.
+	for _, s := range sides {
+		runWrk(s.url, wrkHeader, 2*time.Second, conns)
+	}
+	for r := 0; r < rounds; r++ {
+		order := sides
+		if r%2 == 1 {
+			order = []*abSide{sides[1], sides[0]}
+		}
+		for _, s := range order {
+			cpu0 := cpuTime(s.pid)
+			rps, p99 := runWrk(s.url, wrkHeader, d, conns)
+			cpu := float64((cpuTime(s.pid) - cpu0).Microseconds()) / (rps * d.Seconds())
+			s.rps, s.p99, s.cpu = append(s.rps, rps), append(s.p99, p99), append(s.cpu, cpu)
+			log.Printf("round %d %s: %8.0f rps, p99 %6.2f ms, %6.1f µs CPU/request", r+1, s.name, rps, p99, cpu)
+		}
+	}
+	a, b := sides[0], sides[1]
+	ra, rb := median(a.rps), median(b.rps)
+	pa, pb := median(a.p99), median(b.p99)
+	ca, cb := median(a.cpu), median(b.cpu)
+	// Each round's B/A comes from two runs seconds apart, so it is less
+	// exposed to the machine's drift than the ratio of the medians.
+	var pairRPS, pairCPU []float64
+	for i := range a.rps {
+		pairRPS = append(pairRPS, b.rps[i]/a.rps[i])
+		pairCPU = append(pairCPU, b.cpu[i]/a.cpu[i])
+	}
+	fmt.Printf("\nA/B, %d rounds of %s, %d conns, median of each:\n", rounds, d, conns)
+	fmt.Printf("  A %8.0f rps  p99 %6.2f ms  %6.1f µs CPU/req  (%s %s)\n", ra, pa, ca, a.bin, strings.Join(a.env, " "))
+	fmt.Printf("  B %8.0f rps  p99 %6.2f ms  %6.1f µs CPU/req  (%s %s)\n", rb, pb, cb, b.bin, strings.Join(b.env, " "))
+	fmt.Printf("  B/A throughput %.3f (median of rounds %.3f), p99 %.3f, CPU per request %.3f (median of rounds %.3f)\n",
+		rb/ra, median(pairRPS), pb/pa, cb/ca, median(pairCPU))
+}
+
+// cpuTime is a process's user plus system CPU time so far, from
+// /proc/<pid>/stat (Linux). CPU per request is the steadiest measure on a
+// shared machine: other load changes how many requests fit in a second far
+// more than what each one costs.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	check(err)
+	// The command name (field 2) may hold spaces; fields after ")" are fixed.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	check(errors.Join(err1, err2))
+	// USER_HZ is 100 on every Linux ABI Go supports.
+	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
+func splitEnv(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var wrkP99 = regexp.MustCompile(`\n\s+99%\s+([0-9.]+)(us|ms|s)\b`)
+
+// runWrk runs wrk once and returns its requests/s and the p99 of its
+// latency distribution in milliseconds.
+func runWrk(url, header string, d time.Duration, conns int) (rps, p99ms float64) {
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
+	if header != "" {
+		args = append(args, "-H", header)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk %s: %v\n%s", url, err, out)
+	}
+	if m := wrkErrors.FindSubmatch(out); m != nil {
+		log.Fatalf("wrk %s: %s non-2xx responses: the comparison would be unfair\n%s", url, m[1], out)
+	}
+	m := wrkRequests.FindSubmatch(out)
+	if m == nil {
+		log.Fatalf("wrk %s: no Requests/sec in output\n%s", url, out)
+	}
+	rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkP99.FindSubmatch(out); m != nil {
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		switch string(m[2]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		p99ms = v
+	}
+	return rps, p99ms
+}
+
+// processes starts the benchmark's servers with their output in dir and
+// stops them all at the end.
+type processes struct {
+	dir   string
+	procs []*exec.Cmd
+	n     int
+}
+
+func (p *processes) start(env []string, name string, args ...string) (pid int) {
+	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	p.n++
+	logFile, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("%d-%s.log", p.n, filepath.Base(name))))
+	check(err)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	check(cmd.Start())
+	p.procs = append(p.procs, cmd)
+	return cmd.Process.Pid
+}
+
+func (p *processes) stopAll() {
+	for _, c := range p.procs {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	}
+}
