@@ -69,11 +69,20 @@ func TestContainerNodeChaos(t *testing.T) {
 	if err := n.Unpause(ctx); err != nil || !up() {
 		t.Fatalf("after unpause: err %v, up %v", err, up())
 	}
-	if err := n.Disconnect(ctx); err != nil {
-		t.Fatal(err)
+	// The published port reaches the container through its only network, so a
+	// partitioned container cannot be reached from the harness either.
+	if err := n.Disconnect(ctx); err != nil || up() {
+		t.Fatalf("after disconnect: err %v, still reachable %v", err, up())
 	}
 	if err := n.Reconnect(ctx); err != nil {
 		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !up() {
+		if time.Now().After(deadline) {
+			t.Fatal("not reachable 10 s after reconnect")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := n.Stop(ctx, time.Second); err != nil || up() {
 		t.Fatalf("after stop: err %v, still up %v", err, up())
