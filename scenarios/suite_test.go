@@ -60,7 +60,9 @@ func begin(ctx context.Context, name string, opts stack.Options) *harness.Scenar
 		}
 		Expect(sc.Finish(ctx, failure)).To(Succeed())
 	}, NodeTimeout(time.Minute))
-	Expect(err).NotTo(HaveOccurred(), "start the stack")
+	if err != nil {
+		Fail("start the stack: " + err.Error())
+	}
 	return sc
 }
 
