@@ -35,14 +35,6 @@ type abSide struct {
 	cpu  []float64 // µs of the gateway's CPU time (user+system) per request
 }
 
-// Ports of the A/B gateways; distinct from the comparison mode's.
-const (
-	abProxyA = "127.0.0.1:19300"
-	abAdminA = "127.0.0.1:19301"
-	abProxyB = "127.0.0.1:19310"
-	abAdminB = "127.0.0.1:19311"
-)
-
 func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, conns int, path string) {
 	if binA == "" {
 		binA = filepath.Join(binDir, "gateway")
@@ -59,7 +51,9 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 	procs.start(nil, filepath.Join(binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
 	waitReady("http://" + upstreamAddr + "/")
 	kongYML := filepath.Join(work, "kong.yml")
-	check(os.WriteFile(kongYML, []byte(gatewayConfig), 0o644))
+	check(os.WriteFile(kongYML, []byte(gatewayConfig()), 0o644))
+	addrs := pickAddrs(4)
+	abProxyA, abAdminA, abProxyB, abAdminB := addrs[0], addrs[1], addrs[2], addrs[3]
 
 	var header []string // wrk's -H and waitReady's name, value
 	if strings.HasPrefix(path, pluginsPath) {
@@ -121,6 +115,29 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 	fmt.Printf("  B %8.0f rps  p99 %6.2f ms  %6.1f µs CPU/req  (%s %s)\n", rb, pb, cb, b.bin, strings.Join(b.env, " "))
 	fmt.Printf("  B/A throughput %.3f (median of rounds %.3f), p99 %.3f, CPU per request %.3f (median of rounds %.3f)\n",
 		rb/ra, median(pairRPS), pb/pa, cb/ca, median(pairCPU))
+}
+
+// processTreeCPU is the CPU time of pid and its direct children (nginx's
+// workers under its master).
+func processTreeCPU(pid int) time.Duration {
+	total := cpuTime(pid)
+	entries, err := os.ReadDir("/proc")
+	check(err)
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) { // field 4: ppid
+			total += cpuTime(child)
+		}
+	}
+	return total
 }
 
 // cpuTime is a process's user plus system CPU time so far, from

@@ -12,26 +12,29 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Ports on loopback; chosen high and fixed so the configs below stay readable.
+// Loopback addresses, on ports free at start (see pickAddrs): fixed ports let
+// a stale server of an earlier, interrupted run answer in place of the one
+// this run starts, and the run would quietly measure the wrong process.
+var (
+	upstreamAddr string
+	gatewayProxy string
+	gatewayAdmin string
+	nginxAddr    string
+	haproxyAddr  string
+)
+
 const (
-	upstreamAddr   = "127.0.0.1:19080"
-	gatewayProxy   = "127.0.0.1:19000"
-	gatewayAdmin   = "127.0.0.1:19001"
-	nginxAddr      = "127.0.0.1:19100"
-	haproxyAddr    = "127.0.0.1:19200"
 	benchAPIKey    = "bench-key"
 	pluginsPath    = "/plugins"
 	readyDeadline  = 20 * time.Second
@@ -42,16 +45,20 @@ type contender struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
 
-	MaxRPS    float64 `json:"max_rps"`
-	Rate      int     `json:"fixed_rate"`
-	P50ms     float64 `json:"p50_ms"`
-	P99ms     float64 `json:"p99_ms"`
-	MaxMs     float64 `json:"max_ms"`
-	Success   float64 `json:"success_ratio"`
+	MaxRPS  float64 `json:"max_rps"`
+	Rate    int     `json:"fixed_rate"`
+	P50ms   float64 `json:"p50_ms"`
+	P99ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
+	Success float64 `json:"success_ratio"`
+	// CPUPerReq is the contender's own CPU time (user+system, all its
+	// processes; the upstream's for direct) per request under wrk.
+	CPUPerReq float64 `json:"cpu_us_per_request"`
 	VsNginx   float64 `json:"throughput_vs_nginx"`
 	P99VsNgx  float64 `json:"p99_vs_nginx"`
 	header    http.Header
 	wrkHeader string
+	pid       int
 }
 
 func main() {
@@ -64,10 +71,12 @@ func main() {
 	binB := flag.String("b", "", "A/B: gateway binary B (default <bin>/gateway)")
 	envA := flag.String("a-env", "", "A/B: extra environment of A, space-separated NAME=value")
 	envB := flag.String("b-env", "", "A/B: extra environment of B, space-separated NAME=value")
-	rounds := flag.Int("rounds", 3, "A/B: measured rounds per side")
+	rounds := flag.Int("rounds", 3, "wrk rounds per contender, interleaved (comparison: each lasts duration/rounds, at least 2s; A/B: each lasts duration)")
 	abPath := flag.String("path", "/", "A/B: request path (/plugins/ goes through key-auth and rate-limiting)")
 	flag.Parse()
 	log.SetFlags(0)
+	addrs := pickAddrs(5)
+	upstreamAddr, gatewayProxy, gatewayAdmin, nginxAddr, haproxyAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
 	if *ab {
 		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *abPath)
 		return
@@ -77,54 +86,66 @@ func main() {
 	check(err)
 	defer os.RemoveAll(work)
 
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			_ = p.Process.Signal(syscall.SIGTERM)
-			_ = p.Wait()
-		}
-	}()
-	start := func(name string, args ...string) {
-		cmd := exec.Command(name, args...)
-		logFile, err := os.Create(filepath.Join(work, filepath.Base(name)+".log"))
-		check(err)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		check(cmd.Start())
-		procs = append(procs, cmd)
-	}
+	procs := &processes{dir: work}
+	defer procs.stopAll()
+	start := func(name string, args ...string) int { return procs.start(nil, name, args...) }
 
-	start(filepath.Join(*binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
+	upstreamPID := start(filepath.Join(*binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
 	waitReady("http://" + upstreamAddr + "/")
 
 	kongYML := filepath.Join(work, "kong.yml")
-	check(os.WriteFile(kongYML, []byte(gatewayConfig), 0o644))
-	start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kongYML,
+	check(os.WriteFile(kongYML, []byte(gatewayConfig()), 0o644))
+	gatewayPID := start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kongYML,
 		"--proxy-listen", gatewayProxy, "--admin-listen", gatewayAdmin, "--log-level", "error")
 	waitReady("http://" + gatewayProxy + "/")
 
 	nginxConf := filepath.Join(work, "nginx.conf")
 	check(os.WriteFile(nginxConf, []byte(fmt.Sprintf(nginxConfig, work, work, nginxAddr, upstreamAddr)), 0o644))
-	start("nginx", "-p", work, "-c", nginxConf)
+	nginxPID := start("nginx", "-p", work, "-c", nginxConf)
 	waitReady("http://" + nginxAddr + "/")
 
 	haproxyConf := filepath.Join(work, "haproxy.cfg")
 	check(os.WriteFile(haproxyConf, []byte(fmt.Sprintf(haproxyConfig, haproxyAddr, upstreamAddr)), 0o644))
-	start("haproxy", "-db", "-f", haproxyConf)
+	haproxyPID := start("haproxy", "-db", "-f", haproxyConf)
 	waitReady("http://" + haproxyAddr + "/")
 
 	contenders := []*contender{
-		{Name: "direct", URL: "http://" + upstreamAddr + "/"},
-		{Name: "nginx", URL: "http://" + nginxAddr + "/"},
-		{Name: "haproxy", URL: "http://" + haproxyAddr + "/"},
-		{Name: "gateway", URL: "http://" + gatewayProxy + "/"},
-		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + "/",
+		{Name: "direct", URL: "http://" + upstreamAddr + "/", pid: upstreamPID},
+		{Name: "nginx", URL: "http://" + nginxAddr + "/", pid: nginxPID},
+		{Name: "haproxy", URL: "http://" + haproxyAddr + "/", pid: haproxyPID},
+		{Name: "gateway", URL: "http://" + gatewayProxy + "/", pid: gatewayPID},
+		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + "/", pid: gatewayPID,
 			header: http.Header{"Apikey": []string{benchAPIKey}}, wrkHeader: "apikey: " + benchAPIKey},
 	}
 	waitReady(contenders[len(contenders)-1].URL, "apikey", benchAPIKey)
 
-	for _, c := range contenders {
-		c.MaxRPS = wrk(c, *duration, *conns)
-		log.Printf("%-32s max %8.0f rps", c.Name, c.MaxRPS)
+	// Throughput in interleaved rounds: on a shared machine the load drifts,
+	// and running each contender once, one after the other, would hand the
+	// drift to whoever runs last. Each contender's result is its median.
+	if *rounds < 1 {
+		*rounds = 1
+	}
+	wrkRun := *duration / time.Duration(*rounds)
+	if wrkRun < 2*time.Second {
+		wrkRun = 2 * time.Second
+	}
+	rpsRuns := make([][]float64, len(contenders))
+	cpuUsed := make([]time.Duration, len(contenders))
+	requests := make([]float64, len(contenders))
+	for r := 0; r < *rounds; r++ {
+		for i, c := range contenders {
+			cpu0 := processTreeCPU(c.pid)
+			rps, _ := runWrk(c.URL, c.wrkHeader, wrkRun, *conns)
+			cpuUsed[i] += processTreeCPU(c.pid) - cpu0
+			requests[i] += rps * wrkRun.Seconds()
+			rpsRuns[i] = append(rpsRuns[i], rps)
+			log.Printf("round %d %-32s %8.0f rps", r+1, c.Name, rps)
+		}
+	}
+	for i, c := range contenders {
+		c.MaxRPS = median(rpsRuns[i])
+		c.CPUPerReq = float64(cpuUsed[i].Microseconds()) / requests[i]
+		log.Printf("%-32s max %8.0f rps (median of %d), %.1f µs CPU per request", c.Name, c.MaxRPS, *rounds, c.CPUPerReq)
 	}
 	nginx := contenders[1]
 	rate := int(nginx.MaxRPS / 2)
@@ -139,10 +160,11 @@ func main() {
 		}
 	}
 	check(os.MkdirAll(*outDir, 0o755))
-	table := markdown(contenders, rate, *duration, *conns)
+	table := markdown(contenders, rate, *rounds, wrkRun, *conns)
 	fmt.Print("\n" + table)
 	js, err := json.MarshalIndent(map[string]any{
 		"date": time.Now().UTC().Format(time.RFC3339), "duration": duration.String(), "connections": *conns,
+		"wrk_rounds": *rounds, "wrk_run": wrkRun.String(),
 		"fixed_rate": rate, "contenders": contenders,
 	}, "", "  ")
 	check(err)
@@ -153,27 +175,6 @@ func main() {
 
 var wrkRequests = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 var wrkErrors = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
-
-// wrk measures maximum throughput; 2 threads, as many as the machine has cores.
-func wrk(c *contender, d time.Duration, conns int) float64 {
-	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
-	if c.wrkHeader != "" {
-		args = append(args, "-H", c.wrkHeader)
-	}
-	out, err := exec.Command("wrk", append(args, c.URL)...).CombinedOutput()
-	if err != nil {
-		log.Fatalf("wrk %s: %v\n%s", c.Name, err, out)
-	}
-	if m := wrkErrors.FindSubmatch(out); m != nil {
-		log.Fatalf("wrk %s: %s non-2xx responses: the comparison would be unfair\n%s", c.Name, m[1], out)
-	}
-	m := wrkRequests.FindSubmatch(out)
-	if m == nil {
-		log.Fatalf("wrk %s: no Requests/sec in output\n%s", c.Name, out)
-	}
-	rps, _ := strconv.ParseFloat(string(m[1]), 64)
-	return rps
-}
 
 // attack measures latency at a fixed open-model rate, the same for everyone.
 func attack(c *contender, rate int, d time.Duration) {
@@ -193,13 +194,13 @@ func attack(c *contender, rate int, d time.Duration) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func markdown(cs []*contender, rate int, d time.Duration, conns int) string {
+func markdown(cs []*contender, rate int, rounds int, wrkRun time.Duration, conns int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, %s) | ×nginx | p50 ms @%d rps | p99 ms @%d rps | p99 ×nginx | success |\n",
-		"contender", conns, d, rate, rate)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, median of %d × %s) | ×nginx | own CPU µs/req | p50 ms @%d rps | p99 ms @%d rps | p99 ×nginx | success |\n",
+		"contender", conns, rounds, wrkRun, rate, rate)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.CPUPerReq, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
 	}
 	return b.String()
 }
@@ -227,6 +228,24 @@ func waitReady(url string, header ...string) {
 	}
 }
 
+// pickAddrs returns n loopback addresses whose ports are free now: all n
+// listeners are held open together so the ports differ, then closed for the
+// servers to take.
+func pickAddrs(n int) []string {
+	var out []string
+	var lns []net.Listener
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		check(err)
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
 func check(err error) {
 	if err != nil {
 		log.Fatal(err)
@@ -236,7 +255,8 @@ func check(err error) {
 // gatewayConfig routes / plainly, and /plugins through key-auth and a
 // rate limit far above what the benchmark can reach, so the row measures the
 // plugins' cost, never their rejections.
-const gatewayConfig = `_format_version: "3.0"
+func gatewayConfig() string {
+	return `_format_version: "3.0"
 services:
 - name: bench
   url: http://` + upstreamAddr + `
@@ -259,6 +279,7 @@ consumers:
   keyauth_credentials:
   - key: ` + benchAPIKey + `
 `
+}
 
 // nginxConfig is tuned as the gateway is: 2 workers, upstream keep-alive.
 const nginxConfig = `worker_processes 2;
