@@ -180,6 +180,7 @@ var wrkP99 = regexp.MustCompile(`\n\s+99%\s+([0-9.]+)(us|ms|s)\b`)
 // runWrk runs wrk once and returns its requests/s and the p99 of its
 // latency distribution in milliseconds.
 func runWrk(url, header string, d time.Duration, conns int) (rps, p99ms float64) {
+	d = d.Truncate(time.Second) // wrk rejects fractions
 	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
 	if header != "" {
 		args = append(args, "-H", header)

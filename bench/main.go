@@ -126,7 +126,8 @@ func main() {
 	if *rounds < 1 {
 		*rounds = 1
 	}
-	wrkRun := *duration / time.Duration(*rounds)
+	// wrk takes whole seconds only.
+	wrkRun := (*duration / time.Duration(*rounds)).Truncate(time.Second)
 	if wrkRun < 2*time.Second {
 		wrkRun = 2 * time.Second
 	}
