@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -208,15 +210,57 @@ func (n *containerNode) Reconnect(ctx context.Context) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. Ports are fixed at
-// creation (not "0") so a restarted container keeps its address.
+// freePort finds a free loopback port for a published or listening port.
+// Ports are fixed at creation (not "0") so a restarted container keeps its
+// address. They are taken below the kernel's ephemeral range: a load test on
+// the same machine can hold every ephemeral port in TIME_WAIT (seen here: 26k
+// of 28k), and no outgoing connection is ever given a port outside the range.
 func freePort() (string, error) {
+	lo, hi := 20000, ephemeralStart()
+	for range 64 {
+		if hi-lo < 1000 {
+			break
+		}
+		p := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return strconv.Itoa(p), nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range (Linux's
+// default 32768 when it cannot be read).
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
+}
+
+// portClash reports a start failure caused by a host port taken between
+// freePort and the container's start; a new port fixes it.
+func portClash(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") ||
+		strings.Contains(msg, "programming external connectivity")
 }
 
 type containerSpec struct {
@@ -229,7 +273,19 @@ type containerSpec struct {
 	tmpfs map[string]string
 }
 
+// startContainer starts one container, trying new host ports when the chosen
+// ones were taken in the meantime.
 func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
+	for attempt := 1; ; attempt++ {
+		n, ports, err := d.startContainerOnce(ctx, stackName, nw, spec)
+		if err == nil || attempt == 3 || !portClash(err) {
+			return n, ports, err
+		}
+		d.log.Warn("host port taken, retrying with new ports", "component", spec.name, "err", err)
+	}
+}
+
+func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
 	bindings := mobynet.PortMap{}
 	hostPorts := map[string]string{}
 	var exposed []string
