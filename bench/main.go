@@ -182,10 +182,20 @@ func main() {
 var wrkRequests = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 var wrkErrors = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
 
+// newAttacker keeps vegeta on at most 256 keep-alive connections. Unbounded,
+// a vegeta that falls behind opens a new connection per late request and
+// closes it again, the closed ones pile up in TIME_WAIT (20,000+ after one
+// run), loopback runs out of ephemeral ports, and every later contender's
+// latency and success measure connect failures.
+func newAttacker() *vegeta.Attacker {
+	return vegeta.NewAttacker(vegeta.Timeout(latencyTimeout), vegeta.KeepAlive(true),
+		vegeta.Connections(256), vegeta.MaxConnections(256))
+}
+
 // attack measures latency at a fixed open-model rate, the same for everyone.
 func attack(c *contender, rate int, d time.Duration) {
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: c.URL, Header: c.header})
-	attacker := vegeta.NewAttacker(vegeta.Timeout(latencyTimeout), vegeta.KeepAlive(true), vegeta.Connections(256))
+	attacker := newAttacker()
 	var m vegeta.Metrics
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, c.Name) {
 		m.Add(res)
@@ -210,7 +220,7 @@ func latencyRate(ref *contender, want int) (rate int, note string) {
 	rate = want
 	for i := 0; i < 6 && rate > 100; i++ {
 		targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: ref.URL})
-		attacker := vegeta.NewAttacker(vegeta.Timeout(latencyTimeout), vegeta.KeepAlive(true), vegeta.Connections(256))
+		attacker := newAttacker()
 		var m vegeta.Metrics
 		for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, probe, "probe") {
 			m.Add(res)
