@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // A/B mode compares two gateway builds or two settings of one build in a
@@ -33,9 +36,12 @@ type abSide struct {
 	rps  []float64
 	p99  []float64 // ms, wrk's latency distribution at saturation
 	cpu  []float64 // µs of the gateway's CPU time (user+system) per request
+	// with -rate: p99 in ms at that fixed rate (vegeta), per round
+	fixedP99 []float64
+	attacker *vegeta.Attacker
 }
 
-func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, conns int, path string) {
+func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, conns int, path string, rate int) {
 	if binA == "" {
 		binA = filepath.Join(binDir, "gateway")
 	}
@@ -99,6 +105,29 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 			log.Printf("round %d %s: %8.0f rps, p99 %6.2f ms, %6.1f µs CPU/request", r+1, s.name, rps, p99, cpu)
 		}
 	}
+	if rate > 0 {
+		var h http.Header
+		if header != nil {
+			h = http.Header{header[1]: {header[2]}}
+		}
+		for _, s := range sides {
+			s.attacker = newAttacker()
+		}
+		for r := 0; r < rounds; r++ {
+			order := sides
+			if r%2 == 1 {
+				order = []*abSide{sides[1], sides[0]}
+			}
+			for _, s := range order {
+				var m vegeta.Metrics
+				attack(s.attacker, &m, s.url, h, rate, d)
+				m.Close()
+				s.fixedP99 = append(s.fixedP99, ms(m.Latencies.P99))
+				log.Printf("round %d %s at %d rps: p50 %.2f ms, p99 %.2f ms, success %.4f", r+1, s.name, rate,
+					ms(m.Latencies.P50), ms(m.Latencies.P99), m.Success)
+			}
+		}
+	}
 	a, b := sides[0], sides[1]
 	ra, rb := median(a.rps), median(b.rps)
 	pa, pb := median(a.p99), median(b.p99)
@@ -115,6 +144,10 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 	fmt.Printf("  B %8.0f rps  p99 %6.2f ms  %6.1f µs CPU/req  (%s %s)\n", rb, pb, cb, b.bin, strings.Join(b.env, " "))
 	fmt.Printf("  B/A throughput %.3f (median of rounds %.3f), p99 %.3f, CPU per request %.3f (median of rounds %.3f)\n",
 		rb/ra, median(pairRPS), pb/pa, cb/ca, median(pairCPU))
+	if rate > 0 {
+		fa, fb := median(a.fixedP99), median(b.fixedP99)
+		fmt.Printf("  at %d rps (vegeta): p99 A %.2f ms, B %.2f ms, B/A %.3f\n", rate, fa, fb, fb/fa)
+	}
 }
 
 // processTreeCPU is the CPU time of pid and its direct children (nginx's

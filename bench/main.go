@@ -72,14 +72,14 @@ func main() {
 	envA := flag.String("a-env", "", "A/B: extra environment of A, space-separated NAME=value")
 	envB := flag.String("b-env", "", "A/B: extra environment of B, space-separated NAME=value")
 	rounds := flag.Int("rounds", 3, "wrk rounds per contender, interleaved (comparison: each lasts duration/rounds, at least 2s; A/B: each lasts duration)")
-	fixedRate := flag.Int("rate", 0, "rate of the latency phase (default: half of nginx's max, lowered to what vegeta can send on this machine)")
+	fixedRate := flag.Int("rate", 0, "rate of the latency phase (default: half of nginx's max, lowered to what vegeta can send on this machine); in A/B mode, adds a latency phase at this rate")
 	abPath := flag.String("path", "/", "A/B: request path (/plugins/ goes through key-auth and rate-limiting)")
 	flag.Parse()
 	log.SetFlags(0)
 	addrs := pickAddrs(5)
 	upstreamAddr, gatewayProxy, gatewayAdmin, nginxAddr, haproxyAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
 	if *ab {
-		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *abPath)
+		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *abPath, *fixedRate)
 		return
 	}
 
@@ -155,8 +155,28 @@ func main() {
 		rate, rateNote = latencyRate(nginx, int(nginx.MaxRPS/2))
 	}
 	log.Printf("latency phase at %d rps: %s", rate, rateNote)
-	for _, c := range contenders {
-		attack(c, rate, *duration)
+	// Interleaved like the throughput rounds; each contender's latencies from
+	// all rounds go into one distribution.
+	// One attacker per contender, so its keep-alive connections carry over
+	// from round to round.
+	latencies := make([]*vegeta.Metrics, len(contenders))
+	attackers := make([]*vegeta.Attacker, len(contenders))
+	for i := range contenders {
+		latencies[i], attackers[i] = new(vegeta.Metrics), newAttacker()
+	}
+	for r := 0; r < *rounds; r++ {
+		for i, c := range contenders {
+			attack(attackers[i], latencies[i], c.URL, c.header, rate, wrkRun)
+		}
+	}
+	for i, c := range contenders {
+		m := latencies[i]
+		m.Close()
+		c.Rate = rate
+		c.P50ms = ms(m.Latencies.P50)
+		c.P99ms = ms(m.Latencies.P99)
+		c.MaxMs = ms(m.Latencies.Max)
+		c.Success = m.Success
 		log.Printf("%-32s at %d rps: p50 %.2f ms, p99 %.2f ms, success %.4f", c.Name, rate, c.P50ms, c.P99ms, c.Success)
 	}
 	for _, c := range contenders {
@@ -193,19 +213,12 @@ func newAttacker() *vegeta.Attacker {
 }
 
 // attack measures latency at a fixed open-model rate, the same for everyone.
-func attack(c *contender, rate int, d time.Duration) {
-	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: c.URL, Header: c.header})
-	attacker := newAttacker()
-	var m vegeta.Metrics
-	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, c.Name) {
+// The caller closes m once every round is in.
+func attack(attacker *vegeta.Attacker, m *vegeta.Metrics, url string, header http.Header, rate int, d time.Duration) {
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url, Header: header})
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, url) {
 		m.Add(res)
 	}
-	m.Close()
-	c.Rate = rate
-	c.P50ms = ms(m.Latencies.P50)
-	c.P99ms = ms(m.Latencies.P99)
-	c.MaxMs = ms(m.Latencies.Max)
-	c.Success = m.Success
 }
 
 // latencyRate is the fixed rate of the latency phase: half of nginx's
@@ -243,8 +256,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func markdown(cs []*contender, rate int, rounds int, wrkRun time.Duration, conns int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, median of %d × %s) | ×nginx | own CPU µs/req | p50 ms @%d rps | p99 ms @%d rps | p99 ×nginx | success |\n",
-		"contender", conns, rounds, wrkRun, rate, rate)
+	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, median of %d × %s) | ×nginx | own CPU µs/req | p50 ms @%d rps | p99 ms @%d rps (vegeta, %d × %s) | p99 ×nginx | success |\n",
+		"contender", conns, rounds, wrkRun, rate, rate, rounds, wrkRun)
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
 		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.CPUPerReq, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
