@@ -38,7 +38,6 @@ type abSide struct {
 	cpu  []float64 // µs of the gateway's CPU time (user+system) per request
 	// with -rate: p99 in ms at that fixed rate (vegeta), per round
 	fixedP99 []float64
-	attacker *vegeta.Attacker
 }
 
 func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, conns int, path string, rate int) {
@@ -110,9 +109,6 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 		if header != nil {
 			h = http.Header{header[1]: {header[2]}}
 		}
-		for _, s := range sides {
-			s.attacker = newAttacker()
-		}
 		for r := 0; r < rounds; r++ {
 			order := sides
 			if r%2 == 1 {
@@ -120,7 +116,7 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 			}
 			for _, s := range order {
 				var m vegeta.Metrics
-				attack(s.attacker, &m, s.url, h, rate, d)
+				attack(&m, s.url, h, rate, d)
 				m.Close()
 				s.fixedP99 = append(s.fixedP99, ms(m.Latencies.P99))
 				log.Printf("round %d %s at %d rps: p50 %.2f ms, p99 %.2f ms, success %.4f", r+1, s.name, rate,

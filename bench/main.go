@@ -157,16 +157,13 @@ func main() {
 	log.Printf("latency phase at %d rps: %s", rate, rateNote)
 	// Interleaved like the throughput rounds; each contender's latencies from
 	// all rounds go into one distribution.
-	// One attacker per contender, so its keep-alive connections carry over
-	// from round to round.
 	latencies := make([]*vegeta.Metrics, len(contenders))
-	attackers := make([]*vegeta.Attacker, len(contenders))
 	for i := range contenders {
-		latencies[i], attackers[i] = new(vegeta.Metrics), newAttacker()
+		latencies[i] = new(vegeta.Metrics)
 	}
 	for r := 0; r < *rounds; r++ {
 		for i, c := range contenders {
-			attack(attackers[i], latencies[i], c.URL, c.header, rate, wrkRun)
+			attack(latencies[i], c.URL, c.header, rate, wrkRun)
 		}
 	}
 	for i, c := range contenders {
@@ -207,15 +204,20 @@ var wrkErrors = regexp.MustCompile(`Non-2xx or 3xx responses:\s+([0-9]+)`)
 // closes it again, the closed ones pile up in TIME_WAIT (20,000+ after one
 // run), loopback runs out of ephemeral ports, and every later contender's
 // latency and success measure connect failures.
-func newAttacker() *vegeta.Attacker {
-	return vegeta.NewAttacker(vegeta.Timeout(latencyTimeout), vegeta.KeepAlive(true),
-		vegeta.Connections(256), vegeta.MaxConnections(256))
+// The caller closes the transport's idle connections after the attack, so
+// no round leaves hundreds of open connections to the next.
+func newAttacker() (*vegeta.Attacker, *http.Transport) {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
+	return vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: latencyTimeout})), tr
 }
 
-// attack measures latency at a fixed open-model rate, the same for everyone.
-// The caller closes m once every round is in.
-func attack(attacker *vegeta.Attacker, m *vegeta.Metrics, url string, header http.Header, rate int, d time.Duration) {
+// attack runs one fixed-rate attack and adds its results to m; the caller
+// closes m once every round is in. An Attacker stops for good at the end of
+// its attack, so each round gets a new one.
+func attack(m *vegeta.Metrics, url string, header http.Header, rate int, d time.Duration) {
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url, Header: header})
+	attacker, tr := newAttacker()
+	defer tr.CloseIdleConnections()
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, url) {
 		m.Add(res)
 	}
@@ -233,12 +235,13 @@ func latencyRate(ref *contender, want int) (rate int, note string) {
 	rate = want
 	for i := 0; i < 6 && rate > 100; i++ {
 		targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: ref.URL})
-		attacker := newAttacker()
+		attacker, tr := newAttacker()
 		var m vegeta.Metrics
 		for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, probe, "probe") {
 			m.Add(res)
 		}
 		m.Close()
+		tr.CloseIdleConnections()
 		sent := float64(m.Requests) / (float64(rate) * probe.Seconds())
 		if sent >= 0.97 && m.Success >= 0.999 && m.Latencies.P99 < 25*time.Millisecond {
 			if rate == want {
