@@ -39,9 +39,11 @@ fi
 rc=0
 go run github.com/onsi/ginkgo/v2/ginkgo "${args[@]}" ./scenarios || rc=$?
 
-if [ -d reports/cmd/reports ]; then
-  go run ./reports/cmd/reports render "$out" || { echo "rendering reports failed" >&2; [ $rc -ne 0 ] || rc=1; }
-else
-  echo "reports/cmd/reports not present: records are in $out/records, rendering skipped"
+# Render the reports, then open them in headless Chromium: the plots must
+# have rendered with no console error (screenshots land next to the index).
+go run ./reports/cmd/reports render "$out" || { echo "rendering reports failed" >&2; rc=1; }
+if [ -f "$out/index.html" ]; then
+  go run ./reports/cmd/reports check "$out" || { echo "the browser check of the reports failed" >&2; rc=1; }
 fi
+echo "report index: $out/index.html"
 exit $rc
