@@ -161,11 +161,15 @@ func TestAttackAgainstHTTPTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A constant pacer sends exactly rate × duration requests.
-	if len(run.Results) != 100 || hits.Load() != 100 {
-		t.Fatalf("results %d, server hits %d, want 100 and 100", len(run.Results), hits.Load())
+	// Every request sent is answered and recorded: results equal server hits.
+	// The pacer schedules rate × duration = 100, but vegeta stops at the
+	// deadline even when a CPU stall left it behind schedule (seen under -race
+	// on a loaded 2-core machine: 92), so the count is bounded, not exact.
+	n := len(run.Results)
+	if int64(n) != hits.Load() || n > 100 || n < 50 {
+		t.Fatalf("results %d, server hits %d: want equal, within [50, 100]", n, hits.Load())
 	}
-	if started != run.Start || Failures(run.Results) != 0 || Instances(run.Results)["unit"] != 100 {
+	if started != run.Start || Failures(run.Results) != 0 || Instances(run.Results)["unit"] != n {
 		t.Fatalf("start %v/%v failures %d instances %v", started, run.Start, Failures(run.Results), Instances(run.Results))
 	}
 	for i := 1; i < len(run.Results); i++ {
