@@ -182,7 +182,7 @@ func TestAttackAgainstHTTPTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadGob(path)
-	if err != nil || len(back) != 100 || back[0].Headers.Get(InstanceHeader) != "unit" {
+	if err != nil || len(back) != n || back[0].Headers.Get(InstanceHeader) != "unit" {
 		t.Fatalf("gob round trip: %d results, %v", len(back), err)
 	}
 }
