@@ -219,26 +219,7 @@ func (s *snapshot) pickHash(ctr *atomic.Uint64, req *Request) int32 {
 	} else {
 		h = hashString(v)
 	}
-	start := int(h % uint64(len(ring)))
-	fallback := int32(-1)
-	for k := range len(ring) {
-		i := ring[(start+k)%len(ring)]
-		if i < 0 {
-			continue
-		}
-		t := s.entries[i].t
-		if !t.available() {
-			continue
-		}
-		if tried(req, t) {
-			if fallback < 0 {
-				fallback = i
-			}
-			continue
-		}
-		return i
-	}
-	return fallback
+	return s.scan(ring, int(h%uint64(len(ring))), req)
 }
 
 // buildRing assigns each of the upstream's slots to a target by weighted

@@ -68,9 +68,19 @@ func (s *snapshot) pickRR(n uint64, req *Request) int32 {
 	if t.available() && (req == nil || len(req.Tried) == 0) {
 		return i
 	}
+	return s.scan(w, start, req)
+}
+
+// scan walks order (wheel or ring; -1 marks an empty ring slot) from start
+// and returns the first available target this request has not tried; a
+// tried one only when no other is available, -1 when none is.
+func (s *snapshot) scan(order []int32, start int, req *Request) int32 {
 	fallback := int32(-1)
-	for k := range len(w) {
-		i := w[(start+k)%len(w)]
+	for k := range len(order) {
+		i := order[(start+k)%len(order)]
+		if i < 0 {
+			continue
+		}
 		t := s.entries[i].t
 		if !t.available() {
 			continue
