@@ -228,8 +228,11 @@ func attack(m *vegeta.Metrics, url string, header http.Header, rate int, d time.
 // client in this process and costs far more per request than wrk; past its
 // limit it falls behind its schedule and every contender's p99 measures the
 // load generator's own backlog, not the proxy. So the rate steps down by a
-// quarter until a short attack through nginx, the reference, keeps up: 97% of
-// the scheduled requests sent and answered, p99 under 25 ms.
+// quarter until a short attack through nginx, the reference, keeps up with
+// room to spare: 99% of the scheduled requests sent and answered, p99 under
+// 10 ms (nginx's p99 well below its saturation is a few ms here; a looser
+// bound let a rate at the edge through, and the measured phase then found
+// everyone saturated).
 func latencyRate(ref *contender, want int) (rate int, note string) {
 	const probe = 3 * time.Second
 	rate = want
@@ -243,7 +246,7 @@ func latencyRate(ref *contender, want int) (rate int, note string) {
 		m.Close()
 		tr.CloseIdleConnections()
 		sent := float64(m.Requests) / (float64(rate) * probe.Seconds())
-		if sent >= 0.97 && m.Success >= 0.999 && m.Latencies.P99 < 25*time.Millisecond {
+		if sent >= 0.99 && m.Success >= 0.999 && m.Latencies.P99 < 10*time.Millisecond {
 			if rate == want {
 				return rate, fmt.Sprintf("half of nginx's max (%d rps)", want)
 			}
