@@ -56,6 +56,10 @@ type Docker struct {
 	run    string
 	labels map[string]string
 	seq    atomic.Int64
+	// redisImage is the redis-server image (built with the others); redisErr
+	// says why there is none, and fails only the stacks that ask for Redis.
+	redisImage string
+	redisErr   error
 }
 
 // NewDocker connects to the engine, removes leftovers of crashed runs, and
@@ -103,7 +107,22 @@ func (d *Docker) Prepare(ctx context.Context, binDir string, bins []Binary) erro
 		return err
 	}
 	d.images, err = BuildImages(ctx, d.cli, d.log, binDir, bins, d.labels)
-	return err
+	if err != nil {
+		return err
+	}
+	// The Redis image is built once per run with the others. It is a dynamic
+	// binary with its libraries, so it skips BuildImages' static check. Its
+	// failure (no redis-server, no way to install it) only fails the scenarios
+	// that need Redis.
+	bin, err := RedisServerBinary(ctx, root)
+	if err == nil {
+		d.redisImage, err = BuildRedisImage(ctx, d.cli, d.log, bin, d.labels)
+	}
+	if err != nil {
+		d.redisErr = err
+		d.log.Warn("no redis image: scenarios with a Redis will fail", "err", err)
+	}
+	return nil
 }
 
 // Labels are the labels this run puts on its objects.
@@ -382,6 +401,23 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
+	if opts.Redis {
+		if d.redisErr != nil {
+			return nil, fmt.Errorf("stack %s: redis: %w", opts.Name, d.redisErr)
+		}
+		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+			name:  "redis",
+			image: d.redisImage,
+			ports: []string{fmt.Sprint(RedisPort)},
+			wait:  redisWait{timeout: readyTimeout},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		nodes = append(nodes, n)
+		s.Redis = &Redis{Node: n, Host: "redis", Port: RedisPort, Addr: "127.0.0.1:" + ports[fmt.Sprint(RedisPort)]}
+	}
+
 	for i := 1; i <= opts.Mockbins; i++ {
 		name := fmt.Sprintf("mockbin%d", i)
 		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
@@ -457,6 +493,6 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 	}
 	s.Gateway.Admin = NewAdmin(s.Gateway.AdminURL)
 	d.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", s.Gateway.AdminURL,
-		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy)
+		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
 	return s, nil
 }

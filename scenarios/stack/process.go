@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 type Processes struct {
 	log    *slog.Logger
 	binDir string
+	root   string
 
 	toxiSrv *http.Server
 	toxiURL string
@@ -50,7 +52,7 @@ func NewProcesses(ctx context.Context, log *slog.Logger, binDir string) (*Proces
 	if err != nil {
 		return nil, fmt.Errorf("toxiproxy listen: %w", err)
 	}
-	p := &Processes{log: log, binDir: binDir, toxiSrv: &http.Server{Handler: api.Routes()}, toxiURL: "http://" + l.Addr().String()}
+	p := &Processes{log: log, binDir: binDir, root: root, toxiSrv: &http.Server{Handler: api.Routes()}, toxiURL: "http://" + l.Addr().String()}
 	go p.toxiSrv.Serve(l)
 	return p, nil
 }
@@ -256,6 +258,30 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 		s.Toxiproxy = toxiclient.NewClient(p.toxiURL)
 	}
 
+	if opts.Redis {
+		bin, err := RedisServerBinary(ctx, p.root)
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := "127.0.0.1:" + port
+		n := &procNode{
+			name: "redis", bin: bin,
+			args:    append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", dir}, redisArgs...),
+			logPath: filepath.Join(dir, "redis.log"),
+			ready:   func(ctx context.Context) error { return RedisPing(ctx, addr) },
+		}
+		nodes = append(nodes, n)
+		if err := n.Start(ctx); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		portNum, _ := strconv.Atoi(port)
+		s.Redis = &Redis{Node: n, Host: "127.0.0.1", Port: portNum, Addr: addr}
+	}
+
 	for i := 1; i <= opts.Mockbins; i++ {
 		name := fmt.Sprintf("mockbin%d", i)
 		port, err := freePort()
@@ -314,6 +340,6 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 	}
 	s.Gateway = &Gateway{Node: gw, ProxyURL: "http://127.0.0.1:" + proxyPort, AdminURL: admin, Admin: NewAdmin(admin), Image: gw.bin}
 	p.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", admin,
-		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy)
+		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
 	return s, nil
 }

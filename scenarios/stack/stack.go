@@ -34,6 +34,9 @@ type Options struct {
 	// whose config store does not survive restarts, for proving that the
 	// restart scenario would notice.
 	EphemeralData bool
+	// Redis starts a redis-server (component "redis") before the gateway, for
+	// the rate-limiting plugin's redis policy; Stack.Redis says how to reach it.
+	Redis bool
 }
 
 func (o Options) withDefaults() Options {
@@ -81,6 +84,8 @@ type Stack struct {
 	Mockbins []*Mockbin
 	// Toxiproxy is the client of the stack's Toxiproxy (nil without it).
 	Toxiproxy *toxiclient.Client
+	// Redis is the stack's redis-server (nil without Options.Redis).
+	Redis *Redis
 
 	// closeFn tears the stack down and returns each component's whole log.
 	closeFn func(ctx context.Context) ([]reports.Log, error)
