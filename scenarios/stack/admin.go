@@ -185,3 +185,31 @@ func (a *Admin) Status(ctx context.Context) (Status, error) {
 	err := a.Do(ctx, http.MethodGet, "/status", nil, &out)
 	return out, err
 }
+
+// PluginSpec is a plugin to create; Config is sent as given (the gateway fills
+// the schema's defaults).
+type PluginSpec struct {
+	Name    string         `json:"name"`
+	Config  map[string]any `json:"config,omitempty"`
+	Enabled *bool          `json:"enabled,omitempty"`
+}
+
+// CreatePlugin creates a plugin under parent, Kong's nested endpoint of the
+// scope: "" (global), "/services/{s}", "/routes/{r}" or "/consumers/{c}".
+func (a *Admin) CreatePlugin(ctx context.Context, parent string, p PluginSpec) (config.Plugin, error) {
+	var out config.Plugin
+	err := a.Do(ctx, http.MethodPost, parent+"/plugins", p, &out)
+	return out, err
+}
+
+// CreateConsumer creates a consumer with a username.
+func (a *Admin) CreateConsumer(ctx context.Context, username string) (config.Consumer, error) {
+	var out config.Consumer
+	err := a.Do(ctx, http.MethodPost, "/consumers", map[string]any{"username": username}, &out)
+	return out, err
+}
+
+// AddKeyAuth gives the consumer a key-auth credential with key.
+func (a *Admin) AddKeyAuth(ctx context.Context, consumer, key string) error {
+	return a.Do(ctx, http.MethodPost, "/consumers/"+url.PathEscape(consumer)+"/key-auth", map[string]any{"key": key}, nil)
+}
