@@ -1,9 +1,17 @@
 // Command bench compares the gateway with nginx and HAProxy in front of the same
 // upstream on loopback, plus the upstream direct: maximum throughput with wrk,
-// then latency at a fixed rate (half of nginx's maximum) with vegeta. Absolute
-// numbers drift between machines; the ratios inside one run are the result.
+// then latency at a fixed rate (half of nginx's maximum, or less when vegeta
+// cannot send that many here; see latencyRate) with vegeta. Both phases run
+// in interleaved rounds, so drift in a shared machine's load hits every
+// contender alike. Absolute numbers drift between machines; the ratios inside
+// one run are the result. The "own CPU µs/req" column (each contender's CPU
+// time per request under wrk) is the steadiest figure on a busy machine.
 //
 // Run it through `make bench`, which installs nginx, haproxy and wrk first.
+// For performance work, -ab compares two gateway builds or settings in one
+// run (see ab.go), e.g.
+//
+//	go run ./bench -ab -a /tmp/gateway-old -b bin/gateway -rounds 5 -duration 3s -rate 6000
 package main
 
 import (
