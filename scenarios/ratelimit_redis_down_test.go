@@ -1,0 +1,150 @@
+//go:build resilience
+
+package scenarios_test
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gauntlet-dev/gauntlet/chaos"
+	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
+	"github.com/gauntlet-dev/gauntlet/scenarios/load"
+	"github.com/gauntlet-dev/gauntlet/scenarios/stack"
+)
+
+// Redis down under a redis-policy limit with fault_tolerant=true (Kong: "proxy
+// requests even if the counter store cannot be reached"). A route limited to R
+// per second is offered 3R for 12 s; Redis gets SIGKILL at t=4s and is started
+// again 3 s later, empty (no persistence, like a crashed cache). While it is
+// down every request must be proxied (no 5xx, nothing limited); once it
+// answers again the limit must come back by itself (go-redis reconnects; the
+// store's 250 ms breaker then lets requests try Redis again). The seconds in
+// between over-admit; how many is the number this scenario reports.
+var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "ratelimit-redis-down"), func() {
+	It("proxies everything while Redis is dead and limits again once it is back", func(ctx SpecContext) {
+		const (
+			r        = 50
+			k        = 3
+			duration = 12 * time.Second
+			killAt   = 4 * time.Second
+			downFor  = 3 * time.Second
+			// A whole second counts as "at the limit" up to R+tol admitted: a
+			// request in flight across a second boundary is counted by its send
+			// time in one second and by the gateway in the next, one request
+			// per boundary per ~7 ms of flight at 3R (~1 ms here); 5 leaves room
+			// for a scheduling stall. An unlimited second admits 3R = 150.
+			tol = 5
+			// The store skips a Redis that just failed for this long
+			// (gateway/plugins redisBackoff), then tries it again.
+			breaker = 250 * time.Millisecond
+		)
+		sc := begin(ctx, "rate-limiting with Redis down", stack.Options{Mockbins: 1, Redis: true})
+		red := sc.Stack.Redis
+		faultTolerant := true
+		if harness.Proving("ratelimit-redis-down") {
+			faultTolerant = false // Redis down then answers 500: the checks below must catch it
+		}
+		Expect(rlService(ctx, sc, "rl-redis-down", "/rl-redis-down", sc.Stack.Mockbin("mockbin1"))).To(Succeed())
+		rl := map[string]any{"second": r, "policy": "redis", "limit_by": "ip", "fault_tolerant": faultTolerant,
+			"redis": map[string]any{"host": red.Host, "port": red.Port}}
+		_, err := sc.Stack.Gateway.Admin.CreatePlugin(ctx, "/routes/rl-redis-down-route", stack.PluginSpec{Name: "rate-limiting", Config: rl})
+		Expect(err).NotTo(HaveOccurred())
+		sc.SetGatewayConfig(map[string]any{"rate-limiting": rl})
+
+		kill := chaos.Kill(red.Node)
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "ratelimit-redis-down", Rate: k * r, Duration: duration,
+			Targets: []vegeta.Target{sc.GET("/rl-redis-down/request")}},
+			chaos.Step{At: killAt, Fault: kill, Hold: downFor})
+		Expect(err).NotTo(HaveOccurred())
+		down, ok := harness.EventOf(tl, kill.Name(), chaos.ActionInject)
+		Expect(ok).To(BeTrue())
+		Expect(down.Err).To(BeEmpty())
+		up, ok := harness.EventOf(tl, kill.Name(), chaos.ActionRevert)
+		Expect(ok).To(BeTrue())
+		Expect(up.Err).To(BeEmpty())
+		rs := run.Results
+		GinkgoWriter.Println("all:", harness.Describe(rs))
+		GinkgoWriter.Printf("redis killed %v..%v, started %v..%v (after the origin)\n",
+			down.Started.Sub(run.Start), down.Ended.Sub(run.Start), up.Started.Sub(run.Start), up.Ended.Sub(run.Start))
+
+		first, end := wholeSeconds(run)
+		secs := perSecond(rs, first, end)
+		noteSeconds(sc, "redis policy", secs, run.Start)
+		checkRejections(sc, "whole attack", rs)
+
+		// Redis dead: nothing can count, so with fault_tolerant every request is
+		// proxied. Whole seconds between "killed" and "start begun" only.
+		sent, adm := 0, 0
+		for _, c := range secs {
+			if !time.Unix(c.Second, 0).Before(down.Ended) && !time.Unix(c.Second+1, 0).After(up.Started) {
+				sent, adm = sent+c.Sent, adm+c.Admitted
+			}
+		}
+		sc.AtLeast("requests sent in whole seconds while Redis was dead", float64(sent), float64(k*r), "",
+			"at least one whole second of 3R inside a 3 s outage")
+		sc.Equal("share admitted while Redis was dead", harness.Share(adm, sent), 1, "ratio",
+			"fault_tolerant=true: a request the store cannot count is proxied")
+
+		// Before the kill the limit holds: every whole second at R (± tol).
+		before := 0
+		for _, c := range secs {
+			if time.Unix(c.Second+1, 0).After(down.Started) {
+				break
+			}
+			if abs(c.Admitted-r) > tol {
+				before++
+			}
+		}
+		sc.Equal("whole seconds off the limit before the kill", float64(before), 0, "",
+			fmt.Sprintf("R=%d ± %d (boundary crossings) while Redis counts", r, tol))
+
+		// The over-admission window: first second over the limit to the first
+		// second back at it, and the limit must stay back from then on.
+		firstOver, back := int64(-1), int64(-1)
+		overAfter := 0
+		for _, c := range secs {
+			over := c.Admitted > r+tol
+			switch {
+			case firstOver < 0 && over:
+				firstOver = c.Second
+			case firstOver >= 0 && back < 0 && !over:
+				back = c.Second
+			case back >= 0 && over:
+				overAfter++
+			}
+		}
+		Expect(firstOver).NotTo(BeNumerically("<", 0), "no second over the limit: Redis was not down (see the timeline)")
+		if back < 0 {
+			Fail(fmt.Sprintf("the limit never came back: every second from the first over-limit one on admitted more than %d", r+tol))
+		}
+		window := time.Duration(back-firstOver) * time.Second
+		sc.Note("over-admission window (first over-limit second to the first second back at the limit)", harness.Ms(window), "ms")
+		extra := 0
+		for _, c := range secs {
+			if c.Second >= firstOver && c.Second < back {
+				extra += c.Admitted - r
+			}
+		}
+		sc.Note("requests admitted over the limit in that window", float64(extra), "")
+		// Once Redis answers PING the next request after the breaker counts
+		// again; the first whole second that starts after that is at the
+		// limit: at most 1 s (the window in progress, which restarts from an
+		// empty Redis and so may over-admit) + 250 ms breaker + 250 ms for the
+		// reconnect and scheduling.
+		backAt := time.Unix(back, 0)
+		sc.AtMost("limit back after Redis answered again (start of the first second at the limit − Redis ready)",
+			harness.Ms(backAt.Sub(up.Ended)), harness.Ms(time.Second+breaker+250*time.Millisecond), "ms",
+			"1 s window in progress + 250 ms breaker + 250 ms reconnect")
+		// The window spans the kill's own second, the outage and the recovery:
+		// at most outage + 2.5 s (partial second at each end, breaker, slack).
+		sc.AtMost("over-admission window", harness.Ms(window), harness.Ms(up.Ended.Sub(down.Started)+2500*time.Millisecond), "ms",
+			"outage (kill to ready) + 1 s per partial window at either end + 0.5 s")
+		sc.Equal("whole seconds over the limit after it came back", float64(overAfter), 0, "",
+			"Redis counts again and the limit stays")
+		verify(sc)
+	}, NodeTimeout(2*time.Minute))
+})
