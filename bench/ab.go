@@ -216,14 +216,14 @@ func runWrk(url, header string, d time.Duration, conns int) (rps, p99ms float64)
 	}
 	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
-		log.Fatalf("wrk %s: %v\n%s", url, err, out)
+		fatalf("wrk %s: %v\n%s", url, err, out)
 	}
 	if m := wrkErrors.FindSubmatch(out); m != nil {
-		log.Fatalf("wrk %s: %s non-2xx responses: the comparison would be unfair\n%s", url, m[1], out)
+		fatalf("wrk %s: %s non-2xx responses: the comparison would be unfair\n%s", url, m[1], out)
 	}
 	m := wrkRequests.FindSubmatch(out)
 	if m == nil {
-		log.Fatalf("wrk %s: no Requests/sec in output\n%s", url, out)
+		fatalf("wrk %s: no Requests/sec in output\n%s", url, out)
 	}
 	rps, _ = strconv.ParseFloat(string(m[1]), 64)
 	if m := wrkP99.FindSubmatch(out); m != nil {
@@ -237,6 +237,21 @@ func runWrk(url, header string, d time.Duration, conns int) (rps, p99ms float64)
 		p99ms = v
 	}
 	return rps, p99ms
+}
+
+// started holds every server this run started, so fatalf can stop them:
+// log.Fatal exits without running deferred calls, and an early failure (wrk
+// refusing an argument) used to leave the gateway, nginx, HAProxy and mockbin
+// running after the run.
+var started []*exec.Cmd
+
+// fatalf stops the servers this run started, then exits like log.Fatalf.
+func fatalf(format string, args ...any) {
+	for _, c := range started {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	}
+	log.Fatalf(format, args...)
 }
 
 // processes starts the benchmark's servers with their output in dir and
@@ -258,6 +273,7 @@ func (p *processes) start(env []string, name string, args ...string) (pid int) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	check(cmd.Start())
 	p.procs = append(p.procs, cmd)
+	started = append(started, cmd)
 	return cmd.Process.Pid
 }
 

@@ -296,7 +296,7 @@ func waitReady(url string, header ...string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			log.Fatalf("%s not ready after %s (last: %v)", url, readyDeadline, err)
+			fatalf("%s not ready after %s (last: %v)", url, readyDeadline, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -322,7 +322,7 @@ func pickAddrs(n int) []string {
 
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 }
 
