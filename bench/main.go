@@ -81,13 +81,13 @@ func main() {
 	envB := flag.String("b-env", "", "A/B: extra environment of B, space-separated NAME=value")
 	rounds := flag.Int("rounds", 3, "wrk rounds per contender, interleaved (comparison: each lasts duration/rounds, at least 2s; A/B: each lasts duration)")
 	fixedRate := flag.Int("rate", 0, "rate of the latency phase (default: half of nginx's max, lowered to what vegeta can send on this machine); in A/B mode, adds a latency phase at this rate")
-	abPath := flag.String("path", "/", "A/B: request path (/plugins/ goes through key-auth and rate-limiting)")
+	reqPath := flag.String("path", "/", "request path on the upstream, e.g. /request for mockbin's HAR echo (A/B: /plugins/ goes through key-auth and rate-limiting)")
 	flag.Parse()
 	log.SetFlags(0)
 	addrs := pickAddrs(5)
 	upstreamAddr, gatewayProxy, gatewayAdmin, nginxAddr, haproxyAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
 	if *ab {
-		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *abPath, *fixedRate)
+		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *reqPath, *fixedRate)
 		return
 	}
 
@@ -118,12 +118,18 @@ func main() {
 	haproxyPID := start("haproxy", "-db", "-f", haproxyConf)
 	waitReady("http://" + haproxyAddr + "/")
 
+	// Every contender requests the same upstream path: the gateway's plain
+	// route strips "/", the plugins route strips pluginsPath.
+	path := *reqPath
+	if !strings.HasPrefix(path, "/") {
+		log.Fatalf("-path %q must start with /", path)
+	}
 	contenders := []*contender{
-		{Name: "direct", URL: "http://" + upstreamAddr + "/", pid: upstreamPID},
-		{Name: "nginx", URL: "http://" + nginxAddr + "/", pid: nginxPID},
-		{Name: "haproxy", URL: "http://" + haproxyAddr + "/", pid: haproxyPID},
-		{Name: "gateway", URL: "http://" + gatewayProxy + "/", pid: gatewayPID},
-		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + "/", pid: gatewayPID,
+		{Name: "direct", URL: "http://" + upstreamAddr + path, pid: upstreamPID},
+		{Name: "nginx", URL: "http://" + nginxAddr + path, pid: nginxPID},
+		{Name: "haproxy", URL: "http://" + haproxyAddr + path, pid: haproxyPID},
+		{Name: "gateway", URL: "http://" + gatewayProxy + path, pid: gatewayPID},
+		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + path, pid: gatewayPID,
 			header: http.Header{"Apikey": []string{benchAPIKey}}, wrkHeader: "apikey: " + benchAPIKey},
 	}
 	waitReady(contenders[len(contenders)-1].URL, "apikey", benchAPIKey)
