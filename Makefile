@@ -29,8 +29,9 @@ deps-test:
 test-resilience:
 	scripts/test-resilience.sh
 
+# BENCH_ARGS go to bench/main.go, e.g. BENCH_ARGS="-path /request" or "-ab -a old -b new".
 bench:
-	scripts/bench.sh
+	scripts/bench.sh $(BENCH_ARGS)
 
 run:
 	scripts/run.sh
