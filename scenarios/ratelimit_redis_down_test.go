@@ -105,9 +105,12 @@ var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "rateli
 		// The over-admission window: first second over the limit to the first
 		// second back at it, and the limit must stay back from then on.
 		firstOver, back := int64(-1), int64(-1)
-		overAfter := 0
+		overSecs, overAfter := 0, 0
 		for _, c := range secs {
 			over := c.Admitted > r+tol
+			if over {
+				overSecs++
+			}
 			switch {
 			case firstOver < 0 && over:
 				firstOver = c.Second
@@ -117,34 +120,39 @@ var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "rateli
 				overAfter++
 			}
 		}
-		Expect(firstOver).NotTo(BeNumerically("<", 0), "no second over the limit: Redis was not down (see the timeline)")
-		if back < 0 {
-			Fail(fmt.Sprintf("the limit never came back: every second from the first over-limit one on admitted more than %d", r+tol))
+		sc.AtLeast("whole seconds over the limit", float64(overSecs), 1, "",
+			"a 3 s outage with fault_tolerant admits 3R in at least one whole second")
+		if firstOver >= 0 {
+			sc.Check("limit back at all after the outage", b2f(back >= 0), "", back >= 0,
+				"a second at the limit after the first over-limit one", 1)
 		}
-		window := time.Duration(back-firstOver) * time.Second
-		sc.Note("over-admission window (first over-limit second to the first second back at the limit)", harness.Ms(window), "ms")
-		extra := 0
-		for _, c := range secs {
-			if c.Second >= firstOver && c.Second < back {
-				extra += c.Admitted - r
+		if firstOver >= 0 && back >= 0 {
+			window := time.Duration(back-firstOver) * time.Second
+			sc.Note("over-admission window (first over-limit second to the first second back at the limit)", harness.Ms(window), "ms")
+			extra := 0
+			for _, c := range secs {
+				if c.Second >= firstOver && c.Second < back {
+					extra += c.Admitted - r
+				}
 			}
+			sc.Note("requests admitted over the limit in that window", float64(extra), "")
+			// Once Redis answers PING the next request after the breaker counts
+			// again; the first whole second that starts after that is at the
+			// limit: at most 1 s (the window in progress, which restarts from an
+			// empty Redis and so may over-admit) + 250 ms breaker + 250 ms for
+			// the reconnect and scheduling.
+			backAt := time.Unix(back, 0)
+			sc.AtMost("limit back after Redis answered again (start of the first second at the limit − Redis ready)",
+				harness.Ms(backAt.Sub(up.Ended)), harness.Ms(time.Second+breaker+250*time.Millisecond), "ms",
+				"1 s window in progress + 250 ms breaker + 250 ms reconnect")
+			// The window spans the kill's own second, the outage and the
+			// recovery: at most outage + 2.5 s (a partial second at each end,
+			// breaker, slack).
+			sc.AtMost("over-admission window", harness.Ms(window), harness.Ms(up.Ended.Sub(down.Started)+2500*time.Millisecond), "ms",
+				"outage (kill to ready) + 1 s per partial window at either end + 0.5 s")
+			sc.Equal("whole seconds over the limit after it came back", float64(overAfter), 0, "",
+				"Redis counts again and the limit stays")
 		}
-		sc.Note("requests admitted over the limit in that window", float64(extra), "")
-		// Once Redis answers PING the next request after the breaker counts
-		// again; the first whole second that starts after that is at the
-		// limit: at most 1 s (the window in progress, which restarts from an
-		// empty Redis and so may over-admit) + 250 ms breaker + 250 ms for the
-		// reconnect and scheduling.
-		backAt := time.Unix(back, 0)
-		sc.AtMost("limit back after Redis answered again (start of the first second at the limit − Redis ready)",
-			harness.Ms(backAt.Sub(up.Ended)), harness.Ms(time.Second+breaker+250*time.Millisecond), "ms",
-			"1 s window in progress + 250 ms breaker + 250 ms reconnect")
-		// The window spans the kill's own second, the outage and the recovery:
-		// at most outage + 2.5 s (partial second at each end, breaker, slack).
-		sc.AtMost("over-admission window", harness.Ms(window), harness.Ms(up.Ended.Sub(down.Started)+2500*time.Millisecond), "ms",
-			"outage (kill to ready) + 1 s per partial window at either end + 0.5 s")
-		sc.Equal("whole seconds over the limit after it came back", float64(overAfter), 0, "",
-			"Redis counts again and the limit stays")
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })
