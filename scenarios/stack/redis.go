@@ -119,17 +119,14 @@ func RedisImageFiles(ctx context.Context, bin string) ([]imageFile, error) {
 		files = append(files, imageFile{path: path, mode: mode, data: data})
 		return nil
 	}
-	if err := add("/usr/bin/redis-server", 0o755); err != nil {
-		return nil, err
+	// The binary goes to /usr/bin/redis-server (the entrypoint) whatever its
+	// host path.
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, fmt.Errorf("redis image: %w", err)
 	}
-	if bin != "/usr/bin/redis-server" {
-		// The binary goes to /usr/bin/redis-server whatever its host path.
-		data, err := os.ReadFile(bin)
-		if err != nil {
-			return nil, fmt.Errorf("redis image: %w", err)
-		}
-		files[0].data = data
-	}
+	files = append(files, imageFile{path: "/usr/bin/redis-server", mode: 0o755, data: data})
+	seen["/usr/bin/redis-server"] = true
 	for _, p := range paths {
 		if err := add(p, 0o755); err != nil {
 			return nil, err
