@@ -37,7 +37,7 @@ if [ -n "${LABELS:-}" ]; then
   args+=(--label-filter "$LABELS")
 fi
 rc=0
-go run github.com/onsi/ginkgo/v2/ginkgo "${args[@]}" ./scenarios || rc=$?
+go tool ginkgo "${args[@]}" ./scenarios || rc=$?
 
 # Render the reports, then open them in headless Chromium: the plots must
 # have rendered with no console error (screenshots land next to the index).
