@@ -159,7 +159,7 @@ func (s *Server) applyFault(rw *recorder, r *http.Request, path string) bool {
 		applied = true
 		if !sleepCtx(r.Context(), d) {
 			s.stats.faultsApplied.Add(1)
-			return true // the client gave up; nobody to answer
+			abort() // the client gave up or the drain ended: nobody to answer
 		}
 	}
 	if af.DropRate > 0 && s.faultFloat(af) < af.DropRate {

@@ -161,7 +161,7 @@ func (s *Server) drip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !sleepCtx(r.Context(), delay) {
-		return
+		abort()
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
@@ -190,7 +190,7 @@ func (s *Server) drip(w http.ResponseWriter, r *http.Request) {
 		sent = end
 		_ = rc.Flush()
 		if i < ticks-1 && !sleepCtx(r.Context(), pause) {
-			return
+			abort() // the Content-Length promised more: cut, never a short success
 		}
 	}
 }

@@ -407,7 +407,7 @@ func (s *Server) delay(w http.ResponseWriter, r *http.Request, rest string) {
 	}
 	ms = min(ms, int(s.maxDelay/time.Millisecond))
 	if !sleepCtx(r.Context(), time.Duration(ms)*time.Millisecond) {
-		return
+		abort()
 	}
 	render(w, r, http.StatusOK, Obj{{"delay", ms}})
 }

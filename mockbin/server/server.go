@@ -355,6 +355,11 @@ func (rw *recorder) markStatus(code int) {
 	}
 }
 
+// abort ends a response without answering: net/http closes the connection.
+// A handler whose wait was cut short (client gone, drain deadline) must not
+// simply return, or net/http answers an empty 200 that reads as a success.
+func abort() { panic(http.ErrAbortHandler) }
+
 // sleepCtx waits d or until ctx ends; it reports whether the full wait
 // elapsed.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
