@@ -28,7 +28,7 @@ func TestWeightedRoundRobinDistribution(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(algo+"/"+tc.name, func(t *testing.T) {
 				m := newTestManager(t, Options{})
-				m.Apply(upstreamCfg(algo, kongHC(), tc.targets...))
+				m.Apply(upstreamCfg(algo, config.DefaultHealthchecks(), tc.targets...))
 				const n = 10000
 				counts := pickN(t, m.Picker("u1"), n, nil)
 				for i, want := range tc.want {
@@ -47,7 +47,7 @@ func TestWeightedRoundRobinDistribution(t *testing.T) {
 
 func TestSmoothRoundRobinInterleaves(t *testing.T) {
 	m := newTestManager(t, Options{})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 200}, tgt{"127.0.0.1:2", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 200}, tgt{"127.0.0.1:2", 100}))
 	p := m.Picker("u1")
 	// smooth WRR never sends more than two in a row to the weight-2 target
 	run, maxRun := 0, 0
@@ -68,7 +68,7 @@ func TestSmoothRoundRobinInterleaves(t *testing.T) {
 
 func TestLeastConnectionsPrefersIdle(t *testing.T) {
 	m := newTestManager(t, Options{})
-	m.Apply(upstreamCfg("least-connections", kongHC(),
+	m.Apply(upstreamCfg("least-connections", config.DefaultHealthchecks(),
 		tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}, tgt{"127.0.0.1:3", 200}))
 	p := m.Picker("u1")
 	// hold picks open: scores (active+1)/weight keep the heavy target busiest
@@ -102,7 +102,7 @@ func TestLeastConnectionsPrefersIdle(t *testing.T) {
 
 func TestConsistentHashingStableAndMinimalMove(t *testing.T) {
 	m := newTestManager(t, Options{})
-	cfg := upstreamCfg("consistent-hashing", kongHC(),
+	cfg := upstreamCfg("consistent-hashing", config.DefaultHealthchecks(),
 		tgt{"10.0.0.1:80", 100}, tgt{"10.0.0.2:80", 100}, tgt{"10.0.0.3:80", 100}, tgt{"10.0.0.4:80", 100})
 	cfg.Upstreams[0].HashOn = "header"
 	h := "X-User"
@@ -197,7 +197,7 @@ func TestHashOnInputs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTestManager(t, Options{})
-			cfg := upstreamCfg("consistent-hashing", kongHC(),
+			cfg := upstreamCfg("consistent-hashing", config.DefaultHealthchecks(),
 				tgt{"10.0.0.1:80", 100}, tgt{"10.0.0.2:80", 100}, tgt{"10.0.0.3:80", 100})
 			tc.mod(cfg.Upstreams[0])
 			m.Apply(cfg)
@@ -220,7 +220,7 @@ func TestHashOnInputs(t *testing.T) {
 
 func TestHashCookieIsGeneratedAndSticks(t *testing.T) {
 	m := newTestManager(t, Options{})
-	cfg := upstreamCfg("consistent-hashing", kongHC(), tgt{"10.0.0.1:80", 100}, tgt{"10.0.0.2:80", 100}, tgt{"10.0.0.3:80", 100})
+	cfg := upstreamCfg("consistent-hashing", config.DefaultHealthchecks(), tgt{"10.0.0.1:80", 100}, tgt{"10.0.0.2:80", 100}, tgt{"10.0.0.3:80", 100})
 	name := "sticky"
 	cfg.Upstreams[0].HashOn, cfg.Upstreams[0].HashOnCookie, cfg.Upstreams[0].HashOnCookiePath = "cookie", &name, "/app"
 	m.Apply(cfg)
@@ -253,7 +253,7 @@ func TestRetryExcludesTried(t *testing.T) {
 	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {
 		t.Run(algo, func(t *testing.T) {
 			m := newTestManager(t, Options{})
-			cfg := upstreamCfg(algo, kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}, tgt{"127.0.0.1:3", 100})
+			cfg := upstreamCfg(algo, config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}, tgt{"127.0.0.1:3", 100})
 			cfg.Upstreams[0].HashOn = "ip"
 			m.Apply(cfg)
 			p := m.Picker("u1")
@@ -289,15 +289,15 @@ func TestNoPeer(t *testing.T) {
 		t.Fatalf("Picker for an unknown upstream = %v, want nil interface", p)
 	}
 	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {
-		m.Apply(upstreamCfg(algo, kongHC()))
+		m.Apply(upstreamCfg(algo, config.DefaultHealthchecks()))
 		if _, err := m.Picker("u1").Pick(&Request{}); !errors.Is(err, ErrNoPeer) {
 			t.Fatalf("%s without targets: err = %v", algo, err)
 		}
-		m.Apply(upstreamCfg(algo, kongHC(), tgt{"127.0.0.1:1", 0}))
+		m.Apply(upstreamCfg(algo, config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 0}))
 		if _, err := m.Picker("u1").Pick(&Request{}); !errors.Is(err, ErrNoPeer) {
 			t.Fatalf("%s with only a drained target: err = %v", algo, err)
 		}
-		m.Apply(upstreamCfg(algo, kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 50}))
+		m.Apply(upstreamCfg(algo, config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 50}))
 		_ = m.SetTargetHealth("uid1", "t0", false)
 		_ = m.SetTargetHealth("uid1", "127.0.0.1:2", false)
 		if _, err := m.Picker("u1").Pick(&Request{}); !errors.Is(err, ErrNoPeer) {
@@ -308,18 +308,18 @@ func TestNoPeer(t *testing.T) {
 
 func TestApplyReweightAddRemove(t *testing.T) {
 	m := newTestManager(t, Options{})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	p := m.Picker("u1")
 	// a request in flight on the old snapshot
 	inflight, _ := p.Pick(&Request{})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 300}, tgt{"127.0.0.1:2", 0}, tgt{"127.0.0.1:3", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 300}, tgt{"127.0.0.1:2", 0}, tgt{"127.0.0.1:3", 100}))
 	p.Done(inflight, Result{Status: 200}) // completes fine against the new config
 	counts := pickN(t, m.Picker("u1"), 4000, nil)
 	if counts["t1"] != 0 || counts["t0"] != 3000 || counts["t2"] != 1000 {
 		t.Fatalf("after reweight: %v, want t0:3000 t2:1000 and drained t1 unused", counts)
 	}
 	// renaming the upstream moves the picker to the new name
-	cfg := upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 100})
+	cfg := upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100})
 	cfg.Upstreams[0].Name = "renamed"
 	m.Apply(cfg)
 	if m.Picker("u1") != nil || m.Picker("renamed") == nil {
@@ -333,7 +333,7 @@ func TestApplyReweightAddRemove(t *testing.T) {
 
 func TestConcurrentPickDoneApply(t *testing.T) {
 	m := newTestManager(t, Options{})
-	hc := kongHC()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Unhealthy.HTTPFailures = 3
 	hc.Passive.Healthy.Successes = 1
 	for _, algo := range []string{"round-robin", "least-connections", "consistent-hashing", "latency"} {

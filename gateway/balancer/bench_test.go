@@ -2,13 +2,14 @@ package balancer
 
 import (
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"testing"
 )
 
 func benchPicker(b *testing.B, algo string, passive bool, targets int) Picker {
 	m := NewManager(Options{Logger: discardLogger()})
 	b.Cleanup(m.Close)
-	hc := kongHC()
+	hc := config.DefaultHealthchecks()
 	if passive {
 		hc.Passive.Unhealthy.HTTPFailures = 5
 		hc.Passive.Unhealthy.TCPFailures = 5

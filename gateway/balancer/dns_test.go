@@ -3,6 +3,7 @@ package balancer
 import (
 	"context"
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func TestDNSRefreshNotPostponedByApply(t *testing.T) {
 	m := newTestManager(t, Options{Clock: clock})
 	dns := &fakeDNS{answers: map[string][]string{"mockbin1": {"10.1.0.1"}}}
 	m.lookup = dns.lookup
-	cfg := upstreamCfg("round-robin", kongHC(), tgt{"mockbin1:8080", 100})
+	cfg := upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"mockbin1:8080", 100})
 	m.Apply(cfg)
 	calls := dns.count()
 	// config changes every second must not keep the cache alive forever

@@ -17,7 +17,7 @@ import (
 )
 
 func passiveHC(httpFailures, timeouts, tcpFailures int) config.Healthchecks {
-	hc := kongHC()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Unhealthy.HTTPFailures = httpFailures
 	hc.Passive.Unhealthy.Timeouts = timeouts
 	hc.Passive.Unhealthy.TCPFailures = tcpFailures
@@ -151,7 +151,7 @@ func TestBalancerHealthThreshold(t *testing.T) {
 	if h, _ := m.BalancerHealth("uid1"); h != Unhealthy {
 		t.Errorf("total weight 0: %s, want UNHEALTHY", h)
 	}
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 10}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 10}))
 	if h, d := m.BalancerHealth("uid1"); h != Healthy || d["healthy"] != true {
 		t.Errorf("checks off: %s %v, want the weight rule's HEALTHY", h, d)
 	}
@@ -162,7 +162,7 @@ func TestBalancerHealthThreshold(t *testing.T) {
 
 func TestHealthchecksOff(t *testing.T) {
 	m := newTestManager(t, Options{})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	p := m.Picker("u1")
 	// a 500 passes through and nothing is ejected
 	for range 100 {
@@ -182,7 +182,7 @@ func TestHealthchecksOff(t *testing.T) {
 	// switching checks off puts passively ejected targets back
 	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	p.Done(Peer{TargetID: "t1"}, Result{Status: 500})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	if h := m.TargetsHealth("uid1"); h["t0"] != HealthchecksOff || h["t1"] != HealthchecksOff {
 		t.Fatalf("after disabling checks: %v", h)
 	}
@@ -315,7 +315,7 @@ func TestActiveChecksThroughManager(t *testing.T) {
 	clock := healthtest.NewClock()
 	m := newTestManager(t, Options{Clock: clock})
 	a, b := newFlip(t), newFlip(t)
-	hc := kongHC()
+	hc := config.DefaultHealthchecks()
 	hc.Active.HTTPPath = "/status"
 	hc.Active.Healthy.Interval = 1
 	hc.Active.Healthy.Successes = 1
@@ -387,7 +387,7 @@ func TestActiveDetectsTargetDownBeforeTraffic(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadAddr := strings.TrimPrefix(dead.URL, "http://")
 	dead.Close()
-	hc := kongHC()
+	hc := config.DefaultHealthchecks()
 	hc.Active.Type = "tcp"
 	hc.Active.Healthy.Interval = 1
 	hc.Active.Unhealthy.TCPFailures = 2
@@ -408,7 +408,7 @@ func TestActiveDetectsTargetDownBeforeTraffic(t *testing.T) {
 
 func TestDNSTargets(t *testing.T) {
 	m := newTestManager(t, Options{})
-	m.Apply(upstreamCfg("round-robin", kongHC(), tgt{"localhost:8080", 100}, tgt{"mockbin.invalid:8080", 100}, tgt{"127.0.0.1", 100}))
+	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"localhost:8080", 100}, tgt{"mockbin.invalid:8080", 100}, tgt{"127.0.0.1", 100}))
 	h := m.TargetsHealth("uid1")
 	if h["t0"] != HealthchecksOff || h["t1"] != DNSError || h["t2"] != HealthchecksOff {
 		t.Fatalf("TargetsHealth = %v", h)

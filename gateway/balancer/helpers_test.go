@@ -12,23 +12,6 @@ import (
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
-// kongHC is Kong's healthchecks default tree (checks off).
-func kongHC() config.Healthchecks {
-	return config.Healthchecks{
-		Active: config.ActiveHealthcheck{
-			Type: "http", Timeout: 1, Concurrency: 10, HTTPPath: "/", HTTPSVerifyCertificate: true,
-			Healthy:   config.ActiveHealthy{HTTPStatuses: []int{200, 302}},
-			Unhealthy: config.ActiveUnhealthy{HTTPStatuses: []int{429, 404, 500, 501, 502, 503, 504, 505}},
-		},
-		Passive: config.PassiveHealthcheck{
-			Type: "http",
-			Healthy: config.PassiveHealthy{HTTPStatuses: []int{200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
-				300, 301, 302, 303, 304, 305, 306, 307, 308}},
-			Unhealthy: config.PassiveUnhealthy{HTTPStatuses: []int{429, 500, 503}},
-		},
-	}
-}
-
 type tgt struct {
 	addr   string
 	weight int

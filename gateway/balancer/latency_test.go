@@ -11,7 +11,7 @@ import (
 func TestLatencyPrefersFastTarget(t *testing.T) {
 	clock := healthtest.NewClock()
 	m := newTestManager(t, Options{Clock: clock})
-	m.Apply(upstreamCfg("latency", kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
+	m.Apply(upstreamCfg("latency", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	p := m.Picker("u1")
 	rtt := map[string]time.Duration{"t0": 50 * time.Millisecond, "t1": 5 * time.Millisecond}
 	// without history the targets alternate; each answer teaches the EWMA
@@ -43,7 +43,7 @@ func TestLatencyPrefersFastTarget(t *testing.T) {
 	}
 	// a new target starts at the average, not at zero: it does not take
 	// every request
-	cfg := upstreamCfg("latency", kongHC(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100})
+	cfg := upstreamCfg("latency", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100})
 	cfg.Targets = append(cfg.Targets, &config.Target{ID: "t2", Target: "127.0.0.1:3", Weight: 100, Upstream: &config.Ref{ID: "uid1"}})
 	m.Apply(cfg)
 	s := m.byID["uid1"].snap.Load()

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"sync"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func TestStressApplyProbePick(t *testing.T) {
 			hc.Active.Unhealthy.HTTPFailures = 1
 			hc.Active.Healthy.Successes = 1
 			if i%10 == 9 {
-				hc = kongHC() // checks off now and then
+				hc = config.DefaultHealthchecks() // checks off now and then
 			}
 			m.Apply(upstreamCfg(algo, hc, ts...))
 		}

@@ -457,3 +457,13 @@ func cloneKeyAuth(k *KeyAuthCredential) *KeyAuthCredential {
 	n.Consumer, n.TTL, n.Tags = ptr(k.Consumer), ptr(k.TTL), slices.Clone(k.Tags)
 	return &n
 }
+
+// DefaultHealthchecks is Kong's healthchecks tree with every default filled
+// in: what an upstream created without healthchecks gets.
+func DefaultHealthchecks() Healthchecks {
+	e, err := (&Config{}).Insert(TableUpstreams, map[string]any{"name": "defaults"}, WriteOptions{})
+	if err != nil {
+		panic("config: the upstream schema rejects its own defaults: " + err.Error())
+	}
+	return e.(*Upstream).Healthchecks
+}

@@ -7,24 +7,6 @@ import (
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
-// kongDefaults is Kong's healthchecks default tree with the given overrides
-// applied by the caller.
-func kongDefaults() config.Healthchecks {
-	return config.Healthchecks{
-		Active: config.ActiveHealthcheck{
-			Type: "http", Timeout: 1, Concurrency: 10, HTTPPath: "/", HTTPSVerifyCertificate: true,
-			Healthy:   config.ActiveHealthy{HTTPStatuses: []int{200, 302}},
-			Unhealthy: config.ActiveUnhealthy{HTTPStatuses: []int{429, 404, 500, 501, 502, 503, 504, 505}},
-		},
-		Passive: config.PassiveHealthcheck{
-			Type: "http",
-			Healthy: config.PassiveHealthy{HTTPStatuses: []int{200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
-				300, 301, 302, 303, 304, 305, 306, 307, 308}},
-			Unhealthy: config.PassiveUnhealthy{HTTPStatuses: []int{429, 500, 503}},
-		},
-	}
-}
-
 type step struct {
 	src Source
 	o   Outcome
@@ -44,7 +26,7 @@ var (
 
 func TestObserveCounterRules(t *testing.T) {
 	passive := func(succ, tcp, to, httpf int) *Policy {
-		hc := kongDefaults()
+		hc := config.DefaultHealthchecks()
 		hc.Passive.Healthy.Successes = succ
 		hc.Passive.Unhealthy.TCPFailures = tcp
 		hc.Passive.Unhealthy.Timeouts = to
@@ -52,7 +34,7 @@ func TestObserveCounterRules(t *testing.T) {
 		return NewPolicy(hc)
 	}
 	active := func(succ, tcp, to, httpf int) *Policy {
-		hc := kongDefaults()
+		hc := config.DefaultHealthchecks()
 		hc.Active.Healthy.Interval = 1
 		hc.Active.Unhealthy.Interval = 1
 		hc.Active.Healthy.Successes = succ
@@ -96,7 +78,7 @@ func TestObserveCounterRules(t *testing.T) {
 			p := active(2, 0, 0, 1)
 			return p
 		}(), []step{pHTTP, pHTTP, pHTTP}, true, Counters{}, 0},
-		{"checks off ignores everything", NewPolicy(kongDefaults()), []step{pHTTP, pTCP, pTO, aHTTP}, true, Counters{}, 0},
+		{"checks off ignores everything", NewPolicy(config.DefaultHealthchecks()), []step{pHTTP, pTCP, pTO, aHTTP}, true, Counters{}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +121,7 @@ func TestPolicyEnabledRule(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			hc := kongDefaults()
+			hc := config.DefaultHealthchecks()
 			tc.mod(&hc)
 			p := NewPolicy(hc)
 			if p.Enabled != tc.enabled || p.ActiveEnabled != tc.active || p.PassiveEnabled != tc.pass {
@@ -151,7 +133,7 @@ func TestPolicyEnabledRule(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	p := NewPolicy(kongDefaults())
+	p := NewPolicy(config.DefaultHealthchecks())
 	tests := []struct {
 		tcp, to bool
 		status  int
@@ -178,7 +160,7 @@ func TestClassify(t *testing.T) {
 			t.Errorf("active(%v,%v,%d) = %v, want %v", tc.tcp, tc.to, tc.status, got, tc.active)
 		}
 	}
-	hc := kongDefaults()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Type = "tcp"
 	tp := NewPolicy(hc)
 	for _, st := range []int{200, 404, 500} {
@@ -195,7 +177,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestManualOverride(t *testing.T) {
-	hc := kongDefaults()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Unhealthy.HTTPFailures = 3
 	hc.HalfOpen = &config.HalfOpen{Cooldown: 10}
 	p := NewPolicy(hc)
@@ -227,7 +209,7 @@ func TestManualOverride(t *testing.T) {
 }
 
 func TestHalfOpenRecovery(t *testing.T) {
-	hc := kongDefaults()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Unhealthy.HTTPFailures = 1
 	hc.HalfOpen = &config.HalfOpen{Cooldown: 5}
 	p := NewPolicy(hc)
@@ -275,7 +257,7 @@ func TestHalfOpenRecovery(t *testing.T) {
 }
 
 func TestHalfOpenOffIsKong(t *testing.T) {
-	hc := kongDefaults()
+	hc := config.DefaultHealthchecks()
 	hc.Passive.Unhealthy.HTTPFailures = 1
 	p := NewPolicy(hc)
 	tg := NewTarget(nil)
