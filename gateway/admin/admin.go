@@ -20,11 +20,14 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -117,7 +120,8 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.Error("admin: handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			a.log.Error("admin: handler panic", "method", r.Method, "path", r.URL.Path, "panic", v,
+				"stack", string(debug.Stack()))
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "An unexpected error occurred"})
 		}
 	}()
@@ -239,13 +243,19 @@ func (a *api) routes() {
 	}
 }
 
-// writeJSON writes v as Kong does: JSON, no HTML escaping.
+// writeJSON writes v as Kong does: JSON, no HTML escaping. It encodes before
+// sending the status, so an encoding failure can still become a 500 instead
+// of a 200 with a broken body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Errorf("encode %T: %w", v, err))
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func notFound(w http.ResponseWriter) {

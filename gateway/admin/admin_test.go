@@ -23,12 +23,12 @@ const (
 )
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	h     http.Handler
 	store *store.Store
 }
 
-func newHarness(t *testing.T, mod ...func(*Options)) *harness {
+func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 	t.Helper()
 	s := store.OpenMemory()
 	opts := Options{Store: s, Version: "3.9.0", NodeID: "node-1", Hostname: "gw", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -33,7 +33,7 @@ func FuzzWrites(f *testing.F) {
 			}
 		}
 	}
-	h := newHarness(&testing.T{})
+	h := newHarness(f)
 	h.must(h.json("POST", "/services", `{"name":"s","host":"h"}`), 201)
 	h.must(h.json("POST", "/upstreams", `{"name":"u"}`), 201)
 	h.must(h.json("POST", "/consumers", `{"username":"c"}`), 201)
