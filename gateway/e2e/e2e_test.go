@@ -60,7 +60,26 @@ type gatewayProc struct {
 	cmd   *exec.Cmd
 	proxy string
 	admin string
-	log   *bytes.Buffer
+	log   *syncBuffer
+}
+
+// syncBuffer is the process's output: exec copies into it while a failing
+// test may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startGateway runs the gateway binary and waits until its Admin API answers.
@@ -70,7 +89,7 @@ func startGateway(t *testing.T, args ...string) *gatewayProc {
 	g := &gatewayProc{
 		proxy: "http://127.0.0.1:" + strconv.Itoa(proxyPort),
 		admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
-		log:   &bytes.Buffer{},
+		log:   &syncBuffer{},
 	}
 	g.cmd = exec.Command(gatewayBin, append([]string{
 		"--proxy-listen", "127.0.0.1:" + strconv.Itoa(proxyPort),
@@ -302,11 +321,15 @@ func TestKillDashNineDuringWrites(t *testing.T) {
 			Name string `json:"name"`
 			Host string `json:"host"`
 		} `json:"data"`
+		Next *string `json:"next"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 		t.Fatalf("decode services after restart: %v", err)
 	}
 	resp.Body.Close()
+	if page.Next != nil {
+		t.Fatalf("more than one page of services (%d): the check below would miss some", len(page.Data))
+	}
 	stored := map[string]bool{}
 	for _, s := range page.Data {
 		if s.Host != "127.0.0.1" {
