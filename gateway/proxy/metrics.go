@@ -3,6 +3,7 @@ package proxy
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,13 +19,16 @@ type metrics struct {
 	latency  *prometheus.HistogramVec // service
 
 	mu     sync.Mutex
-	served map[string]bool // service labels exported so far, to delete the gone ones
+	served map[string]*serviceMetrics // by service label, to retire the gone ones
 }
 
 // serviceMetrics is one service's share of the collectors.
 type serviceMetrics struct {
 	requests *prometheus.CounterVec // curried with the service label
 	latency  prometheus.Observer
+	// gone is set when the service leaves the configuration; requests still
+	// in flight on the old snapshot must not re-create its series.
+	gone atomic.Bool
 }
 
 // noServiceLabel labels requests that matched no route or service.
@@ -41,10 +45,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"service", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gauntlet_request_latency_seconds",
-			Help:    "Time from the request's arrival to its response headers or error, by service.",
+			Help:    "Time from the request's arrival until its response was fully sent (streams and WebSocket tunnels included), by service.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"service"}),
-		served: map[string]bool{},
+		served: map[string]*serviceMetrics{},
 	}
 	reg.MustRegister(m.requests, m.latency)
 	return m
@@ -57,15 +61,19 @@ func serviceLabel(s *config.Service) string {
 	return s.ID
 }
 
-// forService resolves a service's collectors and remembers its label.
+// forService resolves a service's collectors, once per label.
 func (m *metrics) forService(label string) *serviceMetrics {
 	m.mu.Lock()
-	m.served[label] = true
-	m.mu.Unlock()
-	return &serviceMetrics{
+	defer m.mu.Unlock()
+	if sm := m.served[label]; sm != nil {
+		return sm
+	}
+	sm := &serviceMetrics{
 		requests: m.requests.MustCurryWith(prometheus.Labels{"service": label}),
 		latency:  m.latency.WithLabelValues(label),
 	}
+	m.served[label] = sm
+	return sm
 }
 
 // forget drops the series of services that are no longer configured, so a
@@ -73,8 +81,9 @@ func (m *metrics) forService(label string) *serviceMetrics {
 func (m *metrics) forget(keep map[string]bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for label := range m.served {
+	for label, sm := range m.served {
 		if !keep[label] && label != noServiceLabel {
+			sm.gone.Store(true) // before the delete: see observe
 			m.requests.DeletePartialMatch(prometheus.Labels{"service": label})
 			m.latency.DeleteLabelValues(label)
 			delete(m.served, label)
@@ -94,6 +103,15 @@ func (sm *serviceMetrics) observe(status int, elapsed time.Duration) {
 	if status < 0 || status >= len(statusLabels) {
 		status = 0
 	}
-	sm.requests.WithLabelValues(statusLabels[status]).Inc()
+	if sm.gone.Load() {
+		return
+	}
+	code := statusLabels[status]
+	sm.requests.WithLabelValues(code).Inc()
 	sm.latency.Observe(elapsed.Seconds())
+	// forget may have run between the check and the Inc, which re-created
+	// the series; gone is set before forget deletes, so this sees it.
+	if sm.gone.Load() {
+		sm.requests.DeleteLabelValues(code)
+	}
 }

@@ -42,11 +42,14 @@ func TestMetricsPerServiceAndStatus(t *testing.T) {
 		t.Errorf("%d latency series, want 3 (ok, failing, no service)", n)
 	}
 
-	// A deleted service's series go with it.
+	// A deleted service's series go with it, and a request still in flight
+	// on the old snapshot does not bring them back.
+	inFlight := m.served["failing"]
 	p.Apply(&config.Config{
 		Services: []*config.Service{service("ok", addrOf(ok))},
 		Routes:   []*config.Route{route("r-ok", "ok", "/ok")},
 	})
+	inFlight.observe(http.StatusServiceUnavailable, 0)
 	if n := testutil.CollectAndCount(m.requests); n != 2 {
 		t.Errorf("%d request series after deleting a service, want 2 (ok/200, no-service/404)", n)
 	}

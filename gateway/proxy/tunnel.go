@@ -41,6 +41,7 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 		return
 	}
 	rs.wroteHeader = true
+	rs.status = http.StatusSwitchingProtocols
 	defer client.Close()
 	defer c.close()
 
