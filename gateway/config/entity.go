@@ -249,16 +249,6 @@ func (c *Config) RoutesOf(serviceID string) []*Route {
 	return out
 }
 
-// KeyAuthByKey returns the key-auth credential with this key, or nil.
-func (c *Config) KeyAuthByKey(key string) *KeyAuthCredential {
-	for _, k := range c.KeyAuthCredentials {
-		if k.Key == key {
-			return k
-		}
-	}
-	return nil
-}
-
 // EntityMap is e as its Admin API JSON object.
 func EntityMap(e Entity) map[string]any {
 	b, err := json.Marshal(e)

@@ -568,9 +568,6 @@ func deepCopyMap(m map[string]any) map[string]any {
 	return out
 }
 
-// DeepCopyJSON copies a JSON-shaped value (maps, slices, scalars).
-func DeepCopyJSON(v any) any { return deepCopy(v) }
-
 // IsUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form.
 func IsUUID(s string) bool {
 	if len(s) != 36 {

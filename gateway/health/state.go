@@ -57,7 +57,6 @@ type Target struct {
 
 	mu       sync.Mutex
 	c        Counters
-	last     Transition
 	onChange func(Transition)
 }
 
@@ -77,13 +76,6 @@ func (t *Target) Counters() Counters {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.c
-}
-
-// LastTransition returns the most recent transition (zero if none).
-func (t *Target) LastTransition() Transition {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
 }
 
 func (c *Counters) failures() int { return c.TCPFailures + c.Timeouts + c.HTTPFailures }
@@ -193,7 +185,6 @@ func (t *Target) syncDirty() {
 // counting from zero) and notifies. It unlocks t.mu.
 func (t *Target) transitionLocked(p *Policy, tr Transition) {
 	t.c = Counters{}
-	t.last = tr
 	t.trial.Store(false)
 	if !tr.Healthy && tr.Cause != CauseManual && p != nil && p.HalfOpenCooldown > 0 {
 		t.halfOpenAt.Store(tr.At.Add(p.HalfOpenCooldown).UnixNano())
@@ -226,7 +217,8 @@ func (t *Target) finishTrial(p *Policy, o Outcome, now time.Time, detail string)
 
 // TryTrial is asked on the pick path for an ejected target: it grants one
 // half-open trial request once the cooldown has passed. The caller must report
-// that request's outcome with Observe(…, Passive, …) (or ReleaseTrial).
+// that request's outcome with Observe(…, Passive, …); a Neutral outcome (the
+// request never reached the target) gives the trial back.
 func (t *Target) TryTrial(now time.Time) bool {
 	at := t.halfOpenAt.Load()
 	if at == 0 || now.UnixNano() < at || t.healthy.Load() {
@@ -241,9 +233,6 @@ func (t *Target) HalfOpenPending() bool { return t.halfOpenAt.Load() != 0 && !t.
 
 // InTrial reports whether a half-open trial request is in flight.
 func (t *Target) InTrial() bool { return t.trial.Load() }
-
-// ReleaseTrial gives back a trial whose request never reached the target.
-func (t *Target) ReleaseTrial() { t.trial.Store(false) }
 
 // Set forces the state (Admin API healthy/unhealthy, or a manual override in
 // tests); counters are cleared as Kong's set_target_status does. A manual

@@ -51,7 +51,7 @@ const (
 	hdrRetryAfter         = "Retry-After"
 )
 
-// windowStart returns the start and end (Unix seconds) of the UTC calendar window
+// windowBounds returns the start and end (Unix seconds) of the UTC calendar window
 // of period p that contains now. Unix time has no leap seconds, so second..day are
 // plain modular arithmetic; month and year follow the calendar.
 func windowBounds(p period, now time.Time) (start, end int64) {

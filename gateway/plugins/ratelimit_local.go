@@ -102,7 +102,7 @@ func (sh *localShard) sweep(nowSec int64) {
 	sh.nextSweep = nowSec + sweepEvery
 }
 
-// size counts live buckets (tests and metrics).
+// size counts live buckets (tests check that expired windows are swept).
 func (s *localStore) size() int {
 	n := 0
 	for i := range s.shards {

@@ -143,9 +143,6 @@ func (s *Store) commitLocked(next *config.Config) error {
 	return nil
 }
 
-// Persistent reports whether the store writes to disk.
-func (s *Store) Persistent() bool { return s.db != nil }
-
 // Close releases the file. Reads keep working; writes fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()

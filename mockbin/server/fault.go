@@ -194,7 +194,7 @@ func (s *Server) applyFault(rw *recorder, r *http.Request, path string) bool {
 func dropConnection(w http.ResponseWriter) {
 	conn, _, ok := hijack(w)
 	if !ok {
-		panic(http.ErrAbortHandler)
+		abort()
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)

@@ -133,7 +133,10 @@ func (n *procNode) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%s exited before it was ready (log: %s)", n.name, n.logPath)
 		default:
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: waiting for readiness: %w (last check: %v)", n.name, ctx.Err(), err)
+		}
+		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %v: %w", n.name, readyTimeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
