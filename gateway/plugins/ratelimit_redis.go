@@ -188,8 +188,11 @@ type redisPool struct {
 	mu      sync.Mutex
 	log     *slog.Logger
 	stores  map[redisOptions]*redisStore
-	retired []retiredClient
-	closed  bool
+	retired map[*retiredClient]struct{} // closing after a grace period; each removes itself
+	// grace is how long a dropped client stays open for requests still
+	// running on the previous chain.
+	grace  time.Duration
+	closed bool
 }
 
 type retiredClient struct {
@@ -210,7 +213,8 @@ func (a redisLogAdapter) Printf(ctx context.Context, format string, v ...any) {
 
 func newRedisPool(log *slog.Logger) *redisPool {
 	redisLogOnce.Do(func() { redis.SetLogger(redisLogAdapter{log: log}) })
-	return &redisPool{log: log, stores: map[redisOptions]*redisStore{}}
+	return &redisPool{log: log, stores: map[redisOptions]*redisStore{}, retired: map[*retiredClient]struct{}{},
+		grace: 10 * time.Second}
 }
 
 func (p *redisPool) get(o redisOptions) *redisStore {
@@ -240,10 +244,21 @@ func (p *redisPool) retain(keep map[redisOptions]bool) {
 			continue
 		}
 		delete(p.stores, o)
-		client := s.client
-		t := time.AfterFunc(10*time.Second, func() { _ = client.Close() })
-		p.retired = append(p.retired, retiredClient{timer: t, client: client})
+		p.retireLocked(s.client)
 	}
+}
+
+// retireLocked closes client after the grace period; the timer takes its own
+// entry out of p.retired, so frequent config changes leave nothing behind.
+func (p *redisPool) retireLocked(client *redis.Client) {
+	r := &retiredClient{client: client}
+	r.timer = time.AfterFunc(p.grace, func() {
+		_ = client.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.retired, r)
+	})
+	p.retired[r] = struct{}{}
 }
 
 func (p *redisPool) close() {
@@ -253,12 +268,12 @@ func (p *redisPool) close() {
 		return
 	}
 	p.closed = true
-	for _, r := range p.retired {
+	for r := range p.retired {
 		if r.timer.Stop() {
 			_ = r.client.Close()
 		}
+		delete(p.retired, r)
 	}
-	p.retired = nil
 	for o, s := range p.stores {
 		_ = s.client.Close()
 		delete(p.stores, o)

@@ -225,10 +225,22 @@ func TestRedisPoolSharedAndRetired(t *testing.T) {
 	if before != after {
 		t.Error("Apply replaced a redis client that the new config still uses")
 	}
+	m.redis.mu.Lock()
+	m.redis.grace = 10 * time.Millisecond
+	m.redis.mu.Unlock()
 	f.cfg.Plugins = nil
 	m.Apply(f.cfg)
 	if n := len(m.redis.stores); n != 0 {
 		t.Errorf("%d redis clients kept after their plugins went", n)
+	}
+	// The retired client is closed after the grace period and forgotten.
+	waitUntil(t, 5*time.Second, func() bool {
+		m.redis.mu.Lock()
+		defer m.redis.mu.Unlock()
+		return len(m.redis.retired) == 0
+	})
+	if err := before.client.Ping(context.Background()).Err(); err == nil {
+		t.Error("the retired client still answers: it was never closed")
 	}
 }
 
