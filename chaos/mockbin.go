@@ -8,24 +8,20 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	mockbin "github.com/gauntlet-dev/gauntlet/mockbin/server"
 )
 
 // MockbinFault is the body of mockbin's PUT /__mockbin/fault: how the instance
-// misbehaves until the fault is cleared.
-type MockbinFault struct {
-	Status      int      `json:"status,omitempty"`
-	LatencyMS   int      `json:"latency_ms,omitempty"`
-	JitterMS    int      `json:"jitter_ms,omitempty"`
-	FailureRate float64  `json:"failure_rate,omitempty"`
-	DropRate    float64  `json:"drop_rate,omitempty"`
-	Paths       []string `json:"paths,omitempty"`
-}
+// misbehaves until the fault is cleared. It is mockbin's own type, so the two
+// cannot drift apart.
+type MockbinFault = mockbin.Fault
 
 // Mockbin switches a mockbin instance (baseURL reachable from the harness) into
 // fault mode on Inject and clears it on Revert.
 func Mockbin(name, baseURL string, f MockbinFault) Fault {
 	url := strings.TrimSuffix(baseURL, "/") + "/__mockbin/fault"
-	body, _ := json.Marshal(f) // a struct of plain fields always marshals
+	body, _ := json.Marshal(f) // plain fields and slices always marshal
 	return Custom("mockbin fault on "+name, "mockbin-fault",
 		func(ctx context.Context) error { return send(ctx, http.MethodPut, url, body) },
 		func(ctx context.Context) error { return send(ctx, http.MethodDelete, url, nil) })
