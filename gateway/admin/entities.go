@@ -232,8 +232,12 @@ func tagFilter(s string) (func([]string) bool, error) {
 	}, nil
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
-	if a.dbless(w, col.table, "create") {
+// write runs one Admin API write: the DB-less refusal, input decoding, apply
+// inside a store transaction, then Kong's error or the entity with status.
+// A failed apply leaves the store as it was.
+func (a *api) write(w http.ResponseWriter, r *http.Request, col *collection, verb string, status int,
+	apply func(next *config.Config, values map[string]any) (config.Entity, error)) {
+	if a.dbless(w, col.table, verb) {
 		return
 	}
 	values, ok := a.readEntityInput(w, r, col.table)
@@ -241,22 +245,34 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
 		return
 	}
 	var out config.Entity
-	err := a.store.Update(func(next *config.Config) error {
-		parent, err := a.resolveParent(next, r, col)
-		if err != nil {
-			return err
-		}
-		if parent != nil {
-			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
-		}
-		out, err = next.Insert(col.table, values, a.writeOpts())
+	err := a.store.Update(func(next *config.Config) (err error) {
+		out, err = apply(next, values)
 		return err
 	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, status, out)
+}
+
+// setParent points a nested endpoint's entity at the parent in its URL
+// (POST /services/{s}/routes sets the route's service).
+func setParent(values map[string]any, col *collection, parent config.Entity) {
+	if parent != nil && col.parent != nil {
+		values[col.parent.field] = map[string]any{"id": parent.EntityID()}
+	}
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
+	a.write(w, r, col, "create", http.StatusCreated, func(next *config.Config, values map[string]any) (config.Entity, error) {
+		parent, err := a.resolveParent(next, r, col)
+		if err != nil {
+			return nil, err
+		}
+		setParent(values, col, parent)
+		return next.Insert(col.table, values, a.writeOpts())
+	})
 }
 
 func (a *api) getItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
@@ -272,54 +288,28 @@ func (a *api) getItem(w http.ResponseWriter, r *http.Request, col *collection, f
 }
 
 func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
-	if a.dbless(w, col.table, "update") {
-		return
-	}
-	values, ok := a.readEntityInput(w, r, col.table)
-	if !ok {
-		return
-	}
-	var out config.Entity
-	err := a.store.Update(func(next *config.Config) error {
+	a.write(w, r, col, "update", http.StatusOK, func(next *config.Config, values map[string]any) (config.Entity, error) {
 		e, parent, err := find(next)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if e == nil {
-			return errNotFound
+			return nil, errNotFound
 		}
-		if parent != nil && col.parent != nil {
-			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
-		}
-		out, err = next.Patch(col.table, e, values, a.writeOpts())
-		return err
+		setParent(values, col, parent)
+		return next.Patch(col.table, e, values, a.writeOpts())
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // putItem is Kong's upsert: replace the item named in the URL, or create it
 // with that id or endpoint key.
 func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, key string) {
-	if a.dbless(w, col.table, "update") {
-		return
-	}
-	values, ok := a.readEntityInput(w, r, col.table)
-	if !ok {
-		return
-	}
-	var out config.Entity
-	err := a.store.Update(func(next *config.Config) error {
+	a.write(w, r, col, "update", http.StatusOK, func(next *config.Config, values map[string]any) (config.Entity, error) {
 		e, parent, err := find(next)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if parent != nil && col.parent != nil {
-			values[col.parent.field] = map[string]any{"id": parent.EntityID()}
-		}
+		setParent(values, col, parent)
 		// A URL naming the item by endpoint key sets that key, on replace
 		// and on create alike (PUT /services/foo names the service foo).
 		if !config.IsUUID(key) && key != "" {
@@ -328,20 +318,13 @@ func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, f
 			}
 		}
 		if e != nil {
-			out, err = next.Replace(col.table, e, values, a.writeOpts())
-			return err
+			return next.Replace(col.table, e, values, a.writeOpts())
 		}
 		if config.IsUUID(key) {
 			values["id"] = key
 		}
-		out, err = next.Insert(col.table, values, a.writeOpts())
-		return err
+		return next.Insert(col.table, values, a.writeOpts())
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *api) deleteItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
