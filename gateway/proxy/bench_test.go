@@ -66,14 +66,23 @@ func benchConfig(addr string, routes int) *config.Config {
 	return cfg
 }
 
+// benchGateway serves a proxy with benchConfig(addr, routes) on loopback
+// until the benchmark ends.
+func benchGateway(b *testing.B, addr string, routes int) *httptest.Server {
+	p := New(Options{})
+	p.Apply(benchConfig(addr, routes))
+	gw := httptest.NewServer(p)
+	b.Cleanup(func() {
+		gw.Close()
+		p.Close()
+	})
+	return gw
+}
+
 // BenchmarkProxy is the gateway end to end over loopback.
 func BenchmarkProxy(b *testing.B) {
 	up := benchUpstream(b)
-	p := New(Options{})
-	defer p.Close()
-	p.Apply(benchConfig(up.Listener.Addr().String(), 1))
-	gw := httptest.NewServer(p)
-	defer gw.Close()
+	gw := benchGateway(b, up.Listener.Addr().String(), 1)
 	runLoad(b, gw.URL+"/bench/x")
 }
 
@@ -84,11 +93,7 @@ func BenchmarkProxyPost16K(b *testing.B) {
 		io.WriteString(w, "ok")
 	}))
 	defer up.Close()
-	p := New(Options{})
-	defer p.Close()
-	p.Apply(benchConfig(up.Listener.Addr().String(), 1))
-	gw := httptest.NewServer(p)
-	defer gw.Close()
+	gw := benchGateway(b, up.Listener.Addr().String(), 1)
 	body := strings.Repeat("p", 16<<10)
 	client := benchClient()
 	defer client.CloseIdleConnections()
@@ -115,11 +120,7 @@ func BenchmarkProxyPost16K(b *testing.B) {
 // BenchmarkProxy100Routes is the same with 99 other prefix routes to scan.
 func BenchmarkProxy100Routes(b *testing.B) {
 	up := benchUpstream(b)
-	p := New(Options{})
-	defer p.Close()
-	p.Apply(benchConfig(up.Listener.Addr().String(), 100))
-	gw := httptest.NewServer(p)
-	defer gw.Close()
+	gw := benchGateway(b, up.Listener.Addr().String(), 100)
 	runLoad(b, gw.URL+"/bench/x")
 }
 
