@@ -20,7 +20,22 @@ const (
 	msgUseHTTPS   = "Please use HTTPS protocol"
 	msgDNS        = "name resolution failed"
 	msgBadRequest = "Bad request"
+	// Kong's error_handlers.lua bodies for the statuses nginx makes itself.
+	msgRequestTimeout   = "Request timeout"
+	msgMethodNotAllowed = "Method not allowed"
+	msgURITooLong       = "URI too long"
+	msgHeaderTooLarge   = "Request header or cookie too large"
 )
+
+// closeHeader asks the HTTP/1.x server to close the connection after the
+// response; nil on HTTP/2, where the header is illegal and a stream's end
+// leaves the connection sound.
+func closeHeader(r *http.Request) http.Header {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	return http.Header{"Connection": {"close"}}
+}
 
 type bodyType int
 

@@ -22,10 +22,17 @@
 // upstream may have been acted on. A response of any status, 5xx included, is
 // final, and so is a malformed one.
 //
-// Request bodies stream and are never buffered whole. The first 64 KiB of an
-// idempotent request's body are kept, so such a request can be sent again; once
-// more than that was read from the client, a failed try is final (502/504),
-// because the bytes sent to the failed upstream cannot be produced again.
+// A request body of up to 64 KiB is read whole before an upstream is picked
+// (Kong's proxy_request_buffering), so a client that sends it slowly holds only
+// its own connection, never an upstream one; such a body can be sent again on a
+// retry. A larger body streams after its first 64 KiB; once more than that was
+// read from the client, a failed try is final (502/504), because the bytes sent
+// to the failed upstream cannot be produced again.
+//
+// Every read of a request body waits at most Options.ClientBodyTimeout (nginx's
+// client_body_timeout, 60s): a client that stalls longer gets 408 and its
+// connection is closed; an upstream connection that already got part of the
+// body is closed too, not retried, and not counted against the target.
 //
 // A pooled keep-alive connection is checked before use (a non-blocking
 // MSG_PEEK read on Linux): one the peer closed, as a killed or restarted target
@@ -80,17 +87,23 @@ type Options struct {
 	// Metrics, when set, receives per-service request counters and latency
 	// histograms (served on the Admin API's /metrics).
 	Metrics prometheus.Registerer
+	// ClientBodyTimeout is the longest wait for the next bytes of a request
+	// body (nginx's client_body_timeout): then the client gets 408 and its
+	// connection is closed. Zero means the default, 60s; negative disables
+	// it (unsafe: a stalled client is then held forever).
+	ClientBodyTimeout time.Duration
 }
 
 // Proxy is the proxy listener's http.Handler.
 type Proxy struct {
-	opts    Options
-	log     *slog.Logger
-	snap    atomic.Pointer[snapshot]
-	applyMu sync.Mutex
-	tr      *transport
-	metrics *metrics        // nil without Options.Metrics
-	noSvc   *serviceMetrics // requests that matched no route or service
+	opts        Options
+	log         *slog.Logger
+	bodyTimeout time.Duration // 0: reads of request bodies are not timed
+	snap        atomic.Pointer[snapshot]
+	applyMu     sync.Mutex
+	tr          *transport
+	metrics     *metrics        // nil without Options.Metrics
+	noSvc       *serviceMetrics // requests that matched no route or service
 
 	via          string // on responses: "1.1 kong/<version>"
 	viaIn11      string // on upstream requests, by the client's protocol
@@ -167,7 +180,14 @@ func New(opts Options) *Proxy {
 	if opts.Version == "" {
 		opts.Version = "3.9.0"
 	}
+	switch {
+	case opts.ClientBodyTimeout == 0:
+		opts.ClientBodyTimeout = defaultClientBodyTimeout
+	case opts.ClientBodyTimeout < 0:
+		opts.ClientBodyTimeout = 0
+	}
 	p := &Proxy{
+		bodyTimeout:  opts.ClientBodyTimeout,
 		opts:         opts,
 		log:          opts.Logger,
 		tr:           newTransport(),
@@ -497,10 +517,43 @@ func (p *Proxy) serve(rs *reqState) {
 	}
 	idem := idempotent(r.Method)
 	if hasBody {
-		rs.body.reset(r.Body, idem)
+		var rd readDeadliner
+		if p.bodyTimeout > 0 {
+			var ok bool
+			if rd, ok = rs.w.(readDeadliner); !ok {
+				rd = http.NewResponseController(rs.w)
+			}
+		}
+		rs.body.reset(r.Body, idem, rd, p.bodyTimeout)
+		if r.ContentLength <= replayLimit { // unknown (-1, chunked) included: it may end within the limit
+			complete, err := rs.body.buffer()
+			if err != nil {
+				p.clientBodyFailed(rs, err)
+				return
+			}
+			if complete {
+				// The whole body is here: send it with a Content-Length, as
+				// nginx does with a buffered body.
+				h.bodyLength = int64(len(rs.body.rec))
+			}
+		}
 	}
 	rs.captures = m.uriCaptures(decoded)
 	p.proxy(rs, cr, svc, idem)
+}
+
+// clientBodyFailed answers a request whose body could not be read: 408 when
+// the client stalled longer than the body timeout, else 400 (a short or
+// malformed body; nginx answers a client that closes mid-body with 400 too).
+// Either way the connection is closed: the rest of the body, if any comes,
+// cannot be told from a next request.
+func (p *Proxy) clientBodyFailed(rs *reqState, err error) {
+	status, msg := http.StatusBadRequest, msgBadRequest
+	if rs.body.timedOut {
+		status, msg = http.StatusRequestTimeout, msgRequestTimeout
+	}
+	p.log.Debug("client request body failed", "request_id", rs.requestID, "status", status, "err", err)
+	p.writeGenerated(rs, status, msg, closeHeader(rs.r))
 }
 
 // redirectHTTPS answers a plain-http request for an https-only route with the
@@ -703,7 +756,7 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 	}
 	switch {
 	case last.kind == failClientBody:
-		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, nil)
+		p.clientBodyFailed(rs, last.err)
 	case last.kind == failDNS:
 		p.writeGenerated(rs, http.StatusServiceUnavailable, msgDNS, nil)
 	case last.kind == failClientGone:
@@ -856,6 +909,7 @@ func (p *Proxy) sendBody(rs *reqState, c *upConn) (err, clientErr error) {
 	if !chunked && total != rs.head.bodyLength {
 		return nil, fmt.Errorf("read client body: %d of %d bytes: %w", total, rs.head.bodyLength, io.ErrUnexpectedEOF)
 	}
+	rs.body.disarm()
 	if chunked {
 		c.bw.WriteString("0\r\n\r\n")
 	}

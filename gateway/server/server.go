@@ -105,6 +105,8 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Version:   KongVersion,
 		Logger:    log.With("component", "proxy"),
 		Metrics:   registry,
+		// The proxy's zero means its default; the setting's 0 means off.
+		ClientBodyTimeout: orOff(s.ClientBodyTimeout),
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.
@@ -239,8 +241,8 @@ func (g *Gateway) listen(listens []Listen, h http.Handler, certFile, keyFile str
 			Handler:           h,
 			ConnState:         connState,
 			Protocols:         &protocols,
-			ReadHeaderTimeout: 60 * time.Second, // Kong's client_header_timeout
-			IdleTimeout:       60 * time.Second, // Kong's keepalive_timeout
+			ReadHeaderTimeout: g.settings.ClientHeaderTimeout, // Kong's client_header_timeout; 0: none
+			IdleTimeout:       60 * time.Second,               // Kong's keepalive_timeout
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		}
@@ -351,6 +353,14 @@ var (
 	_ config.PluginEntityValidator = pluginSchemas{}
 	_ config.PluginScopes          = pluginSchemas{}
 )
+
+// orOff maps a setting's 0 (disabled) onto proxy.Options' negative (disabled).
+func orOff(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
 
 func nilIfEmpty(s string) any {
 	if s == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -25,6 +26,32 @@ type Settings struct {
 	AdminSSLCertKey   string
 	LogLevel          string
 	DrainTimeout      time.Duration
+	// ClientBodyTimeout is the longest wait between two reads of a request
+	// body (nginx's client_body_timeout): then 408 and the connection is
+	// closed. 0 disables it, which lets a slow client hold a connection and a
+	// goroutine for as long as it likes: only for proving that a check fails.
+	ClientBodyTimeout time.Duration
+	// ClientHeaderTimeout bounds reading a request's head (nginx's
+	// client_header_timeout); 0 disables it (unsafe, as above).
+	ClientHeaderTimeout time.Duration
+}
+
+// durationSetting is a setting parsed as a duration, with Kong's env alias.
+type durationSetting struct {
+	flag, usage string
+	env         []string
+	def         time.Duration
+	dst         *time.Duration
+}
+
+func (s *Settings) durations() []durationSetting {
+	return []durationSetting{
+		{"drain-timeout", "how long SIGTERM waits for in-flight requests", []string{"GATEWAY_DRAIN_TIMEOUT"}, 30 * time.Second, &s.DrainTimeout},
+		{"client-body-timeout", "longest wait between two reads of a request body, then 408 (0 disables: unsafe)",
+			[]string{"GATEWAY_CLIENT_BODY_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT"}, 60 * time.Second, &s.ClientBodyTimeout},
+		{"client-header-timeout", "longest time to read a request head, then the connection is closed (0 disables: unsafe)",
+			[]string{"GATEWAY_CLIENT_HEADER_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT"}, 60 * time.Second, &s.ClientHeaderTimeout},
+	}
 }
 
 type setting struct {
@@ -60,7 +87,11 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	for _, t := range table {
 		fs.StringVar(t.dst, t.flag, "", fmt.Sprintf("%s (env %s; default %q)", t.usage, strings.Join(t.env, ", "), t.def))
 	}
-	drain := fs.String("drain-timeout", "", "how long SIGTERM waits for in-flight requests (env GATEWAY_DRAIN_TIMEOUT; default 30s)")
+	durations := s.durations()
+	durRaw := make([]string, len(durations))
+	for i, d := range durations {
+		fs.StringVar(&durRaw[i], d.flag, "", fmt.Sprintf("%s (env %s; default %s)", d.usage, strings.Join(d.env, ", "), d.def))
+	}
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -81,16 +112,24 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 			}
 		}
 	}
-	if *drain == "" {
-		*drain = getenv("GATEWAY_DRAIN_TIMEOUT")
-	}
-	s.DrainTimeout = 30 * time.Second
-	if *drain != "" {
-		d, err := time.ParseDuration(*drain)
-		if err != nil || d < 0 {
-			return s, fmt.Errorf("drain-timeout %q: want a duration such as 30s", *drain)
+	for i, d := range durations {
+		raw := durRaw[i]
+		if !set[d.flag] {
+			for _, e := range d.env {
+				if raw = getenv(e); raw != "" {
+					break
+				}
+			}
 		}
-		s.DrainTimeout = d
+		*d.dst = d.def
+		if raw == "" {
+			continue
+		}
+		v, err := ParseDuration(raw)
+		if err != nil {
+			return s, fmt.Errorf("%s %q: %w", d.flag, raw, err)
+		}
+		*d.dst = v
 	}
 	switch s.Database {
 	case "embedded":
@@ -119,4 +158,63 @@ func (s Settings) Level() (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("log-level %q: want debug, info, notice, warn or error", s.LogLevel)
+}
+
+// ParseDuration accepts Go durations ("1m30s", "500ms") and nginx's time
+// syntax, so Kong's KONG_NGINX_* values work unchanged: a bare number is
+// seconds ("60"), and the units ms, s, m, h, d, w, M (30 days) and y (365
+// days) may be combined without spaces ("1h30m").
+func ParseDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return 0, fmt.Errorf("negative duration")
+		}
+		return d, nil
+	}
+	const day = 24 * time.Hour
+	units := map[string]time.Duration{
+		"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
+		"d": day, "w": 7 * day, "M": 30 * day, "y": 365 * day,
+	}
+	var total time.Duration
+	rest := v
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 { // nginx too caps a number's digits; this also keeps total from overflowing
+			return 0, fmt.Errorf("want a duration such as 60s, 500ms or 1m")
+		}
+		n := time.Duration(0)
+		for _, c := range rest[:i] {
+			n = n*10 + time.Duration(c-'0')
+		}
+		rest = rest[i:]
+		j := 0
+		for j < len(rest) && (rest[j] < '0' || rest[j] > '9') {
+			j++
+		}
+		unit := rest[:j]
+		rest = rest[j:]
+		if unit == "" {
+			if rest != "" || total != 0 {
+				return 0, fmt.Errorf("want a duration such as 60s, 500ms or 1m")
+			}
+			unit = "s" // nginx: a bare number is seconds
+		}
+		u, ok := units[unit]
+		if !ok {
+			return 0, fmt.Errorf("unknown unit %q: want ms, s, m, h, d, w, M or y", unit)
+		}
+		if n > (math.MaxInt64-total)/u {
+			return 0, fmt.Errorf("duration too long")
+		}
+		total += n * u
+	}
+	if v == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	return total, nil
 }

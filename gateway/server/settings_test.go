@@ -52,3 +52,37 @@ func TestSettingsRejectBadValues(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsClientTimeouts(t *testing.T) {
+	tests := []struct {
+		name         string
+		args         []string
+		env          map[string]string
+		body, header time.Duration
+	}{
+		{"defaults are nginx's", nil, nil, 60 * time.Second, 60 * time.Second},
+		{"Go duration flag", []string{"--client-body-timeout", "500ms"}, nil, 500 * time.Millisecond, 60 * time.Second},
+		{"nginx bare seconds", []string{"--client-header-timeout", "15"}, nil, 60 * time.Second, 15 * time.Second},
+		{"nginx combined units", []string{"--client-body-timeout", "1m30s"}, nil, 90 * time.Second, 60 * time.Second},
+		{"0 disables", []string{"--client-body-timeout", "0"}, nil, 0, 60 * time.Second},
+		{"Kong's env alias", nil, map[string]string{"KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT": "10s", "KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT": "2m"}, 10 * time.Second, 2 * time.Minute},
+		{"GATEWAY_ env beats Kong's", nil, map[string]string{"GATEWAY_CLIENT_BODY_TIMEOUT": "3s", "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT": "10s"}, 3 * time.Second, 60 * time.Second},
+		{"flag beats env", []string{"--client-body-timeout", "4s"}, map[string]string{"GATEWAY_CLIENT_BODY_TIMEOUT": "3s"}, 4 * time.Second, 60 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseSettings(tc.args, env(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ClientBodyTimeout != tc.body || s.ClientHeaderTimeout != tc.header {
+				t.Errorf("body %v header %v, want %v %v", s.ClientBodyTimeout, s.ClientHeaderTimeout, tc.body, tc.header)
+			}
+		})
+	}
+	for _, bad := range []string{"soon", "-1s", "10x", "1s5", "9999999999s", "999999999y"} {
+		if _, err := ParseSettings([]string{"--client-body-timeout", bad}, env(nil), io.Discard); err == nil {
+			t.Errorf("client-body-timeout %q accepted", bad)
+		}
+	}
+}

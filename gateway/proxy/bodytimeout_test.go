@@ -1,0 +1,218 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/balancer"
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
+)
+
+// testBodyTimeout is short so the table runs in seconds; the rule under test
+// does not depend on its size.
+const testBodyTimeout = 300 * time.Millisecond
+
+// slack bounds how late a timeout may fire on a loaded 2-core CI machine
+// (the race detector slows everything down several times).
+const slack = 2 * time.Second
+
+// countingUpstream counts requests and records how each one's body read ended.
+type countingUpstream struct {
+	srv      *httptest.Server
+	requests atomic.Int64
+	bodyErrs chan error
+}
+
+func newCountingUpstream(t *testing.T) *countingUpstream {
+	u := &countingUpstream{bodyErrs: make(chan error, 16)}
+	u.srv = upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		u.requests.Add(1)
+		_, err := io.Copy(io.Discard, r.Body)
+		u.bodyErrs <- err
+		w.Write([]byte("ok"))
+	})
+	return u
+}
+
+// readAnswer reads one response from c and reports whether the gateway then
+// closed the connection (EOF within the deadline, not a timeout).
+func readAnswer(t *testing.T, c net.Conn, within time.Duration) (status int, closed bool) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no response within %v: %v", within, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	_, err = br.ReadByte()
+	return resp.StatusCode, err == io.EOF
+}
+
+// TestClientBodyTimeout plays slow-POST clients over raw TCP: each stalls
+// mid-body and must get 408 and a closed connection after the body timeout,
+// while the upstream is spared (bodies up to replayLimit are buffered before
+// an upstream is picked) or, for a larger streamed body, released without a
+// retry and without a health failure against the target.
+func TestClientBodyTimeout(t *testing.T) {
+	big := strings.Repeat("x", replayLimit+4<<10) // beyond the buffer: streams
+	tests := []struct {
+		name         string
+		head, body   string
+		wantUpstream int64 // requests the upstream saw
+	}{
+		{"content-length, 10 of 100 bytes", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", "0123456789", 0},
+		{"chunked, no last chunk", "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", "a\r\n0123456789\r\n", 0},
+		{"headers only, no body byte", "PUT /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", "", 0},
+		{"streamed body beyond the buffer", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n", big, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newCountingUpstream(t)
+			ring := newRing(addrOf(up.srv))
+			svc := service("s1", "my-upstream:80")
+			p := New(Options{ClientBodyTimeout: testBodyTimeout, Balancers: fakeLookup{"my-upstream": ring}})
+			p.Apply(&config.Config{Services: []*config.Service{svc}, Routes: []*config.Route{route("r1", "s1", "/")},
+				Upstreams: []*config.Upstream{{ID: "u1", Name: "my-upstream"}}})
+			gw := gateway(t, p)
+			c, err := net.Dial("tcp", addrOf(gw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			io.WriteString(c, tc.head+tc.body)
+			status, closed := readAnswer(t, c, testBodyTimeout+slack)
+			elapsed := time.Since(start)
+			if status != http.StatusRequestTimeout || !closed {
+				t.Errorf("status %d, closed %v; want 408 and the connection closed (nginx's client_body_timeout)", status, closed)
+			}
+			// The timeout counts from the last read: it cannot fire earlier.
+			if elapsed < testBodyTimeout || elapsed > testBodyTimeout+slack {
+				t.Errorf("answered after %v, want within [%v, %v]", elapsed, testBodyTimeout, testBodyTimeout+slack)
+			}
+			if n := up.requests.Load(); n != tc.wantUpstream {
+				t.Errorf("upstream saw %d requests, want %d", n, tc.wantUpstream)
+			}
+			if tc.wantUpstream > 0 {
+				// The upstream connection that got part of the body is closed,
+				// so the upstream's read fails instead of waiting forever.
+				select {
+				case err := <-up.bodyErrs:
+					if err == nil {
+						t.Error("upstream read the body to a clean end; want the connection cut")
+					}
+				case <-time.After(slack):
+					t.Error("upstream still reading the body: its connection was not closed")
+				}
+			}
+			picks, done, outstanding := ring.snapshot()
+			if len(picks) != int(tc.wantUpstream) || outstanding != 0 {
+				t.Errorf("picks %v, outstanding %d; want %d pick(s), none outstanding (no retry)", picks, outstanding, tc.wantUpstream)
+			}
+			for _, d := range done {
+				if d.res != (balancer.Result{}) {
+					t.Errorf("Done(%s, %+v): a slow client must not count against the target", d.addr, d.res)
+				}
+			}
+		})
+	}
+}
+
+// TestClientBodyTimeoutResets checks the timeout is per read, as nginx's is:
+// a body that keeps coming, slower in total than the timeout, is proxied.
+func TestClientBodyTimeoutResets(t *testing.T) {
+	up := newCountingUpstream(t)
+	p := New(Options{ClientBodyTimeout: testBodyTimeout})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	c, err := net.Dial("tcp", addrOf(gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n")
+	// Four bytes, a third of the timeout apart: the whole body takes longer
+	// than one timeout, no gap does. The pauses are the behaviour under test,
+	// not synchronisation.
+	for i := 0; i < 4; i++ {
+		time.Sleep(testBodyTimeout / 3)
+		io.WriteString(c, "x")
+	}
+	c.SetReadDeadline(time.Now().Add(slack))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || up.requests.Load() != 1 {
+		t.Errorf("status %d, upstream requests %d; want 200 and 1", resp.StatusCode, up.requests.Load())
+	}
+}
+
+// TestClientBodyTimeoutH2C checks the same rule on an h2c stream, where the
+// deadline is the stream's, not the connection's.
+func TestClientBodyTimeoutH2C(t *testing.T) {
+	up := newCountingUpstream(t)
+	p := New(Options{ClientBodyTimeout: testBodyTimeout})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	defer p.Close()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("0123456789")) // then nothing more
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/p", pr)
+	start := time.Now()
+	resp, err := (&http.Client{Transport: tr, Timeout: testBodyTimeout + slack}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("%s %d; want HTTP/2 408", resp.Proto, resp.StatusCode)
+	}
+	if d := time.Since(start); d < testBodyTimeout {
+		t.Errorf("answered after %v, before the timeout %v", d, testBodyTimeout)
+	}
+	if n := up.requests.Load(); n != 0 {
+		t.Errorf("upstream saw %d requests; a buffered body never reaches it unfinished", n)
+	}
+}
+
+// TestClientBodyTimeoutOff keeps the unsafe setting honest: disabled, a
+// stalled body is still waiting after several timeouts.
+func TestClientBodyTimeoutOff(t *testing.T) {
+	up := newCountingUpstream(t)
+	p := New(Options{ClientBodyTimeout: -1})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	c, err := net.Dial("tcp", addrOf(gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+	c.SetReadDeadline(time.Now().Add(3 * testBodyTimeout))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("read = %v; want our own read deadline, the gateway still waiting for the body", err)
+	}
+}
