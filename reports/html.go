@@ -75,9 +75,10 @@ var funcs = template.FuncMap{
 		}
 		return VerdictFail
 	},
-	"measured": measured,
-	"load":     loadText,
-	"faultRow": faultRow,
+	"measured":    measured,
+	"load":        loadText,
+	"faultRow":    faultRow,
+	"resourceRow": resourceRow,
 	"share": func(n, of int) string {
 		if of == 0 {
 			return "–"
@@ -144,6 +145,14 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{range .Figures}}<figure id="plot-{{.ID}}">{{svg .}}<figcaption><b>{{.Title}}.</b> {{.Caption}}</figcaption></figure>
 {{end}}</section>
 
+{{with $r.Resources}}<section id="resources"><h2>Resource samples</h2>
+<p class="sub">The gateway's own gauges every {{dur .Every}}, with the requests sent in the window each sample closes; the first {{dur .WarmUp}} are warm-up, left out of the trend test.</p>
+<details><summary>{{len .Samples}} samples</summary>
+<table><thead><tr>{{range $.ResourceColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
+{{range .Samples}}<tr{{if .Failures}} class="fail"{{end}}>{{range resourceRow .}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}</tbody></table></details>
+</section>{{end}}
+
 <section><h2>Totals</h2>
 <table><thead><tr>{{range .TotalsColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody><tr>{{range .Totals}}<td class="num">{{.}}</td>{{end}}</tr></tbody></table>
 <p>Status codes: {{codes $r.Totals.StatusCodes}}</p>
@@ -184,14 +193,15 @@ func inlineFigure(f Figure) template.HTML {
 
 // scenarioPage is the data of one scenario's page.
 type scenarioPage struct {
-	Record        *Record
-	Figures       []Figure
-	Failover      string
-	FaultColumns  []string
-	TotalsColumns []string
-	Totals        []string
-	Text          string
-	Config        string
+	Record          *Record
+	Figures         []Figure
+	Failover        string
+	FaultColumns    []string
+	TotalsColumns   []string
+	ResourceColumns []string
+	Totals          []string
+	Text            string
+	Config          string
 }
 
 // WriteScenarioHTML writes the self-contained page of one scenario.
@@ -201,7 +211,7 @@ func WriteScenarioHTML(w io.Writer, r *Record, figs []Figure) error {
 		return err
 	}
 	page := scenarioPage{
-		Record: r, Figures: figs, FaultColumns: FaultColumns, TotalsColumns: TotalsColumns,
+		Record: r, Figures: figs, FaultColumns: FaultColumns, TotalsColumns: TotalsColumns, ResourceColumns: ResourceColumns,
 		Totals: totalsRow(&r.Totals), Text: text.String(), Config: prettyJSON(r.GatewayConfig),
 	}
 	if d, ok := r.FailoverTime(); ok {

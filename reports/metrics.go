@@ -25,12 +25,15 @@ func (r *Record) Duration() time.Duration {
 }
 
 // TimeAxis is the span the time plots show: the load's intervals, stretched
-// to the end of any fault that outlasted them. Record.End is left out on
+// to the last resource sample and the end of any fault that outlasted them. Record.End is left out on
 // purpose: it includes the stack's teardown, which has no data to show.
 func (r *Record) TimeAxis() time.Duration {
 	var d time.Duration
 	if n := len(r.Series); n > 0 {
 		d = r.Series[n-1].Offset + r.Series[n-1].Width
+	}
+	if rs := r.Resources; rs != nil && len(rs.Samples) > 0 {
+		d = max(d, rs.Samples[len(rs.Samples)-1].Offset)
 	}
 	for _, f := range r.Faults {
 		if !f.End.IsZero() {

@@ -40,6 +40,10 @@ const (
 var (
 	// FaultColor shades fault windows; tests find the windows by it.
 	FaultColor = color.NRGBA{R: 0xE0, G: 0x40, B: 0x30, A: 0x38}
+	faultInk   = color.NRGBA{0x90, 0x20, 0x10, 0xFF}
+	// WarmUpColor shades the start of a soak that its trend test leaves out.
+	WarmUpColor = color.NRGBA{R: 0x80, G: 0x80, B: 0x88, A: 0x30}
+	warmUpInk   = color.NRGBA{0x50, 0x50, 0x58, 0xFF}
 	// gridColor draws the vertical grid lines at the time axis' major ticks.
 	gridColor = color.NRGBA{R: 0xC8, G: 0xC8, B: 0xD0, A: 0xFF}
 	// palette is Tableau 10: distinguishable and colour-blind tolerant.
@@ -65,6 +69,14 @@ func Figures(r *Record) ([]Figure, error) {
 		{"targets", "Traffic share per target", "Share of each interval's requests answered by each upstream (X-Mockbin-Instance); the gap to 100% got no upstream answer.", targetPlot},
 		{"status", "Status codes over time", "Responses per second by status code (0: no response).", statusPlot},
 		{"distribution", "Latency distribution", "Latency by percentile over the whole run (HDR-style: the tail is stretched on a log axis).", distributionPlot},
+	}
+	if r.Resources != nil && len(r.Resources.Samples) > 0 {
+		makers = append(makers,
+			maker{"rss", "Memory over time", "The gateway's resident set (RSS) and in-use heap at each sample; shaded: fault windows, grey: the warm-up the trend test leaves out.", rssPlot},
+			maker{"goroutines", "Goroutines over time", "The gateway's goroutines at each sample (one or more per open connection); shaded: fault windows, grey: warm-up.", goroutinePlot},
+			maker{"fds", "Open file descriptors over time", "The gateway's open fds at each sample: client and upstream sockets, files; shaded: fault windows, grey: warm-up.", fdPlot},
+			maker{"window-latency", "Latency per sample window", "p50 and p99 of the requests sent in the window each sample closes; shaded: fault windows, grey: warm-up.", windowLatencyPlot},
+		)
 	}
 	figs := make([]Figure, 0, len(makers))
 	for _, m := range makers {
@@ -139,10 +151,17 @@ func timePlot(r *Record, ylabel string) (*plot.Plot, *plot.Legend) {
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = gridColor
 	grid.Horizontal.Color = color.NRGBA{0xEE, 0xEE, 0xEE, 0xFF}
-	bands := faultBands{windows: r.FaultWindows()}
-	p.Add(grid, bands)
-	if len(bands.windows) > 0 {
-		leg.Add("fault", bands)
+	p.Add(grid)
+	if rs := r.Resources; rs != nil && rs.WarmUp > 0 {
+		// Unnamed on the plot: the faults' names take the top of the band.
+		warm := bands{windows: []Window{{To: rs.WarmUp}}, fill: WarmUpColor, ink: warmUpInk}
+		p.Add(warm)
+		leg.Add("warm-up", warm)
+	}
+	faults := bands{windows: r.FaultWindows(), fill: FaultColor, ink: faultInk}
+	p.Add(faults)
+	if len(faults.windows) > 0 {
+		leg.Add("fault", faults)
 	}
 	return p, leg
 }
@@ -170,18 +189,40 @@ func addLine(p *plot.Plot, leg *plot.Legend, name string, xys plotter.XYs, c col
 func latencyPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	p, leg := timePlot(r, "latency (ms)")
 	var p50, p99 plotter.XYs
-	var lo, hi float64 = math.Inf(1), 0
 	for _, iv := range plotted(r) {
 		if iv.Requests == 0 {
 			continue
 		}
-		for _, v := range []float64{ms(iv.P50), ms(iv.P99)} {
-			if v > 0 {
-				lo, hi = math.Min(lo, v), math.Max(hi, v)
-			}
-		}
 		p50 = append(p50, plotter.XY{X: mid(iv), Y: ms(iv.P50)})
 		p99 = append(p99, plotter.XY{X: mid(iv), Y: ms(iv.P99)})
+	}
+	return p, leg, latencyLines(p, leg, p50, p99)
+}
+
+// windowLatencyPlot draws a soak's latency per sample window, at the sample.
+func windowLatencyPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "latency (ms)")
+	var p50, p99 plotter.XYs
+	for _, s := range r.Resources.Samples {
+		if s.Requests == 0 {
+			continue
+		}
+		p50 = append(p50, plotter.XY{X: s.Offset.Seconds(), Y: ms(s.P50)})
+		p99 = append(p99, plotter.XY{X: s.Offset.Seconds(), Y: ms(s.P99)})
+	}
+	return p, leg, latencyLines(p, leg, p50, p99)
+}
+
+// latencyLines draws p50 and p99 lines, on a log axis when they span more
+// than a factor of 50.
+func latencyLines(p *plot.Plot, leg *plot.Legend, p50, p99 plotter.XYs) error {
+	var lo, hi float64 = math.Inf(1), 0
+	for _, xys := range []plotter.XYs{p50, p99} {
+		for _, xy := range xys {
+			if xy.Y > 0 {
+				lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+			}
+		}
 	}
 	if hi > 0 && hi/lo > 50 {
 		// A latency fault moves p99 by orders of magnitude; a linear axis
@@ -194,12 +235,51 @@ func latencyPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 		p.Y.Min = 0
 	}
 	if err := addLine(p, leg, "p50", p50, palette[0], 1.5); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := addLine(p, leg, "p99", p99, palette[1], 1.5); err != nil {
-		return nil, nil, err
+	return addLine(p, leg, "p99", p99, palette[1], 1.5)
+}
+
+const mib = 1 << 20
+
+// gaugePlot draws gauges read at each resource sample, on an axis from 0 so
+// growth reads against the level it grows from.
+func gaugePlot(r *Record, ylabel string, lines []gaugeLine) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, ylabel)
+	peak := 0.0
+	for i, g := range lines {
+		var xys plotter.XYs
+		for _, s := range r.Resources.Samples {
+			v := g.value(s)
+			peak = math.Max(peak, v)
+			xys = append(xys, plotter.XY{X: s.Offset.Seconds(), Y: v})
+		}
+		if err := addLine(p, leg, g.name, xys, palette[i%len(palette)], 1.5); err != nil {
+			return nil, nil, err
+		}
 	}
+	p.Y.Min, p.Y.Max = 0, math.Max(1, peak*1.15)
 	return p, leg, nil
+}
+
+type gaugeLine struct {
+	name  string
+	value func(ResourceSample) float64
+}
+
+func rssPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	return gaugePlot(r, "memory (MiB)", []gaugeLine{
+		{"RSS", func(s ResourceSample) float64 { return s.RSSBytes / mib }},
+		{"heap in use", func(s ResourceSample) float64 { return s.HeapBytes / mib }},
+	})
+}
+
+func goroutinePlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	return gaugePlot(r, "goroutines", []gaugeLine{{"goroutines", func(s ResourceSample) float64 { return s.Goroutines }}})
+}
+
+func fdPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	return gaugePlot(r, "open fds", []gaugeLine{{"open fds", func(s ResourceSample) float64 { return s.OpenFDs }}})
 }
 
 func positive(xys plotter.XYs) plotter.XYs {
@@ -413,14 +493,17 @@ func distributionPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
 	return p, leg, nil
 }
 
-// faultBands shades the fault windows over the full height of the data area
-// and names each at its top. gonum/plot has no span plotter; this is the
-// only hand-drawn part of the plots.
-type faultBands struct{ windows []Window }
+// bands shades windows of the time axis (faults, a soak's warm-up) over the
+// full height of the data area and names each at its top. gonum/plot has no
+// span plotter; this is the only hand-drawn part of the plots.
+type bands struct {
+	windows   []Window
+	fill, ink color.Color
+}
 
-func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
+func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
-	sty := draw.TextStyle{Color: color.NRGBA{0x90, 0x20, 0x10, 0xFF}, Font: font.From(sansFont, 8), Handler: p.TextHandler}
+	sty := draw.TextStyle{Color: b.ink, Font: font.From(sansFont, 8), Handler: p.TextHandler}
 	// Faults injected close together would print their names on top of
 	// each other: each name takes the first line down where it fits.
 	var lineEnds []vg.Length
@@ -430,9 +513,12 @@ func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
 		if x1 <= x0 {
 			continue
 		}
-		c.FillPolygon(FaultColor, []vg.Point{
+		c.FillPolygon(b.fill, []vg.Point{
 			{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y},
 		})
+		if w.Name == "" {
+			continue // named in the legend only
+		}
 		line := 0
 		for line < len(lineEnds) && lineEnds[line] > x0 {
 			line++
@@ -448,8 +534,8 @@ func (b faultBands) Plot(c draw.Canvas, p *plot.Plot) {
 }
 
 // Thumbnail draws the legend swatch.
-func (b faultBands) Thumbnail(c *draw.Canvas) {
-	c.FillPolygon(FaultColor, []vg.Point{
+func (b bands) Thumbnail(c *draw.Canvas) {
+	c.FillPolygon(b.fill, []vg.Point{
 		{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y},
 	})
 }

@@ -75,6 +75,10 @@ type Record struct {
 	Assertions []Assertion `json:"assertions"`
 	Logs       []Log       `json:"logs,omitempty"`
 
+	// Resources are the gateway's resources sampled through a long run (a
+	// soak); nil for the short scenarios, and absent from their JSON.
+	Resources *Resources `json:"resources,omitempty"`
+
 	Verdict string `json:"verdict"`
 	// Failure is the first failure message when Verdict is not pass.
 	Failure string `json:"failure,omitempty"`
@@ -176,6 +180,37 @@ type Interval struct {
 	// Targets counts the bucket's responses by their X-Mockbin-Instance
 	// header (which upstream target answered); share = n / Requests.
 	Targets map[string]int `json:"targets,omitempty"`
+}
+
+// Resources are periodic readings of what the gateway process holds, each with
+// the load metrics of the window it closes: the series a soak judges for
+// leaks.
+type Resources struct {
+	// Every is the sampling period.
+	Every time.Duration `json:"every"`
+	// WarmUp is the start of the run (after Record.Start) that the trend test
+	// leaves out: pools filling, the heap growing to its working size.
+	WarmUp  time.Duration    `json:"warm_up"`
+	Samples []ResourceSample `json:"samples"`
+}
+
+// ResourceSample is one reading. The gauges are the gateway's own
+// (process_resident_memory_bytes, go_memstats_heap_inuse_bytes,
+// process_open_fds, go_goroutines); the load fields cover the requests sent
+// in (Offset − Every, Offset].
+type ResourceSample struct {
+	// Offset is when the reading was taken, after Record.Start.
+	Offset     time.Duration `json:"offset"`
+	RSSBytes   float64       `json:"rss_bytes"`
+	HeapBytes  float64       `json:"heap_bytes"`
+	OpenFDs    float64       `json:"open_fds"`
+	Goroutines float64       `json:"goroutines"`
+	Requests   int           `json:"requests"`
+	// Failures are the window's requests answered otherwise than the
+	// scenario expects (a 429 from a rate-limited route can be expected).
+	Failures int           `json:"failures"`
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
 }
 
 // Assertion is one resilience property checked with a number.

@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -382,70 +383,92 @@ func hexColor(c interface{ RGBA() (r, g, b, a uint32) }) string {
 // and maps their edges to seconds through the grid lines, which sit at the
 // time axis' major ticks: an independent ruler for the plot's x transform.
 func TestFaultWindowsAtRecordedTimes(t *testing.T) {
-	for _, slug := range []string{"failover-kill-one-of-two-targets", "504-within-the-read-timeout"} {
-		r := fixture(t, slug)
+	recs := []*Record{fixture(t, "failover-kill-one-of-two-targets"), fixture(t, "504-within-the-read-timeout"), soakRecord(t)}
+	for _, r := range recs {
+		slug := Slug(r.Scenario)
 		figs, err := Figures(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ticks []float64
-		for _, tk := range (SecondsTicker{}).Ticks(0, r.TimeAxis().Seconds()) {
-			if tk.Label != "" {
-				ticks = append(ticks, tk.Value)
-			}
-		}
-		bandStyle := "fill:" + hexColor(FaultColor) + ";fill-opacity:"
-		gridStyle := "stroke:" + hexColor(gridColor) + ";"
 		for _, f := range figs {
 			if f.ID == "distribution" {
 				continue
 			}
 			t.Run(slug+"/"+f.ID, func(t *testing.T) {
-				var grid []float64
-				var bands []svgPath
-				for _, p := range svgPaths(t, f.SVG) {
-					switch {
-					case strings.HasPrefix(p.style, bandStyle) && len(p.xs) == 4:
-						bands = append(bands, p)
-					case strings.Contains(p.style, gridStyle) && len(p.xs) == 2 && p.xs[0] == p.xs[1]:
-						grid = append(grid, p.xs[0])
-					}
-				}
-				if len(grid) != len(ticks) {
-					t.Fatalf("%d vertical grid lines, want one per major tick %v", len(grid), ticks)
-				}
-				// px = a + b·seconds, from the outermost grid lines.
-				b := (grid[len(grid)-1] - grid[0]) / (ticks[len(ticks)-1] - ticks[0])
-				a := grid[0] - b*ticks[0]
-				for i := range grid {
-					if math.Abs(grid[i]-(a+b*ticks[i])) > 0.05 {
-						t.Fatalf("grid line %d at %.3fpx, not linear in time (want %.3f)", i, grid[i], a+b*ticks[i])
-					}
-				}
-				// The legend's swatch sits in the strip right of the data area.
-				inData := bands[:0]
-				for _, p := range bands {
-					if p.xs[0] <= grid[len(grid)-1]+1 {
-						inData = append(inData, p)
-					}
-				}
-				bands = inData
+				ruler := timeRuler(t, r, f.SVG)
 				ws := r.FaultWindows()
-				if len(bands) != len(ws) {
-					t.Fatalf("%d shaded bands, want %d", len(bands), len(ws))
-				}
-				for i, w := range ws {
-					x0 := math.Min(bands[i].xs[0], bands[i].xs[1])
-					x1 := math.Max(bands[i].xs[0], bands[i].xs[1])
-					from, to := (x0-a)/b, (x1-a)/b
-					// 0.1 px of print precision is under 10 ms on these axes.
-					tol := 0.1 / b
-					if math.Abs(from-w.From.Seconds()) > tol || math.Abs(to-w.To.Seconds()) > tol {
-						t.Errorf("band %q spans %.4fs–%.4fs, recorded %.4fs–%.4fs (±%.4fs)",
-							w.Name, from, to, w.From.Seconds(), w.To.Seconds(), tol)
-					}
+				checkBands(t, ruler, bandsOf(t, ruler, f.SVG, FaultColor), ws)
+				if r.Resources != nil {
+					checkBands(t, ruler, bandsOf(t, ruler, f.SVG, WarmUpColor), []Window{{Name: "warm-up", To: r.Resources.WarmUp}})
 				}
 			})
+		}
+	}
+}
+
+// ruler maps the time axis to SVG x: px = a + b·seconds.
+type ruler struct{ a, b, right float64 }
+
+func (r ruler) seconds(px float64) float64 { return (px - r.a) / r.b }
+
+// timeRuler reads the x transform of a time plot from its vertical grid
+// lines, which sit at the time axis' major ticks: an independent ruler.
+func timeRuler(t *testing.T, r *Record, svg []byte) ruler {
+	t.Helper()
+	var ticks []float64
+	for _, tk := range (SecondsTicker{}).Ticks(0, r.TimeAxis().Seconds()) {
+		if tk.Label != "" {
+			ticks = append(ticks, tk.Value)
+		}
+	}
+	gridStyle := "stroke:" + hexColor(gridColor) + ";"
+	var grid []float64
+	for _, p := range svgPaths(t, svg) {
+		if strings.Contains(p.style, gridStyle) && len(p.xs) == 2 && p.xs[0] == p.xs[1] {
+			grid = append(grid, p.xs[0])
+		}
+	}
+	if len(grid) != len(ticks) {
+		t.Fatalf("%d vertical grid lines, want one per major tick %v", len(grid), ticks)
+	}
+	// px = a + b·seconds, from the outermost grid lines.
+	b := (grid[len(grid)-1] - grid[0]) / (ticks[len(ticks)-1] - ticks[0])
+	a := grid[0] - b*ticks[0]
+	for i := range grid {
+		if math.Abs(grid[i]-(a+b*ticks[i])) > 0.05 {
+			t.Fatalf("grid line %d at %.3fpx, not linear in time (want %.3f)", i, grid[i], a+b*ticks[i])
+		}
+	}
+	return ruler{a: a, b: b, right: grid[len(grid)-1]}
+}
+
+// bandsOf are the shaded rectangles of colour c inside the data area.
+func bandsOf(t *testing.T, rl ruler, svg []byte, c color.Color) []svgPath {
+	t.Helper()
+	style := "fill:" + hexColor(c) + ";fill-opacity:"
+	var out []svgPath
+	for _, p := range svgPaths(t, svg) {
+		// The legend's swatch sits in the strip right of the data area.
+		if strings.HasPrefix(p.style, style) && len(p.xs) == 4 && p.xs[0] <= rl.right+1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkBands(t *testing.T, rl ruler, bands []svgPath, ws []Window) {
+	t.Helper()
+	if len(bands) != len(ws) {
+		t.Fatalf("%d shaded bands, want %d", len(bands), len(ws))
+	}
+	for i, w := range ws {
+		from := rl.seconds(math.Min(bands[i].xs[0], bands[i].xs[1]))
+		to := rl.seconds(math.Max(bands[i].xs[0], bands[i].xs[1]))
+		// 0.1 px of print precision is under 10 ms on these axes.
+		tol := 0.1 / rl.b
+		if math.Abs(from-w.From.Seconds()) > tol || math.Abs(to-w.To.Seconds()) > tol {
+			t.Errorf("band %q spans %.4fs–%.4fs, recorded %.4fs–%.4fs (±%.4fs)",
+				w.Name, from, to, w.From.Seconds(), w.To.Seconds(), tol)
 		}
 	}
 }

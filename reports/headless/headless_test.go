@@ -114,3 +114,40 @@ window.addEventListener("load", function () {
 		t.Error("broken page passed the check")
 	}
 }
+
+// A soak's page draws four more plots from its resource samples; the browser
+// must lay them out like the rest.
+func TestCheckSoakPage(t *testing.T) {
+	needChromium(t)
+	dir := t.TempDir()
+	r, err := reports.ReadFile("../testdata/records/failover-kill-one-of-two-targets.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Scenario = "soak"
+	r.Resources = &reports.Resources{Every: time.Second, WarmUp: 6 * time.Second}
+	for i := range 31 {
+		r.Resources.Samples = append(r.Resources.Samples, reports.ResourceSample{
+			Offset: time.Duration(i) * time.Second, RSSBytes: float64(40<<20 + i<<18), HeapBytes: float64(12<<20 + (i%4)<<20),
+			Goroutines: float64(20 + i%7), OpenFDs: float64(12 + i%5), Requests: 200,
+			P50: time.Duration(1000+37*i) * time.Microsecond, P99: time.Duration(5000+410*(i%9)) * time.Microsecond,
+		})
+	}
+	if err := r.WriteFile(filepath.Join(dir, reports.RecordsDir)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := reports.Render(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Check(context.Background(), out.Pages[0], filepath.Join(dir, "soak.png"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Errorf("soak page failed the check: %v", err)
+	}
+	if res.Plots != 9 || res.Rendered != 9 || res.PageCheck != 9 {
+		t.Errorf("soak page: plots %d rendered %d page check %d, want 9 each", res.Plots, res.Rendered, res.PageCheck)
+	}
+}
