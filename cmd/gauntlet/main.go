@@ -1,0 +1,7 @@
+// Command gauntlet proves a user's own gateway configuration. Each
+// subcommand lives in its own package; main only dispatches.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
