@@ -433,9 +433,15 @@ func (p *Proxy) serve(rs *reqState) {
 		scheme = "https"
 	}
 	serverPort := localPort(r, r.TLS != nil)
-	decoded, escaped := requestPaths(r.URL)
+	rawPath := r.URL.EscapedPath() // the client's own encoding: net/http keeps it in RawPath
+	path, ok := normalizePath(rawPath)
+	if !ok {
+		// A NUL in the path: nginx refuses it before Kong's router runs.
+		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, closeHeader(r))
+		return
+	}
 	host := requestHost(r.Host)
-	rr := routeRequest{method: r.Method, host: host, serverPort: serverPort, path: decoded, header: r.Header}
+	rr := routeRequest{method: r.Method, host: host, serverPort: serverPort, path: path, header: r.Header}
 	if r.TLS != nil {
 		rr.tls, rr.sni = true, strings.ToLower(r.TLS.ServerName)
 	}
@@ -477,19 +483,21 @@ func (p *Proxy) serve(rs *reqState) {
 		return
 	}
 
-	// Upstream path (Kong's path_handling v0). A route without paths strips
-	// "/" when strip_path is on, which Kong's join turns into the same result.
-	prefixEsc := ""
+	// Upstream path (Kong's path_handling v0), built from the normalised path
+	// the route matched, so what the upstream resolves is what was routed
+	// and authorised. A route without paths strips "/" when strip_path is on,
+	// which Kong's join turns into the same result.
+	prefix := ""
 	if cr.stripPath {
 		if m.prefixLen > 0 {
-			prefixEsc = escaped[:escapedOffset(escaped, m.prefixLen)]
+			prefix = path[:m.prefixLen]
 		} else {
-			prefixEsc = escaped[:1]
+			prefix = path[:1]
 		}
 	}
 	h := &rs.head
 	h.method = r.Method
-	h.path = upstreamPath(svc.path, cr.stripPath, escaped, prefixEsc)
+	h.path = escapePath(upstreamPath(svc.path, cr.stripPath, path, prefix))
 	h.query = r.URL.RawQuery
 	h.header = r.Header
 	h.xff = joinXFF(r.Header)
@@ -497,11 +505,11 @@ func (p *Proxy) serve(rs *reqState) {
 	h.proto = scheme
 	h.fwdHost = host
 	h.serverPort = serverPort
-	h.fwdPath = r.URL.EscapedPath() // as the client sent it, before normalisation
+	h.fwdPath = rawPath // as the client sent it, before normalisation (Kong's too)
 	h.requestID = rs.requestID
 	// Kong: the prefix the route stripped, unless that was just "/".
-	if cr.stripPath && m.prefixLen > 0 && prefixEsc != "/" {
-		h.fwdPrefix = prefixEsc
+	if cr.stripPath && m.prefixLen > 0 && prefix != "/" {
+		h.fwdPrefix = escapePath(prefix) // decoded bytes (CR, LF) never reach a header raw
 	}
 	h.via = p.inboundVia(r)
 	h.teTrailers = acceptsTrailers(r.Header)
@@ -538,7 +546,7 @@ func (p *Proxy) serve(rs *reqState) {
 			}
 		}
 	}
-	rs.captures = m.uriCaptures(decoded)
+	rs.captures = m.uriCaptures(path)
 	p.proxy(rs, cr, svc, idem)
 }
 
