@@ -47,19 +47,20 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 	nodes := fs.Int("nodes", 0, "how many gateway nodes serve this configuration (for rate-limit-local-multi-node)")
 	format := fs.String("format", "text", "output format: "+strings.Join(Formats, ", "))
 	output := fs.String("output", "", "write the report to this file instead of stdout")
-	fs.Usage = func() {
+	printUsage := func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nLint a Kong declarative configuration and the node's settings against well-known mistakes.\nExit status: 0 no error, 1 error findings, 2 bad input.\n\nFlags:\n", Usage)
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
+	fs.Usage = func() {} // errors are one line; --help prints the usage
 	// Flags may come before or after the file, as in `lint kong.yml --env-file f`.
 	var files []string
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				printUsage()
 				return ExitOK, err
 			}
 			return ExitBadInput, fmt.Errorf("%w (usage: %s)", err, Usage)

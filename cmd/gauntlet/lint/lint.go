@@ -37,7 +37,7 @@ type Rule struct {
 	Summary string
 	// Why is the rationale; Fix the remedy; Ref a Kong document or issue.
 	Why, Fix, Ref string
-	Check    func(*Input) []Finding
+	Check         func(*Input) []Finding
 }
 
 // Input is what every rule sees: the configuration exactly as the gateway

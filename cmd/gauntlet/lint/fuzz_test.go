@@ -1,0 +1,27 @@
+package lint
+
+import "testing"
+
+// FuzzLint: any bytes as a kong.yml give findings or an *InputError, never a
+// panic (Command would turn a panic into a line, so the fuzz calls below it).
+func FuzzLint(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte("_format_version: \"3.0\"\nservices:\n  - url: http://a\n    routes:\n      - paths: [\"~/x.*$\"]\n"))
+	f.Add([]byte("- a\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("_format_version: 3.0\nupstreams:\n  - name: u\n    targets: [{target: 'a:1'}]\n    healthchecks: {passive: {unhealthy: {tcp_failures: 1}}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Lint("fuzz.yml", data, NewSettings())
+		if err != nil {
+			if _, ok := err.(*InputError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		for _, fd := range res.Findings {
+			if fd.Rule == "" || fd.Message == "" {
+				t.Fatalf("incomplete finding %+v", fd)
+			}
+		}
+	})
+}
