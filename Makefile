@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 BIN ?= bin
 
-.PHONY: all build gateway mockbin test test-resilience bench run report report-diff deps-test
+.PHONY: all build gateway mockbin test test-resilience bench run report report-diff deps-test soak
 
 all: build
 
@@ -28,6 +28,12 @@ deps-test:
 # The main job: builds binaries and images, runs the scenario suites, writes reports/out/.
 test-resilience:
 	scripts/test-resilience.sh
+
+# Soak: SOAK_DURATION (default 10m) of mixed load and periodic faults, the gateway's RSS,
+# goroutines and fds sampled every 10 s and tested for an upward trend. Not part of
+# test-resilience (whose default filter is '!soak'); writes reports/out/soak/.
+soak:
+	LABELS=soak GINKGO_TIMEOUT=$${GINKGO_TIMEOUT:-60m} GAUNTLET_OUT=$${GAUNTLET_OUT:-reports/out/soak} scripts/test-resilience.sh
 
 # BENCH_ARGS go to bench/main.go, e.g. BENCH_ARGS="-path /request" or "-ab -a old -b new".
 bench:
