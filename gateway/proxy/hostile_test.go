@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,5 +103,63 @@ func TestPathNormalisation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFramingCloses sends, over raw TCP, the framings a front end and this
+// server could read differently, each followed by a pipelined request: the
+// gateway must answer the first request once and close, so the trailing bytes
+// are never served as a request of their own (smuggling). A Content-Length
+// request keeps the connection, proving the rule is not "close always".
+func TestFramingCloses(t *testing.T) {
+	var seenSmuggled atomic.Bool
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.RequestURI, "smuggled") {
+			seenSmuggled.Store(true)
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("ok"))
+	})
+	p := New(Options{})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	const next = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	tests := []struct {
+		name      string
+		raw       string
+		responses int  // answered before the connection ended
+		closed    bool // the gateway closed it
+	}{
+		{"content-length and transfer-encoding",
+			"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + next, 1, true},
+		{"transfer-encoding, then content-length",
+			"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + next, 1, true},
+		{"plain chunked (closed too: it cannot be told apart)",
+			"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + next, 1, true},
+		{"HTTP/1.0 keep-alive with transfer-encoding (ignored by net/http)",
+			"POST /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" + next, 1, true},
+		{"HTTP/1.0 keep-alive, no body",
+			"GET /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n" + next, 1, true},
+		{"content-length only: keep-alive and pipelining still work",
+			"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc" + "GET /b HTTP/1.1\r\nHost: a\r\n\r\n", 2, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// 1s: an open connection is noticed by our own deadline; a
+			// closing gateway answers in milliseconds.
+			out, closed := rawExchange(t, addrOf(gw), tc.raw, time.Second)
+			rs := responses(t, out)
+			if len(rs) != tc.responses || closed != tc.closed {
+				t.Errorf("%d responses, closed %v; want %d, %v:\n%s", len(rs), closed, tc.responses, tc.closed, out)
+			}
+			for _, r := range rs {
+				if r.StatusCode != 200 {
+					t.Errorf("status %d, want 200", r.StatusCode)
+				}
+			}
+		})
+	}
+	if seenSmuggled.Load() {
+		t.Error("a trailing request reached the upstream")
 	}
 }

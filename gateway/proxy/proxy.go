@@ -428,6 +428,9 @@ func localPort(r *http.Request, tlsOn bool) int {
 
 func (p *Proxy) serve(rs *reqState) {
 	r := rs.r
+	if mayHideFraming(r) {
+		rs.w.Header()["Connection"] = connClose
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -548,6 +551,43 @@ func (p *Proxy) serve(rs *reqState) {
 	}
 	rs.captures = m.uriCaptures(path)
 	p.proxy(rs, cr, svc, idem)
+}
+
+var connClose = []string{"close"} // read only: shared by every response that closes
+
+// mayHideFraming reports an HTTP/1.x request after which the connection must
+// close, because net/http may have framed its body differently from a front
+// end that sent it, and the bytes that follow could then be a smuggled request:
+//
+//   - a request with Transfer-Encoding: net/http reads the chunked body and
+//     deletes a Content-Length sent with it before the handler runs, so
+//     Content-Length + Transfer-Encoding (which nginx refuses with 400) cannot
+//     be told from plain chunked here. RFC 9112 section 6.1 requires closing
+//     after such a request; closing after every chunked request is the
+//     conservative reading (a client that chunks loses keep-alive, nothing
+//     more);
+//   - an HTTP/1.0 request that asks for keep-alive: net/http ignores (and
+//     deletes) Transfer-Encoding on HTTP/1.0, so a chunked body would be read
+//     as the next request. Which 1.0 request carried one cannot be seen, so
+//     none is kept alive.
+//
+// A connection loop of the gateway's own (a later issue) can see the raw
+// header and answer 400 to the combination instead.
+func mayHideFraming(r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false // HTTP/2 frames bodies itself
+	}
+	if len(r.TransferEncoding) > 0 {
+		return true
+	}
+	if r.ProtoMinor == 0 {
+		for _, v := range r.Header["Connection"] {
+			if headerHasToken(v, "keep-alive") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // clientBodyFailed answers a request whose body could not be read: 408 when
