@@ -8,43 +8,57 @@ import (
 	"strings"
 )
 
-// hopByHop are the headers that describe one connection, not the message
-// (RFC 9110 section 7.6.1), plus the ones this gateway sets itself upstream.
-// Expect is answered by the gateway's own server (100-continue), never passed on.
+// skipUpstream are the request headers not passed on: Kong's hop-by-hop rules
+// (kong/runloop/handler.lua plus the proxy_set_header lines of its nginx
+// template and nginx's proxy module defaults), and the ones this gateway sets
+// itself upstream.
+//
+//   - Connection, Keep-Alive, Upgrade, TE: set by the gateway (Connection per
+//     WebSocket, TE only as "TE: trailers" when the client accepts trailers);
+//   - Proxy: httpoxy (CVE-2016-5385), an upstream CGI would read it as
+//     HTTP_PROXY; Proxy-Connection: a pre-standard Connection;
+//   - Expect: answered by the gateway's own server (100-continue);
+//   - Transfer-Encoding, Content-Length, Trailer: the gateway frames the body
+//     itself (buffered bodies go with a Content-Length, and request trailers
+//     are not forwarded, so announcing them would be false).
+//
+// Headers named in the client's Connection header are dropped as well (see
+// writeHead). Proxy-Authorization and Proxy-Authenticate are end-to-end in
+// Kong (a plugin or the upstream may use them) and pass.
 var skipUpstream = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-	"Expect":              true,
-	"Via":                 true,
-	"Host":                true,
-	"Content-Length":      true,
-	"X-Forwarded-For":     true,
-	"X-Forwarded-Proto":   true,
-	"X-Forwarded-Host":    true,
-	"X-Forwarded-Port":    true,
-	"X-Forwarded-Path":    true,
-	"X-Forwarded-Prefix":  true,
-	"X-Real-Ip":           true,
-	"X-Kong-Request-Id":   true,
-}
-
-// skipDownstream are the upstream response headers not copied to the client.
-var skipDownstream = map[string]bool{
 	"Connection":         true,
 	"Proxy-Connection":   true,
+	"Proxy":              true,
 	"Keep-Alive":         true,
-	"Proxy-Authenticate": true,
 	"Te":                 true,
 	"Trailer":            true,
 	"Transfer-Encoding":  true,
 	"Upgrade":            true,
+	"Expect":             true,
+	"Via":                true,
+	"Host":               true,
+	"Content-Length":     true,
+	"X-Forwarded-For":    true,
+	"X-Forwarded-Proto":  true,
+	"X-Forwarded-Host":   true,
+	"X-Forwarded-Port":   true,
+	"X-Forwarded-Path":   true,
+	"X-Forwarded-Prefix": true,
+	"X-Real-Ip":          true,
+	"X-Kong-Request-Id":  true,
+}
+
+// skipDownstream are the upstream response headers not copied to the client:
+// the ones that describe the upstream connection. Proxy-Authenticate is an
+// end-to-end challenge (nginx passes it).
+var skipDownstream = map[string]bool{
+	"Connection":        true,
+	"Proxy-Connection":  true,
+	"Keep-Alive":        true,
+	"Te":                true,
+	"Trailer":           true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
 }
 
 // connectionTokens returns the header names a Connection header lists: they are

@@ -163,3 +163,64 @@ func TestFramingCloses(t *testing.T) {
 		t.Error("a trailing request reached the upstream")
 	}
 }
+
+// TestHopByHopHeaders is Kong's header rules, one row per request header: what
+// the upstream gets. httpoxy's Proxy header is the reason for the table.
+func TestHopByHopHeaders(t *testing.T) {
+	up := upstream(t, echo)
+	p := New(Options{})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	tests := []struct {
+		name     string
+		header   http.Header
+		check    string // the upstream header to look at
+		upstream string // its values there, joined; "" = absent
+	}{
+		{"Proxy is dropped (httpoxy)", http.Header{"Proxy": {"http://evil:3128"}}, "Proxy", ""},
+		{"Proxy-Connection is dropped", http.Header{"Proxy-Connection": {"keep-alive"}}, "Proxy-Connection", ""},
+		{"Proxy-Authorization passes (end-to-end in Kong)", http.Header{"Proxy-Authorization": {"Basic eA=="}}, "Proxy-Authorization", "Basic eA=="},
+		{"a header named in Connection is dropped", http.Header{"Connection": {"keep-alive, X-Secret"}, "X-Secret": {"1"}}, "X-Secret", ""},
+		{"Proxy-Authorization named in Connection is dropped", http.Header{"Connection": {"Proxy-Authorization"}, "Proxy-Authorization": {"Basic eA=="}}, "Proxy-Authorization", ""},
+		{"TE is reduced to trailers", http.Header{"Te": {"gzip, trailers"}}, "Te", "trailers"},
+		{"TE without trailers is dropped", http.Header{"Te": {"gzip"}}, "Te", ""},
+		{"Keep-Alive is dropped", http.Header{"Keep-Alive": {"timeout=5"}}, "Keep-Alive", ""},
+		{"Upgrade without a WebSocket handshake is dropped", http.Header{"Upgrade": {"h2c"}}, "Upgrade", ""},
+		{"Trailer is dropped (request trailers are not forwarded)", http.Header{"Trailer": {"X-T"}}, "Trailer", ""},
+		{"an ordinary header passes", http.Header{"X-Plain": {"a", "b"}}, "X-Plain", "a,b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, gw.URL+"/h", nil)
+			for k, vv := range tc.header {
+				req.Header[k] = vv
+			}
+			resp, body := do(t, nil, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if got := strings.Join(decodeSeen(t, body).Header[tc.check], ","); got != tc.upstream {
+				t.Errorf("upstream %s = %q, want %q", tc.check, got, tc.upstream)
+			}
+		})
+	}
+
+	t.Run("response", func(t *testing.T) {
+		up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="up"`)
+			w.Header().Set("Connection", "X-Conn-Only")
+			w.Header().Set("X-Conn-Only", "1")
+			w.Header().Set("Proxy-Connection", "keep-alive")
+		})
+		p := New(Options{})
+		p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+		gw := gateway(t, p)
+		resp, _ := get(t, gw.URL+"/")
+		if got := resp.Header.Get("Proxy-Authenticate"); got != `Basic realm="up"` {
+			t.Errorf("Proxy-Authenticate = %q; it is end-to-end", got)
+		}
+		if resp.Header.Get("X-Conn-Only") != "" || resp.Header.Get("Proxy-Connection") != "" {
+			t.Errorf("hop-by-hop response headers passed: %v", resp.Header)
+		}
+	})
+}

@@ -61,7 +61,8 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 	req.Header.Set("X-Kong-Request-Id", "spoofed")
 	req.Header.Set("Connection", "X-Hop, keep-alive")
 	req.Header.Set("X-Hop", "removed")
-	req.Header.Set("Proxy-Authorization", "removed")
+	req.Header.Set("Proxy-Authorization", "Basic end-to-end") // end-to-end in Kong
+	req.Header.Set("Proxy", "http://evil.example:3128")       // httpoxy
 	resp, body := do(t, nil, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d body %s", resp.StatusCode, body)
@@ -80,7 +81,8 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 		{"X-Real-Ip", strings.Join(s.Header["X-Real-Ip"], ","), "127.0.0.1"},
 		{"X-Custom", strings.Join(s.Header["X-Custom"], ","), "kept"},
 		{"X-Hop", strings.Join(s.Header["X-Hop"], ","), ""},
-		{"Proxy-Authorization", strings.Join(s.Header["Proxy-Authorization"], ","), ""},
+		{"Proxy-Authorization", strings.Join(s.Header["Proxy-Authorization"], ","), "Basic end-to-end"},
+		{"Proxy (httpoxy)", strings.Join(s.Header["Proxy"], ","), ""},
 		{"Connection upstream", strings.Join(s.Header["Connection"], ","), ""},
 		{"X-Kong-Request-Id upstream", strings.Join(s.Header["X-Kong-Request-Id"], ","), resp.Header.Get("X-Kong-Request-Id")},
 		{"Via", resp.Header.Get("Via"), "1.1 kong/3.9.0"},
