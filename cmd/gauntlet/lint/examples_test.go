@@ -2,6 +2,7 @@ package lint
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -65,5 +66,23 @@ func TestExamples(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Command([]string{filepath.Join(dir, "resilient", "kong.yml"), "--env-file", filepath.Join(dir, "resilient", "kong.env"), "--nodes", "3"}, &out, &errb); code != ExitOK {
 		t.Errorf("resilient --nodes 3: exit %d\n%s", code, out.String())
+	}
+}
+
+// TestManualListsEveryRule keeps docs/gauntlet.md in step with Rules: each id
+// has a table row with its severity and a section.
+func TestManualListsEveryRule(t *testing.T) {
+	doc, err := ReadFile(filepath.Join("..", "..", "..", "docs", "gauntlet.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		row := fmt.Sprintf("| [`%s`](#%s) | %s |", r.ID, r.ID, r.Severity)
+		if !bytes.Contains(doc, []byte(row)) {
+			t.Errorf("docs/gauntlet.md lacks the table row %q", row)
+		}
+		if !bytes.Contains(doc, []byte("\n### "+r.ID+"\n")) {
+			t.Errorf("docs/gauntlet.md lacks a section for %s", r.ID)
+		}
 	}
 }

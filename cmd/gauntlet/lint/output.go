@@ -126,7 +126,7 @@ func writeJUnit(w io.Writer, res *Result) error {
 	for _, f := range res.Findings {
 		seen[f.Rule] = true
 		c := junitCase{Name: f.Rule + " " + f.Entity, Classname: "gauntlet.lint." + f.Rule, File: f.File, Line: f.Line}
-		text := fmt.Sprintf("%s: %s %s\nfix: %s", f.where(), f.Path, f.Message, f.Fix)
+		text := fmt.Sprintf("%s: %s: %s\nfix: %s", f.where(), f.Path, f.Message, f.Fix)
 		if f.Severity == Info {
 			c.SystemOut = text
 		} else {

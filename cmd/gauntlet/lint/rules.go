@@ -144,6 +144,16 @@ var Rules = []Rule{
 		Check: checkLocalPolicyMultiNode,
 	},
 	{
+		ID: "client-timeout-disabled", Severity: Warning,
+		Summary: "A client read timeout is disabled",
+		Why: "nginx_http_client_body_timeout and nginx_http_client_header_timeout (60 s by default) bound how long the " +
+			"gateway waits on a slow client. This project's gateway reads 0 as no timeout at all: a client that sends " +
+			"a byte now and then holds a connection and its memory for as long as it likes (slowloris).",
+		Fix:   "remove the 0 (60s default) or set a bound such as 10s",
+		Ref:   "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_body_timeout",
+		Check: checkClientTimeouts,
+	},
+	{
 		ID: "key-auth-without-credentials", Severity: Warning,
 		Summary: "key-auth is enabled but the file declares no key",
 		Why: "Every request through a key-auth plugin without anonymous needs a key of some consumer. With no " +
@@ -536,4 +546,28 @@ func checkKeyAuthWithoutCredentials(in *Input) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+func checkClientTimeouts(in *Input) []Finding {
+	var out []Finding
+	for _, key := range []string{"nginx_http_client_header_timeout", "nginx_http_client_body_timeout"} {
+		if !isZeroDuration(in.Settings.Get(key)) {
+			continue
+		}
+		out = append(out, Finding{Entity: "setting " + key, Path: key, Location: in.setting(key),
+			Message: key + " is 0, which this project's gateway reads as no timeout: a slow client holds a connection " +
+				"for as long as it likes"})
+	}
+	return out
+}
+
+// isZeroDuration reports whether an nginx-style duration ("0", "0s", "00ms")
+// is zero; anything else, valid or not, is left to the gateway to judge.
+func isZeroDuration(v string) bool {
+	v = strings.TrimSpace(v)
+	digits := strings.TrimRight(v, "mshdwMy")
+	if digits == "" || len(v)-len(digits) > 2 {
+		return false
+	}
+	return strings.Trim(digits, "0") == ""
 }

@@ -234,6 +234,11 @@ func TestRules(t *testing.T) {
 			return edit(t, "config: {minute: 10, policy: local}", "config: {minute: 10, policy: redis, redis: {host: redis, port: 6379}}")
 		}},
 
+		{rule: "client-timeout-disabled", name: "body timeout 0", env: "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT=0", want: 1, severity: Warning},
+		{rule: "client-timeout-disabled", name: "both 0 through the gateway's names", env: "GATEWAY_CLIENT_BODY_TIMEOUT=0s\nGATEWAY_CLIENT_HEADER_TIMEOUT=0ms", want: 2},
+		{rule: "client-timeout-disabled", name: "10s", env: "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT=10s\nKONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT=100ms"},
+		{rule: "client-timeout-disabled", name: "defaults"},
+
 		{rule: "key-auth-without-credentials", name: "key-auth, DB-less, no keys", env: "KONG_DATABASE=off\nKONG_DECLARATIVE_CONFIG=/k.yml", want: 1, severity: Warning, yml: func(t *testing.T) string {
 			return good + "plugins:\n  - name: key-auth\n"
 		}},

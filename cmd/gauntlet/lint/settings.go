@@ -31,16 +31,21 @@ var defaults = map[string]string{
 	"declarative_config": "",
 	"role":               "traditional",
 	"admin_token":        "",
+	// nginx's own defaults; Kong's template leaves them unset.
+	"nginx_http_client_body_timeout":   "60s",
+	"nginx_http_client_header_timeout": "60s",
 }
 
 // gatewayAliases maps this project's gateway variables onto Kong's names; like
 // the gateway, a GATEWAY_* value wins over the KONG_* one.
 var gatewayAliases = map[string]string{
-	"GATEWAY_DATABASE":           "database",
-	"GATEWAY_ADMIN_LISTEN":       "admin_listen",
-	"GATEWAY_PROXY_LISTEN":       "proxy_listen",
-	"GATEWAY_DECLARATIVE_CONFIG": "declarative_config",
-	"GATEWAY_ADMIN_TOKEN":        "admin_token",
+	"GATEWAY_DATABASE":              "database",
+	"GATEWAY_ADMIN_LISTEN":          "admin_listen",
+	"GATEWAY_PROXY_LISTEN":          "proxy_listen",
+	"GATEWAY_DECLARATIVE_CONFIG":    "declarative_config",
+	"GATEWAY_ADMIN_TOKEN":           "admin_token",
+	"GATEWAY_CLIENT_BODY_TIMEOUT":   "nginx_http_client_body_timeout",
+	"GATEWAY_CLIENT_HEADER_TIMEOUT": "nginx_http_client_header_timeout",
 }
 
 // NewSettings returns Kong's defaults.
