@@ -66,6 +66,9 @@ type Result struct {
 	File     string
 	Findings []Finding
 	Rules    []Rule // the rules that ran, for reports that list them
+	// SettingsFiles are the node settings read; none means the node rules
+	// judged Kong's defaults.
+	SettingsFiles []string
 }
 
 // Failed reports whether any finding is an error.
@@ -80,7 +83,7 @@ func (r *Result) Failed() bool {
 
 // Run applies rules to in and sorts findings by file, line, rule.
 func Run(in *Input, rules []Rule) *Result {
-	res := &Result{File: in.File, Rules: rules}
+	res := &Result{File: in.File, Rules: rules, SettingsFiles: in.Settings.Files}
 	for _, r := range rules {
 		for _, f := range r.Check(in) {
 			f.Rule = r.ID

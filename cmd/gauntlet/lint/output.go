@@ -45,12 +45,17 @@ func writeText(w io.Writer, res *Result) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "%s: %d error(s), %d warning(s), %d info\n", res.File, counts[Error], counts[Warning], counts[Info])
+	note := ""
+	if len(res.SettingsFiles) == 0 {
+		note = " (no --conf or --env-file: node settings judged at Kong's defaults)"
+	}
+	_, err := fmt.Fprintf(w, "%s: %d error(s), %d warning(s), %d info%s\n", res.File, counts[Error], counts[Warning], counts[Info], note)
 	return err
 }
 
 type jsonReport struct {
 	File     string         `json:"file"`
+	Settings []string       `json:"settings"` // files read; [] means Kong's defaults
 	Errors   int            `json:"errors"`
 	Warnings int            `json:"warnings"`
 	Infos    int            `json:"infos"`
@@ -67,7 +72,10 @@ type jsonRuleInfo struct {
 }
 
 func writeJSON(w io.Writer, res *Result) error {
-	rep := jsonReport{File: res.File, Findings: res.Findings}
+	rep := jsonReport{File: res.File, Settings: res.SettingsFiles, Findings: res.Findings}
+	if rep.Settings == nil {
+		rep.Settings = []string{}
+	}
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
 	}

@@ -51,12 +51,21 @@ func TestTextFormat(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "kong.yml: 1 error(s), 1 warning(s), 1 info" {
 		t.Errorf("summary %q", last)
 	}
+	// Without settings files the summary says the node rules saw Kong's defaults.
+	clean, err := Lint("kong.yml", []byte(good), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(render(t, "text", clean)); got != "kong.yml: 0 error(s), 0 warning(s), 0 info (no --conf or --env-file: node settings judged at Kong's defaults)\n" {
+		t.Errorf("clean summary %q", got)
+	}
 }
 
 func TestJSONFormat(t *testing.T) {
 	res := sample(t)
 	var rep struct {
 		File     string
+		Settings []string
 		Errors   int
 		Warnings int
 		Infos    int
@@ -71,6 +80,9 @@ func TestJSONFormat(t *testing.T) {
 	}
 	if err := json.Unmarshal(render(t, "json", res), &rep); err != nil {
 		t.Fatal(err)
+	}
+	if len(rep.Settings) != 1 || rep.Settings[0] != "test.env" {
+		t.Errorf("settings %v", rep.Settings)
 	}
 	if rep.File != "kong.yml" || rep.Errors != 1 || rep.Warnings != 1 || rep.Infos != 1 || len(rep.Findings) != 3 {
 		t.Fatalf("report %+v", rep)

@@ -19,6 +19,8 @@ type Settings struct {
 	// Nodes is how many gateway nodes serve this configuration, when the user
 	// says so (--nodes); 0 means unknown.
 	Nodes int
+	// Files are the settings files read, in order.
+	Files []string
 }
 
 // defaults are Kong 3.x's kong.conf.default values for the settings the rules
@@ -79,6 +81,7 @@ func (s *Settings) set(key, value string, at Location, strong bool) {
 // ParseKongConf reads kong.conf syntax: `key = value`, `#` starts a comment
 // unless escaped as `\#`, blank lines ignored.
 func (s *Settings) ParseKongConf(file string, data []byte) error {
+	s.Files = append(s.Files, file)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -124,6 +127,7 @@ func stripConfComment(line string) string {
 // KONG_X sets x; GATEWAY_* names of this project's gateway set their Kong
 // equivalents; other variables are ignored.
 func (s *Settings) ParseEnvFile(file string, data []byte) error {
+	s.Files = append(s.Files, file)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
