@@ -224,3 +224,51 @@ func TestHopByHopHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestNginxRefusals are the requests nginx answers itself, in Kong's error
+// shape: heads beyond large_client_header_buffers (4 8k) and TRACE. None may
+// reach the upstream.
+func TestNginxRefusals(t *testing.T) {
+	var hits atomic.Int64
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	p := New(Options{})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	line := func(name string, n int) string { // a header line of n bytes with its CRLF
+		return name + ": " + strings.Repeat("v", n-len(name)-4) + "\r\n"
+	}
+	tests := []struct {
+		name   string
+		raw    string
+		status int
+		msg    string // Kong's message; "" for a proxied 200
+		closed bool
+	}{
+		{"header line of 8 KiB fits", "GET / HTTP/1.1\r\nHost: a\r\n" + line("X-Big", 8<<10) + "Connection: close\r\n\r\n", 200, "", true},
+		{"header line over 8 KiB", "GET / HTTP/1.1\r\nHost: a\r\n" + line("X-Big", 8<<10+1) + "\r\n", 400, "Request header or cookie too large", true},
+		{"a cookie over 8 KiB", "GET / HTTP/1.1\r\nHost: a\r\n" + line("Cookie", 9<<10) + "\r\n", 400, "Request header or cookie too large", true},
+		{"three 8 KiB lines fit 32 KiB", "GET / HTTP/1.1\r\nHost: a\r\n" + line("X-A", 8<<10) + line("X-B", 8<<10) + line("X-C", 8<<10) + "Connection: close\r\n\r\n", 200, "", true},
+		{"head over 32 KiB in small lines", "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat(line("X-Many", 1<<10), 33) + "\r\n", 400, "Request header or cookie too large", true},
+		{"request line over 8 KiB", "GET /" + strings.Repeat("a", 8<<10) + " HTTP/1.1\r\nHost: a\r\n\r\n", 414, "URI too long", true},
+		{"TRACE", "TRACE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 405, "Method not allowed", true},
+		{"TRACE keeps the connection (nginx does)", "TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 405, "Method not allowed", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hits.Load()
+			out, closed := rawExchange(t, addrOf(gw), tc.raw, time.Second)
+			rs := responses(t, out)
+			if len(rs) != 1 || rs[0].StatusCode != tc.status || closed != tc.closed {
+				t.Fatalf("%d responses, closed %v: %.200q; want one %d, closed %v", len(rs), closed, out, tc.status, tc.closed)
+			}
+			if tc.msg != "" {
+				if !strings.Contains(out, `"message":"`+tc.msg+`"`) {
+					t.Errorf("body %.300q lacks Kong's message %q", out, tc.msg)
+				}
+				if hits.Load() != before {
+					t.Error("the refused request reached the upstream")
+				}
+			}
+		})
+	}
+}

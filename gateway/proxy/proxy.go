@@ -436,11 +436,23 @@ func (p *Proxy) serve(rs *reqState) {
 		scheme = "https"
 	}
 	serverPort := localPort(r, r.TLS != nil)
+	// nginx's own refusals come before any Kong logic; those that close the
+	// connection in nginx (400, 414) close it here too.
+	if status, msg := headTooLarge(r); status != 0 {
+		p.writeGenerated(rs, status, msg, closeHeader(r))
+		return
+	}
 	rawPath := r.URL.EscapedPath() // the client's own encoding: net/http keeps it in RawPath
 	path, ok := normalizePath(rawPath)
 	if !ok {
-		// A NUL in the path: nginx refuses it before Kong's router runs.
+		// A NUL or a broken escape in the path: nginx refuses it (400).
 		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, closeHeader(r))
+		return
+	}
+	if r.Method == http.MethodTrace {
+		// nginx refuses TRACE itself (it would echo credentials and cookies
+		// back: cross-site tracing), and Kong's error handler words it.
+		p.writeGenerated(rs, http.StatusMethodNotAllowed, msgMethodNotAllowed, nil)
 		return
 	}
 	host := requestHost(r.Host)
