@@ -1,0 +1,76 @@
+//go:build resilience
+
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
+	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
+	"github.com/gauntlet-dev/gauntlet/scenarios/load"
+	"github.com/gauntlet-dev/gauntlet/scenarios/stack"
+)
+
+// Idle-connection flood: thousands of connections that connect and send
+// nothing, while legitimate GETs run through the same gateway. The gateway
+// must keep serving, and release every idle connection (nginx closes a
+// connection that sent no request at client_header_timeout).
+var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func() {
+	It("keeps serving under thousands of idle connections and releases them", func(ctx SpecContext) {
+		headerTimeout := hostileTimeout
+		if harness.Proving("idle-flood") {
+			headerTimeout = 10 * time.Minute // idle connections are kept as long as the flood holds them
+		}
+		sc := begin(ctx, "idle-connection flood", stack.Options{Mockbins: 2, GatewayArgs: hostileArgs(hostileTimeout, headerTimeout)})
+		configureLegit(ctx, sc)
+		legit := sc.GET("/legit/request")
+		warmLegit(ctx, sc, legit)
+		rest := settledResources(ctx, sc)
+
+		conns := idleFloodSize()
+		giveUp := 2*hostileTimeout + closeMargin
+		var cs []attack.Conn
+		flood := attacker(fmt.Sprintf("idle flood ×%d", conns), func(ctx context.Context) {
+			cs = attack.IdleFlood{Addr: proxyAddr(sc), Conns: conns, Parallel: 64, Max: giveUp}.Run(ctx)
+		})
+		peak := peakSampler(ctx, sc)
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "idle-flood", Rate: legitRate, Duration: 9 * time.Second,
+			Targets: []vegeta.Target{legit}},
+			attackStep(2*time.Second, flood))
+		peakRes := peak()
+		Expect(err).NotTo(HaveOccurred())
+		w := oneWindow(tl)
+
+		sc.Note("idle connections", float64(conns), "")
+		checkLegit(sc, run, w)
+		// The flood must have been real: the gateway held most of it at once
+		// (the connects take a moment, and the first close at 2 s).
+		sc.AtLeast("gateway open fds at the flood's peak", peakRes.OpenFDs, rest.OpenFDs+float64(conns)/2, "",
+			"rest + half the flood: the idle connections were really open at once")
+		checkHeld(sc, "idle flood", cs, func(c attack.Conn) time.Time { return c.Opened }, hostileTimeout+closeMargin,
+			"client_header_timeout (2s) + 1s margin from the connect")
+		checkBackToRest(ctx, sc, rest, peakRes)
+		verify(sc)
+	}, NodeTimeout(2*time.Minute))
+})
+
+// idleFloodSize is 3,000 connections, or fewer when this process may not
+// open that many: each takes one fd here (and two in Docker's userland proxy,
+// which has its own limit), and the legitimate load and the harness need
+// about a thousand more.
+func idleFloodSize() int {
+	n := 3000
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		n = min(n, int(lim.Cur)-1000)
+	}
+	Expect(n).To(BeNumerically(">=", 1000), "file descriptor limit too low for an idle flood")
+	return n
+}
