@@ -81,7 +81,7 @@ func (r *Result) Failed() bool {
 	return false
 }
 
-// Run applies rules to in and sorts findings by file, line, rule.
+// Run applies rules to in and sorts findings by file, line, severity, rule.
 func Run(in *Input, rules []Rule) *Result {
 	res := &Result{File: in.File, Rules: rules, SettingsFiles: in.Settings.Files}
 	for _, r := range rules {
@@ -103,6 +103,9 @@ func Run(in *Input, rules []Rule) *Result {
 		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
+		}
+		if a.Severity != b.Severity {
+			return a.Severity.rank() < b.Severity.rank()
 		}
 		return a.Rule < b.Rule
 	})
