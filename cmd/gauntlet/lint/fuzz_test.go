@@ -25,3 +25,25 @@ func FuzzLint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSettings: any bytes as kong.conf or env file parse or fail with an
+// error, and the listen parser never panics on what they set.
+func FuzzSettings(f *testing.F) {
+	f.Add([]byte("KONG_ADMIN_LISTEN=\"0.0.0.0:8001, [::1]:8444 ssl\"\nexport KONG_DATABASE='off' # c\n"))
+	f.Add([]byte("admin_listen = 127.0.0.1:8001 \\# x\ndatabase = off\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, parse := range []func(*Settings) error{
+			func(s *Settings) error { return s.ParseEnvFile("f.env", data) },
+			func(s *Settings) error { return s.ParseKongConf("kong.conf", data) },
+		} {
+			s := NewSettings()
+			if parse(s) != nil {
+				continue
+			}
+			ls, _ := ParseListen(s.Get("admin_listen"))
+			for _, l := range ls {
+				_ = l.Loopback()
+			}
+		}
+	})
+}

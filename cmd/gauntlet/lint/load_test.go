@@ -150,6 +150,19 @@ func TestExitStatus(t *testing.T) {
 			t.Errorf("%v: exit %d, output %q", args, code, out.String())
 		}
 	}
+	// A kong.conf is read too, and the environment file wins over it.
+	conf := filepath.Join(dir, "kong.conf")
+	if err := os.WriteFile(conf, []byte("database = off # DB-less\nadmin_listen = 127.0.0.1:8001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := Command([]string{file, "--conf", conf}, &out, &errb); code != ExitFindings || !strings.Contains(out.String(), "kong.conf:1: error config-in-memory") {
+		t.Errorf("--conf: exit %d, output %q", code, out.String())
+	}
+	out.Reset()
+	if code := Command([]string{file, "--conf", conf, "--env-file", env}, &out, &errb); code != ExitFindings || !strings.Contains(out.String(), "k.env:1: error admin-api-exposed") {
+		t.Errorf("--conf and --env-file: exit %d, output %q", code, out.String())
+	}
 	// --output writes the report to the file, nothing to stdout.
 	report := filepath.Join(dir, "report.json")
 	out.Reset()
