@@ -30,11 +30,8 @@ func Command(args []string, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 	code, err := command(args, stdout, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "gauntlet lint: %s\n", oneLine(err.Error()))
-		}
-		return code
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stderr, "gauntlet lint: %s\n", oneLine(err.Error()))
 	}
 	return code
 }
