@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,5 +215,82 @@ func TestClientBodyTimeoutOff(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("read = %v; want our own read deadline, the gateway still waiting for the body", err)
+	}
+}
+
+// TestSendTimeout plays a slow-read client: it asks for a large response and
+// stops reading. Once the socket buffers are full, the gateway's next write
+// waits at most the send timeout (nginx's send_timeout), then the client is
+// cut and the upstream connection released, without a health failure.
+func TestSendTimeout(t *testing.T) {
+	upErr := make(chan error, 1)
+	chunk := make([]byte, 32<<10)
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		// 256 MiB: far more than loopback socket buffers and the gateway's
+		// own buffers hold, so the gateway must block writing to the client.
+		w.Header().Set("Content-Length", strconv.Itoa(256<<20))
+		var err error
+		for i := 0; i < (256<<20)/len(chunk) && err == nil; i++ {
+			_, err = w.Write(chunk)
+		}
+		upErr <- err
+	})
+	ring := newRing(addrOf(up))
+	p := New(Options{SendTimeout: testBodyTimeout, Balancers: fakeLookup{"my-upstream": ring}})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", "my-upstream:80")}, Routes: []*config.Route{route("r1", "s1", "/")},
+		Upstreams: []*config.Upstream{{ID: "u1", Name: "my-upstream"}}})
+	gw := gateway(t, p)
+	c, err := net.Dial("tcp", addrOf(gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.Read(make([]byte, 1024)) // the head arrives; then the client stops reading
+	select {
+	case err := <-upErr:
+		if err == nil {
+			t.Fatal("the upstream wrote 256 MiB to a client that stopped reading")
+		}
+	case <-time.After(testBodyTimeout + 5*slack): // buffers fill in well under a second; the rest is slack
+		t.Fatal("the upstream is still held by a client that stopped reading")
+	}
+	eventually(t, slack, func() bool { _, _, out := ring.snapshot(); return out == 0 }, "the pick is released")
+	_, done, _ := ring.snapshot()
+	if len(done) != 1 || done[0].res.TCPFailure || done[0].res.Timeout {
+		t.Errorf("Done calls %+v; want one, without a failure: the client was slow, not the target", done)
+	}
+}
+
+// TestSendTimeoutIdleUpstream checks the send timeout bounds writes only: a
+// response whose upstream pauses longer than it between two pieces (an event
+// stream) is delivered whole, on HTTP/1.1 and on h2c, where a stream's expired
+// write deadline would otherwise reset it.
+func TestSendTimeoutIdleUpstream(t *testing.T) {
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("a"))
+		w.(http.Flusher).Flush()
+		time.Sleep(3 * testBodyTimeout) // the pause under test, not synchronisation
+		w.Write([]byte("b"))
+	})
+	p := New(Options{SendTimeout: testBodyTimeout})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	defer p.Close()
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetHTTP1(!h2)
+		tr.Protocols.SetUnencryptedHTTP2(h2)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+		resp, body := do(t, &http.Client{Transport: tr}, req)
+		if resp.StatusCode != 200 || body != "ab" {
+			t.Errorf("%s: status %d body %q; want 200 \"ab\"", resp.Proto, resp.StatusCode, body)
+		}
+		tr.CloseIdleConnections()
 	}
 }

@@ -190,6 +190,11 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	rs.wroteHeader = true
 	rs.status = status
+	if wd, ok := rs.w.(writeDeadliner); ok && p.sendTimeout > 0 && rs.r.ProtoMajor == 1 {
+		// Bounds the server's flush of this response after the handler. (An
+		// HTTP/2 error body fits the stream's initial flow-control window.)
+		p.armSend(wd)
+	}
 	rs.w.WriteHeader(status)
 	if rs.r.Method != http.MethodHead && len(body) > 0 {
 		rs.w.Write(body)

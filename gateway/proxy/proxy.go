@@ -92,6 +92,11 @@ type Options struct {
 	// connection is closed. Zero means the default, 60s; negative disables
 	// it (unsafe: a stalled client is then held forever).
 	ClientBodyTimeout time.Duration
+	// SendTimeout is the longest a write of a response to the client may
+	// block (nginx's send_timeout, which Kong keeps at 60s): a client that
+	// stops reading is cut then, and the upstream connection it held is
+	// released. Zero means 60s; negative disables it.
+	SendTimeout time.Duration
 }
 
 // Proxy is the proxy listener's http.Handler.
@@ -99,6 +104,7 @@ type Proxy struct {
 	opts        Options
 	log         *slog.Logger
 	bodyTimeout time.Duration // 0: reads of request bodies are not timed
+	sendTimeout time.Duration // 0: writes to the client are not timed
 	snap        atomic.Pointer[snapshot]
 	applyMu     sync.Mutex
 	tr          *transport
@@ -186,8 +192,15 @@ func New(opts Options) *Proxy {
 	case opts.ClientBodyTimeout < 0:
 		opts.ClientBodyTimeout = 0
 	}
+	switch {
+	case opts.SendTimeout == 0:
+		opts.SendTimeout = defaultSendTimeout
+	case opts.SendTimeout < 0:
+		opts.SendTimeout = 0
+	}
 	p := &Proxy{
 		bodyTimeout:  opts.ClientBodyTimeout,
+		sendTimeout:  opts.SendTimeout,
 		opts:         opts,
 		log:          opts.Logger,
 		tr:           newTransport(),
@@ -430,6 +443,13 @@ func (p *Proxy) serve(rs *reqState) {
 	r := rs.r
 	if mayHideFraming(r) {
 		rs.w.Header()["Connection"] = connClose
+	}
+	if r.ProtoMajor == 1 && p.sendTimeout > 0 && len(r.Header["Expect"]) > 0 {
+		// net/http writes "100 Continue" when the body is first read, on a
+		// connection whose write deadline is the previous response's.
+		if wd, ok := rs.w.(writeDeadliner); ok {
+			p.armSend(wd)
+		}
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -1036,7 +1056,10 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 
 	var upErr, clientErr error
 	if !u.noBody {
-		upErr, clientErr = p.copyBody(w, u.body, u.length, c)
+		upErr, clientErr = p.copyBody(w, u.body, u.length, c, rs.r.ProtoMajor == 2)
+	}
+	if clientErr != nil && isTimeout(clientErr) {
+		p.log.Debug("client stopped reading the response", "request_id", rs.requestID, "err", clientErr)
 	}
 	if len(u.trailer) > 0 && upErr == nil && clientErr == nil {
 		// Trailers need a chunked response: flushing now stops the server from
@@ -1076,27 +1099,64 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	}
 }
 
+// writeDeadliner is implemented by both net/http servers' ResponseWriters: the
+// connection's write deadline on HTTP/1.x, the stream's on HTTP/2.
+type writeDeadliner interface {
+	SetWriteDeadline(time.Time) error
+}
+
+const defaultSendTimeout = 60 * time.Second // nginx's send_timeout
+
+// armSend bounds the next write to the client (nginx's send_timeout: between
+// two successive writes). The deadline is left set when the handler returns,
+// so the server's final flush of the response is bounded too; the next
+// response on the connection arms its own before writing.
+func (p *Proxy) armSend(wd writeDeadliner) {
+	if wd != nil {
+		wd.SetWriteDeadline(time.Now().Add(p.sendTimeout))
+	}
+}
+
 // copyBody streams the response body. Whatever was written to the client is
 // flushed before a read that has to wait for the network, so the client sees
 // the upstream's progress (event streams, slow bodies, and the status line of
 // a response whose body then stalls), while a response that arrived whole goes
 // out in one write.
-func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, length int64, c *upConn) (upErr, clientErr error) {
+func (p *Proxy) copyBody(w http.ResponseWriter, body io.Reader, length int64, c *upConn, http2 bool) (upErr, clientErr error) {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
 	flusher, _ := w.(http.Flusher)
+	wd, _ := w.(writeDeadliner)
+	if p.sendTimeout <= 0 {
+		wd = nil
+	}
+	// An HTTP/2 stream whose write deadline passes is reset even when no
+	// write is pending, which would cut a stream that merely waits for a slow
+	// upstream: there the deadline is cleared after each write. On HTTP/1.x
+	// an expired deadline matters only to a write, so it stays armed and
+	// bounds the server's final flush too.
+	h2 := wd != nil && http2
 	remaining := length // -1: until EOF
 	pending := true     // the header is not flushed yet
 	for remaining != 0 {
 		if pending && flusher != nil && c.br.Buffered() == 0 {
+			p.armSend(wd)
 			flusher.Flush()
+			if h2 {
+				wd.SetWriteDeadline(time.Time{})
+			}
 			pending = false
 		}
 		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil, werr // the client is gone
+			p.armSend(wd)
+			_, werr := w.Write(buf[:n])
+			if h2 {
+				wd.SetWriteDeadline(time.Time{})
+			}
+			if werr != nil {
+				return nil, werr // the client is gone, or stopped reading for sendTimeout
 			}
 			pending = true
 			if remaining > 0 {
