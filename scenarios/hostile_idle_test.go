@@ -34,11 +34,15 @@ var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func()
 		warmLegit(ctx, sc, legit)
 		rest := settledResources(ctx, sc)
 
+		// Connects go 8 at a time: the flood opens in about a second
+		// instead of a burst that saturates the two cores the legitimate load,
+		// the attacker, Docker's proxy and the gateway share (64 at a time put
+		// the legitimate p50 at 60 ms from CPU alone).
 		conns := idleFloodSize()
 		giveUp := 2*hostileTimeout + closeMargin
 		var cs []attack.Conn
 		flood := attacker(fmt.Sprintf("idle flood ×%d", conns), func(ctx context.Context) {
-			cs = attack.IdleFlood{Addr: proxyAddr(sc), Conns: conns, Parallel: 64, Max: giveUp}.Run(ctx)
+			cs = attack.IdleFlood{Addr: proxyAddr(sc), Conns: conns, Parallel: 8, Max: giveUp}.Run(ctx)
 		})
 		peak := peakSampler(ctx, sc)
 		run, tl, err := sc.Attack(ctx, load.Attack{Name: "idle-flood", Rate: legitRate, Duration: 9 * time.Second,
@@ -56,17 +60,17 @@ var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func()
 			"rest + half the flood: the idle connections were really open at once")
 		checkHeld(sc, "idle flood", cs, func(c attack.Conn) time.Time { return c.Opened }, hostileTimeout+closeMargin,
 			"client_header_timeout (2s) + 1s margin from the connect")
-		checkBackToRest(ctx, sc, rest, peakRes)
+		checkBackToRest(ctx, sc, rest, peakRes, run, rssSlackMiB, rssWhy)
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })
 
-// idleFloodSize is 3,000 connections, or fewer when this process may not
+// idleFloodSize is 2,000 connections, or fewer when this process may not
 // open that many: each takes one fd here (and two in Docker's userland proxy,
 // which has its own limit), and the legitimate load and the harness need
 // about a thousand more.
 func idleFloodSize() int {
-	n := 3000
+	n := 2000
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
 		n = min(n, int(lim.Cur)-1000)

@@ -61,7 +61,7 @@ var _ = Describe("slowloris", Label("hostile", "slowloris"), func() {
 			"every attacker kept sending")
 		checkHeld(sc, "slowloris", cs, func(c attack.Conn) time.Time { return c.Opened }, hostileTimeout+closeMargin,
 			"client_header_timeout (2s) + 1s margin from the connect")
-		checkBackToRest(ctx, sc, rest, peakRes)
+		checkBackToRest(ctx, sc, rest, peakRes, run, rssSlackMiB, rssWhy)
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })

