@@ -294,3 +294,19 @@ func TestSendTimeoutIdleUpstream(t *testing.T) {
 		tr.CloseIdleConnections()
 	}
 }
+
+// TestUnreadBodyBounded covers a request the gateway answers without reading
+// its body (here a plugin's 401): net/http then discards the body to keep the
+// connection, and a client that stalls mid-body must not hold it forever.
+func TestUnreadBodyBounded(t *testing.T) {
+	up := newCountingUpstream(t)
+	p := New(Options{ClientBodyTimeout: testBodyTimeout, Plugins: denyRoute("r1")})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	out, closed := rawExchange(t, addrOf(gw), "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789", testBodyTimeout+slack)
+	rs := responses(t, out)
+	if len(rs) != 1 || rs[0].StatusCode != http.StatusUnauthorized || !closed {
+		t.Errorf("%d responses, closed %v: %.120q; want one 401 and the connection closed within %v",
+			len(rs), closed, out, testBodyTimeout+slack)
+	}
+}

@@ -190,6 +190,7 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	rs.wroteHeader = true
 	rs.status = status
+	p.boundDiscard(rs)
 	if wd, ok := rs.w.(writeDeadliner); ok && p.sendTimeout > 0 && rs.r.ProtoMajor == 1 {
 		// Bounds the server's flush of this response after the handler. (An
 		// HTTP/2 error body fits the stream's initial flow-control window.)
@@ -198,5 +199,21 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 	rs.w.WriteHeader(status)
 	if rs.r.Method != http.MethodHead && len(body) > 0 {
 		rs.w.Write(body)
+	}
+}
+
+// boundDiscard covers a request answered without reading its body (a 404, a
+// plugin's 401 or 429): after the handler, net/http's HTTP/1.x server reads
+// and discards up to 256 KiB of the body to keep the connection, with no
+// deadline of its own, so a client that stalls mid-body would hold the
+// connection forever. The body timeout bounds that read; if it fires, the
+// connection closes, after the response went out.
+func (p *Proxy) boundDiscard(rs *reqState) {
+	r := rs.r
+	if p.bodyTimeout <= 0 || r.ProtoMajor != 1 || r.Body == nil || r.Body == http.NoBody || rs.body.eof {
+		return
+	}
+	if rd, ok := rs.w.(readDeadliner); ok {
+		rd.SetReadDeadline(time.Now().Add(p.bodyTimeout))
 	}
 }

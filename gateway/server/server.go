@@ -105,8 +105,8 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Version:   KongVersion,
 		Logger:    log.With("component", "proxy"),
 		Metrics:   registry,
-		// The proxy's zero means its default; the setting's 0 means off.
-		ClientBodyTimeout: orOff(s.ClientBodyTimeout),
+		// Same convention as Settings: zero is the default, negative off.
+		ClientBodyTimeout: s.ClientBodyTimeout,
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.
@@ -241,8 +241,8 @@ func (g *Gateway) listen(listens []Listen, h http.Handler, certFile, keyFile str
 			Handler:           h,
 			ConnState:         connState,
 			Protocols:         &protocols,
-			ReadHeaderTimeout: g.settings.ClientHeaderTimeout, // Kong's client_header_timeout; 0: none
-			IdleTimeout:       60 * time.Second,               // Kong's keepalive_timeout
+			ReadHeaderTimeout: headerTimeout(g.settings.ClientHeaderTimeout), // Kong's client_header_timeout
+			IdleTimeout:       60 * time.Second,                              // Kong's keepalive_timeout
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		}
@@ -354,10 +354,14 @@ var (
 	_ config.PluginScopes          = pluginSchemas{}
 )
 
-// orOff maps a setting's 0 (disabled) onto proxy.Options' negative (disabled).
-func orOff(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
+// headerTimeout maps the setting (zero: default, negative: off) onto
+// http.Server's ReadHeaderTimeout (zero: none, with no ReadTimeout set).
+func headerTimeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return 60 * time.Second // nginx's client_header_timeout default
+	case d < 0:
+		return 0
 	}
 	return d
 }

@@ -28,11 +28,13 @@ type Settings struct {
 	DrainTimeout      time.Duration
 	// ClientBodyTimeout is the longest wait between two reads of a request
 	// body (nginx's client_body_timeout): then 408 and the connection is
-	// closed. 0 disables it, which lets a slow client hold a connection and a
-	// goroutine for as long as it likes: only for proving that a check fails.
+	// closed. Negative disables it (the flag's "0"), which lets a slow client
+	// hold a connection and a goroutine for as long as it likes: only for
+	// proving that a check fails. Zero, as in a Settings literal, means the
+	// default, 60s, so a caller that forgets it is safe.
 	ClientBodyTimeout time.Duration
 	// ClientHeaderTimeout bounds reading a request's head (nginx's
-	// client_header_timeout); 0 disables it (unsafe, as above).
+	// client_header_timeout); zero and negative as above.
 	ClientHeaderTimeout time.Duration
 }
 
@@ -42,15 +44,16 @@ type durationSetting struct {
 	env         []string
 	def         time.Duration
 	dst         *time.Duration
+	zeroOff     bool // "0" disables: stored as -1, since a zero field means the default
 }
 
 func (s *Settings) durations() []durationSetting {
 	return []durationSetting{
-		{"drain-timeout", "how long SIGTERM waits for in-flight requests", []string{"GATEWAY_DRAIN_TIMEOUT"}, 30 * time.Second, &s.DrainTimeout},
+		{"drain-timeout", "how long SIGTERM waits for in-flight requests", []string{"GATEWAY_DRAIN_TIMEOUT"}, 30 * time.Second, &s.DrainTimeout, false},
 		{"client-body-timeout", "longest wait between two reads of a request body, then 408 (0 disables: unsafe)",
-			[]string{"GATEWAY_CLIENT_BODY_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT"}, 60 * time.Second, &s.ClientBodyTimeout},
+			[]string{"GATEWAY_CLIENT_BODY_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT"}, 60 * time.Second, &s.ClientBodyTimeout, true},
 		{"client-header-timeout", "longest time to read a request head, then the connection is closed (0 disables: unsafe)",
-			[]string{"GATEWAY_CLIENT_HEADER_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT"}, 60 * time.Second, &s.ClientHeaderTimeout},
+			[]string{"GATEWAY_CLIENT_HEADER_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT"}, 60 * time.Second, &s.ClientHeaderTimeout, true},
 	}
 }
 
@@ -128,6 +131,9 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 		v, err := ParseDuration(raw)
 		if err != nil {
 			return s, fmt.Errorf("%s %q: %w", d.flag, raw, err)
+		}
+		if v == 0 && d.zeroOff {
+			v = -1
 		}
 		*d.dst = v
 	}
