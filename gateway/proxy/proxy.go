@@ -47,6 +47,20 @@
 // a response reports its status (plus Timeout or TCPFailure when its body then
 // failed). A client that goes away reports nothing against the target.
 //
+// # Hostile clients
+//
+// Every wait on a client is bounded, with nginx's defaults, which Kong keeps:
+// a request head by the listener's ReadHeaderTimeout (client_header_timeout,
+// 60s), each read of a body by Options.ClientBodyTimeout (client_body_timeout,
+// 60s: 408), each write of a response by Options.SendTimeout (send_timeout,
+// 60s: the client is cut). Heads follow large_client_header_buffers "4 8k": a
+// request line over 8 KiB answers 414, a header line over 8 KiB or a head over
+// 32 KiB 400 "Request header or cookie too large". TRACE answers 405. The
+// path is normalised as Kong's router does (normalizePath) before routing, and
+// the upstream gets the normalised path. After a request whose body framing
+// net/http may read differently from a front end (Transfer-Encoding, HTTP/1.0
+// keep-alive) the connection is closed.
+//
 // # WebSocket
 //
 // An HTTP/1.1 request with "Connection: upgrade" and "Upgrade: websocket" is
