@@ -160,37 +160,48 @@ func TestClientBodyTimeoutResets(t *testing.T) {
 	}
 }
 
-// TestClientBodyTimeoutH2C checks the same rule on an h2c stream, where the
-// deadline is the stream's, not the connection's.
-func TestClientBodyTimeoutH2C(t *testing.T) {
+// TestClientBodyTimeoutH2 checks the same rule on HTTP/2 streams, where the
+// deadline is the stream's, not the connection's: h2c and h2 over TLS.
+func TestClientBodyTimeoutH2(t *testing.T) {
 	up := newCountingUpstream(t)
 	p := New(Options{ClientBodyTimeout: testBodyTimeout})
-	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
-	srv := httptest.NewUnstartedServer(p)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetHTTP1(true)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	defer srv.Close()
 	defer p.Close()
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	defer tr.CloseIdleConnections()
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go pw.Write([]byte("0123456789")) // then nothing more
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/p", pr)
-	start := time.Now()
-	resp, err := (&http.Client{Transport: tr, Timeout: testBodyTimeout + slack}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
-		t.Errorf("%s %d; want HTTP/2 408", resp.Proto, resp.StatusCode)
-	}
-	if d := time.Since(start); d < testBodyTimeout {
-		t.Errorf("answered after %v, before the timeout %v", d, testBodyTimeout)
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up.srv))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	for _, tlsOn := range []bool{false, true} {
+		srv := httptest.NewUnstartedServer(p)
+		var client *http.Client
+		if tlsOn {
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			client = srv.Client()
+		} else {
+			srv.Config.Protocols = new(http.Protocols)
+			srv.Config.Protocols.SetHTTP1(true)
+			srv.Config.Protocols.SetUnencryptedHTTP2(true)
+			srv.Start()
+			tr := &http.Transport{Protocols: new(http.Protocols)}
+			tr.Protocols.SetUnencryptedHTTP2(true)
+			client = &http.Client{Transport: tr}
+		}
+		client.Timeout = testBodyTimeout + slack
+		pr, pw := io.Pipe()
+		go pw.Write([]byte("0123456789")) // then nothing more
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/p", pr)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("tls %v: %v", tlsOn, err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("tls %v: %s %d; want HTTP/2 408", tlsOn, resp.Proto, resp.StatusCode)
+		}
+		if d := time.Since(start); d < testBodyTimeout {
+			t.Errorf("tls %v: answered after %v, before the timeout %v", tlsOn, d, testBodyTimeout)
+		}
+		pw.Close()
+		client.CloseIdleConnections()
+		srv.Close()
 	}
 	if n := up.requests.Load(); n != 0 {
 		t.Errorf("upstream saw %d requests; a buffered body never reaches it unfinished", n)
