@@ -272,3 +272,29 @@ func TestNginxRefusals(t *testing.T) {
 		})
 	}
 }
+
+// pathLimit stands in for rate-limiting with limit_by=path: it refuses one
+// path, compared as Kong's plugins compare it, to kong.request.get_path().
+type pathLimit string
+
+func (l pathLimit) Access(ctx *plugins.Context) *plugins.Exit {
+	if ctx.Request.URL.Path == string(l) {
+		return &plugins.Exit{Status: http.StatusTooManyRequests, Message: "API rate limit exceeded"}
+	}
+	return nil
+}
+
+// TestPluginsSeeNormalisedPath: a plugin keyed on the path cannot be dodged
+// by spelling the same path another way.
+func TestPluginsSeeNormalisedPath(t *testing.T) {
+	up := upstream(t, echo)
+	p := New(Options{Plugins: pathLimit("/api/limited")})
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/")}})
+	gw := gateway(t, p)
+	for _, path := range []string{"/api/limited", "/api/./limited", "/api//limited", "/api/x/../limited", "/%61pi/limited", "/api/limit%65d"} {
+		out, _ := rawExchange(t, addrOf(gw), "GET "+path+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 5*time.Second)
+		if rs := responses(t, out); len(rs) != 1 || rs[0].StatusCode != http.StatusTooManyRequests {
+			t.Errorf("%s: %.60q; want 429, the path is /api/limited", path, out)
+		}
+	}
+}

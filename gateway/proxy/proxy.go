@@ -507,6 +507,15 @@ func (p *Proxy) serve(rs *reqState) {
 	svc := cr.service
 	rs.svc = svc
 
+	if path != r.URL.Path {
+		// Plugins and the balancer read the path from the request: they get
+		// the normalised one, as Kong's kong.request.get_path() returns it,
+		// so a path-scoped rate limit or hash cannot be dodged with
+		// "/a/./b" or "/%61/b". A shallow copy, made only for such paths:
+		// the server's own request is left as it came.
+		r = withPath(r, path)
+		rs.r = r
+	}
 	rs.pctx.Request = r
 	rs.pctx.ClientIP = clientIP(r.RemoteAddr)
 	rs.pctx.Route = cr.cfg
@@ -648,6 +657,17 @@ func (p *Proxy) clientBodyFailed(rs *reqState, err error) {
 	}
 	p.log.Debug("client request body failed", "request_id", rs.requestID, "status", status, "err", err)
 	p.writeGenerated(rs, status, msg, closeHeader(rs.r))
+}
+
+// withPath returns a shallow copy of r whose URL.Path is path (Kong's
+// normalised form: reserved characters stay percent-encoded in it).
+func withPath(r *http.Request, path string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	r2.URL = &u
+	return r2
 }
 
 // redirectHTTPS answers a plain-http request for an https-only route with the
