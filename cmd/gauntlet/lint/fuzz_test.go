@@ -9,6 +9,8 @@ func FuzzLint(f *testing.F) {
 	f.Add([]byte("_format_version: \"3.0\"\nservices:\n  - url: http://a\n    routes:\n      - paths: [\"~/x.*$\"]\n"))
 	f.Add([]byte("- a\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte(withUnimplemented))
+	f.Add([]byte("_format_version: \"3.0\"\nconsumers:\n  - username: a\n    acls: &g [{group: x, tags: &t [a]}]\n    plugins: [{name: prometheus}]\njwt_secrets: *g\nservices: [{url: 'http://x', tags: *t, plugins: [{name: cors}]}]\n"))
 	f.Add([]byte("_format_version: 3.0\nupstreams:\n  - name: u\n    targets: [{target: 'a:1'}]\n    healthchecks: {passive: {unhealthy: {tcp_failures: 1}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Lint("fuzz.yml", data, NewSettings())

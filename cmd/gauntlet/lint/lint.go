@@ -114,12 +114,12 @@ func Run(in *Input, rules []Rule) *Result {
 
 // Lint parses a kong.yml and runs every rule on it with the given settings.
 func Lint(file string, data []byte, s *Settings) (*Result, error) {
-	p, err := Parse(file, data)
-	if err != nil {
-		return nil, err
-	}
 	if s == nil {
 		s = NewSettings()
+	}
+	p, err := parse(file, data, customPlugins(s))
+	if err != nil {
+		return nil, err
 	}
 	return Run(&Input{Parsed: p, Settings: s}, Rules), nil
 }

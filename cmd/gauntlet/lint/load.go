@@ -80,7 +80,12 @@ type entityPos struct {
 type Parsed struct {
 	File   string
 	Config *config.Config
-	pos    map[string]*entityPos // entity id → position
+	// LeftOut is what Kong accepts and the gateway under test does not
+	// implement: plugin entries of bundled plugins it lacks and those plugins'
+	// entity lists. None of it is in Config.
+	LeftOut []LeftOut
+	pos     map[string]*entityPos // entity id → position
+	custom  map[string]bool       // the node's custom plugins
 }
 
 // lintNS names the ids lint gives entities without one, so each id is also a
@@ -89,8 +94,14 @@ var lintNS = uuid.MustParse("0b8f1c3e-61a4-4c8e-9a57-6c696e742d31")
 
 // Parse validates data exactly as the gateway does at start (the same loader
 // and plugin schemas) and maps every entity to its path and line. Invalid
-// input is an *InputError carrying Kong's per-entity messages.
+// input is an *InputError carrying Kong's per-entity messages. Plugins Kong
+// bundles and the gateway does not implement are left out (Parsed.LeftOut).
 func Parse(file string, data []byte) (*Parsed, error) {
+	return parse(file, data, nil)
+}
+
+// parse is Parse for a node whose plugins setting adds custom plugins.
+func parse(file string, data []byte, custom map[string]bool) (*Parsed, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, inputErr("%s: invalid YAML: %s", file, oneLine(err.Error()))
@@ -102,10 +113,26 @@ func Parse(file string, data []byte) (*Parsed, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, inputErr("%s:%d: the document is a %s, want a mapping (a kong.yml with _format_version)", file, top.Line, kindName(top))
 	}
-	// First the gateway's own load of the untouched bytes: its verdict and its
-	// messages are the ones a user gets when the gateway starts with this file.
-	opts := config.DeclarativeOptions{Plugins: pluginSchemas{}, Now: time.Unix(0, 0)}
-	if _, err := config.LoadDeclarativeWith(data, opts); err != nil {
+	// Entity lists of plugins Kong bundles and the gateway does not implement
+	// (basicauth_credentials, acls, ...) are left out: the loader would refuse
+	// them as unknown fields.
+	leftOut, err := cutPluginEntities(top)
+	if err != nil {
+		return nil, inputErr("%s: %s", file, err)
+	}
+	if len(leftOut) > 0 {
+		cut, err := yaml.Marshal(top)
+		if err != nil {
+			return nil, inputErr("%s: leaving out %s: %s", file, leftOut[0].Path, oneLine(err.Error()))
+		}
+		data = cut
+	}
+	// First the gateway's own load of the bytes: its verdict and its messages
+	// are the ones a user gets when the gateway starts with this file. Plugins
+	// Kong bundles and the gateway does not implement pass with any config
+	// here; the second load below goes without them.
+	lenient := config.DeclarativeOptions{Plugins: leniently{custom: custom}, Now: time.Unix(0, 0)}
+	if _, err := config.LoadDeclarativeWith(data, lenient); err != nil {
 		return nil, &InputError{fmt.Errorf("%s: %s", file, describeLoadError(err))}
 	}
 	// Then the same load again with an id stamped on every entity that has
@@ -118,15 +145,17 @@ func Parse(file string, data []byte) (*Parsed, error) {
 	if !ok {
 		return nil, inputErr("%s: want a mapping", file)
 	}
-	p := &Parsed{File: file, pos: map[string]*entityPos{}}
+	p := &Parsed{File: file, pos: map[string]*entityPos{}, LeftOut: leftOut, custom: custom}
 	for _, kv := range pairs(top) {
 		table := kv[0].Value
 		if config.Schemas[table] == nil || strings.HasPrefix(table, "_") {
 			continue
 		}
-		list, _ := doc[table].([]any)
-		p.walkList(table, table, deref(kv[1]), list)
+		if list, ok := doc[table].([]any); ok {
+			doc[table] = p.walkList(table, table, deref(kv[1]), list)
+		}
 	}
+	opts := config.DeclarativeOptions{Plugins: pluginSchemas{}, Now: time.Unix(0, 0)}
 	c, err := config.FromDeclarativeMap(doc, opts)
 	if err != nil {
 		return nil, &InputError{fmt.Errorf("%s: %s", file, describeLoadError(err))}
@@ -143,10 +172,14 @@ var nested = map[string][]struct{ key, table string }{
 	config.TableConsumers: {{"keyauth_credentials", config.TableKeyAuth}, {"plugins", config.TablePlugins}},
 }
 
-func (p *Parsed) walkList(table, path string, seq *yaml.Node, list []any) {
+// walkList records where each entity of list (the decoded seq) sits and
+// returns list without the plugin entries the gateway does not implement,
+// which it records in p.LeftOut.
+func (p *Parsed) walkList(table, path string, seq *yaml.Node, list []any) []any {
 	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return
+		return list
 	}
+	drop := map[int]bool{}
 	for i, item := range seq.Content {
 		item = deref(item)
 		if i >= len(list) || item.Kind != yaml.MappingNode {
@@ -170,15 +203,33 @@ func (p *Parsed) walkList(table, path string, seq *yaml.Node, list []any) {
 			}
 		}
 		p.pos[id] = pos
+		if table == config.TablePlugins {
+			if lo, ok := leftOutPlugin(m, ipath, item.Line, p.custom); ok {
+				p.LeftOut = append(p.LeftOut, lo)
+				drop[i] = true
+				continue
+			}
+		}
 		for _, ch := range nested[table] {
 			for _, kv := range pairs(item) {
 				if kv[0].Value == ch.key {
-					sub, _ := m[ch.key].([]any)
-					p.walkList(ch.table, ipath+"."+ch.key, deref(kv[1]), sub)
+					if sub, ok := m[ch.key].([]any); ok {
+						m[ch.key] = p.walkList(ch.table, ipath+"."+ch.key, deref(kv[1]), sub)
+					}
 				}
 			}
 		}
 	}
+	if len(drop) == 0 {
+		return list
+	}
+	kept := make([]any, 0, len(list)-len(drop))
+	for i, e := range list {
+		if !drop[i] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
 }
 
 // collectKeys records the line of every dotted key under a mapping, so a

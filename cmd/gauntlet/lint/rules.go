@@ -162,6 +162,20 @@ var Rules = []Rule{
 		Ref:   refKeyAuth,
 		Check: checkKeyAuthWithoutCredentials,
 	},
+	{
+		ID: "plugin-not-implemented", Severity: Info,
+		Summary: "A plugin Kong bundles that the gateway under test does not implement is left out",
+		Why: "Kong " + kongBundledVersion + " bundles plugins (cors, prometheus, request-transformer, basic-auth, ...) that the " +
+			"gateway under test does not implement. Kong accepts them, so lint does too: each plugin entry, and each list of " +
+			"such a plugin's entities (basicauth_credentials, acls, ...), is left out of what is loaded, and the rules judge " +
+			"the rest. A plugin whose effect a rule looks for (rate-limiting, key-auth) is only counted when the gateway " +
+			"implements it. A custom plugin named in the node's plugins setting (plugins = bundled,my-plugin) is left out " +
+			"the same way. Any other name (a typo, an Enterprise plugin such as rate-limiting-advanced) is refused, as " +
+			"Kong OSS refuses it.",
+		Fix:   "the gateway under test ignores it; lint and check judge the rest",
+		Ref:   "https://github.com/Kong/kong/blob/3.9.0/kong/constants.lua",
+		Check: checkPluginNotImplemented,
+	},
 }
 
 // RuleByID finds a rule.

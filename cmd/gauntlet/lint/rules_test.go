@@ -251,6 +251,16 @@ func TestRules(t *testing.T) {
 		{rule: "key-auth-without-credentials", name: "key-auth with anonymous", env: "KONG_DATABASE=off\nKONG_DECLARATIVE_CONFIG=/k.yml", yml: func(t *testing.T) string {
 			return good + "plugins:\n  - name: key-auth\n    config: {anonymous: guest}\nconsumers:\n  - username: guest\n"
 		}},
+
+		{rule: "plugin-not-implemented", name: "cors on the service", want: 1, severity: Info, yml: func(t *testing.T) string {
+			return edit(t, "    plugins:\n", "    plugins:\n      - name: cors\n")
+		}},
+		{rule: "plugin-not-implemented", name: "global prometheus and a consumer's basic-auth credentials", want: 2, yml: func(t *testing.T) string {
+			return good + "plugins:\n  - name: prometheus\nconsumers:\n  - username: alice\n    basicauth_credentials:\n      - {username: alice, password: pw}\n"
+		}},
+		{rule: "plugin-not-implemented", name: "only plugins the gateway implements", yml: func(t *testing.T) string {
+			return good + "plugins:\n  - name: key-auth\n    config: {anonymous: guest}\nconsumers:\n  - username: guest\n    keyauth_credentials:\n      - key: k1\n"
+		}},
 	}
 	covered := map[string][2]bool{}
 	for _, c := range cases {

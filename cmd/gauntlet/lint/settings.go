@@ -32,6 +32,7 @@ var defaults = map[string]string{
 	"proxy_listen":       "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384",
 	"declarative_config": "",
 	"role":               "traditional",
+	"plugins":            "bundled",
 	"admin_token":        "",
 	// nginx's own defaults; Kong's template leaves them unset.
 	"nginx_http_client_body_timeout":   "60s",
