@@ -38,6 +38,9 @@ type Conn struct {
 	// Closed is when the server ended the connection (EOF or reset); zero
 	// when it was still open when the attacker gave up.
 	Closed time.Time
+	// GaveUp is when the attacker stopped waiting on a connection the server
+	// never closed (zero when the server closed it).
+	GaveUp time.Time
 	// Sent counts the bytes written.
 	Sent int
 	// Status is the status code of the first response the server sent, 0 if
@@ -54,15 +57,16 @@ type Conn struct {
 func (c Conn) ClosedByServer() bool { return !c.Closed.IsZero() }
 
 // Held is how long the connection stayed open: until the server closed it,
-// or until gaveUp when it never did.
-func (c Conn) Held(gaveUp time.Time) time.Duration {
-	if c.Opened.IsZero() {
+// or until the attacker gave up when it never did.
+func (c Conn) Held() time.Duration {
+	switch {
+	case c.Opened.IsZero():
 		return 0
-	}
-	if c.ClosedByServer() {
+	case c.ClosedByServer():
 		return c.Closed.Sub(c.Opened)
+	default:
+		return c.GaveUp.Sub(c.Opened)
 	}
-	return gaveUp.Sub(c.Opened)
 }
 
 // hold is one attacker connection: it connects to addr, writes first, then
@@ -136,6 +140,9 @@ func hold(ctx context.Context, dialed func(), addr string, first, trickle []byte
 	case <-ctx.Done():
 		_ = conn.SetDeadline(time.Now())
 		<-closed
+	}
+	if !c.ClosedByServer() {
+		c.GaveUp = time.Now()
 	}
 	c.Response = string(resp)
 	c.Status = statusOf(resp)
