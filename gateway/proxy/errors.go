@@ -174,10 +174,17 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 		return
 	}
 	h := rs.w.Header()
+	closing := hasCloseToken(h["Connection"]) // decided earlier (mayHideFraming)
 	for k, vv := range extra {
 		h[k] = vv
 	}
 	rs.addPluginHeaders(h)
+	if closing {
+		// A 426's "Connection: Upgrade" must not undo a close the framing
+		// rules asked for: net/http closes only on a header that is exactly
+		// "close", so that wins (the Upgrade header itself still goes out).
+		h["Connection"] = connClose
+	}
 	h["Server"] = p.serverHeader
 	h["X-Kong-Request-Id"] = []string{rs.requestID}
 	h["X-Kong-Response-Latency"] = []string{strconv.FormatInt(time.Since(rs.start).Milliseconds(), 10)}
@@ -216,4 +223,13 @@ func (p *Proxy) boundDiscard(rs *reqState) {
 	if rd, ok := rs.w.(readDeadliner); ok {
 		rd.SetReadDeadline(time.Now().Add(p.bodyTimeout))
 	}
+}
+
+func hasCloseToken(vv []string) bool {
+	for _, v := range vv {
+		if headerHasToken(v, "close") {
+			return true
+		}
+	}
+	return false
 }

@@ -106,6 +106,21 @@ func TestPathNormalisation(t *testing.T) {
 	}
 }
 
+// TestFramingClosesOn426: the https redirect's "Connection: Upgrade" does not
+// undo the close a chunked request asked for.
+func TestFramingClosesOn426(t *testing.T) {
+	up := upstream(t, echo)
+	p := New(Options{})
+	rt := route("r1", "s1", "/")
+	rt.Protocols = []string{"https"}
+	p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{rt}})
+	gw := gateway(t, p)
+	out, closed := rawExchange(t, addrOf(gw), "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n", time.Second)
+	if rs := responses(t, out); len(rs) != 1 || rs[0].StatusCode != http.StatusUpgradeRequired || !closed {
+		t.Errorf("%d responses, closed %v: %.200q; want one 426 and a close", len(rs), closed, out)
+	}
+}
+
 // TestFramingCloses sends, over raw TCP, the framings a front end and this
 // server could read differently, each followed by a pipelined request: the
 // gateway must answer the first request once and close, so the trailing bytes
