@@ -49,9 +49,14 @@ type Options struct {
 	Hostname      string
 	Configuration map[string]any // echoed under "configuration" in GET / (should include "database")
 	Logger        *slog.Logger
-	// MaxBodyBytes bounds request bodies; 0 means 16 MiB.
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is Kong's Admin API body limit: its admin server's
+// client_max_body_size is 10m (nginx_admin_client_max_body_size). Larger
+// bodies get 413 {"message":"Payload too large"}, as from Kong.
+const DefaultMaxBodyBytes = 10 << 20
 
 // PluginInfo is one plugin the gateway can run.
 type PluginInfo struct {
@@ -92,7 +97,7 @@ func New(opts Options) http.Handler {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 16 << 20
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.Version == "" {
 		opts.Version = "3.9.0"

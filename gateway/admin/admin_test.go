@@ -407,7 +407,7 @@ func TestErrorsLeaveStoreUnchanged(t *testing.T) {
 		{"json array", "POST", "/services", ctJSON, `[1]`, 400, 0, "Cannot parse JSON body"},
 		{"empty json", "POST", "/services", ctJSON, ``, 400, 0, "Cannot parse JSON body"},
 		{"unsupported type", "POST", "/services", "text/plain", `name=x`, 415, 0, "Unsupported Media Type"},
-		{"oversized", "POST", "/services", ctJSON, `{"name":"` + strings.Repeat("x", 5000) + `"}`, 413, 0, "Request body too large"},
+		{"oversized", "POST", "/services", ctJSON, `{"name":"` + strings.Repeat("x", 5000) + `"}`, 413, 0, "Payload too large"},
 		{"missing field", "POST", "/services", ctJSON, `{"name":"t"}`, 400, 2, "schema violation (host: required field missing)"},
 		{"unknown field", "POST", "/services", ctJSON, `{"host":"h","foo":1}`, 400, 2, "schema violation (foo: unknown field)"},
 		{"wrong type", "PATCH", "/services/s", ctJSON, `{"port":"80"}`, 400, 2, "schema violation (port: expected an integer)"},

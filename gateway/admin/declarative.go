@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -42,31 +41,42 @@ func (a *api) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 // document itself as JSON, raw YAML, form or multipart config=. Unlike Kong it
 // is also accepted with the embedded store, where it persists.
 func (a *api) handlePostConfig(w http.ResponseWriter, r *http.Request) {
-	in, err := readInput(r, true)
+	in, err := readInput(r, true, config.MaxDeclarativeValues)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	var data []byte
+	opts := config.DeclarativeOptions{Plugins: a.writeOpts().Plugins}
+	var (
+		cfg  *config.Config
+		doc  map[string]any // a document already decoded from JSON or a form
+		data []byte         // YAML or JSON text still to decode
+	)
 	switch v := in.values["config"].(type) {
 	case string:
 		data = []byte(v)
 	case map[string]any:
-		data, _ = json.Marshal(v)
+		doc = v
 	}
 	switch {
-	case data != nil:
+	case data != nil || doc != nil:
 	case in.files["config"] != nil:
 		data = in.files["config"]
 	case in.values["_format_version"] != nil:
-		data, _ = json.Marshal(in.values)
+		doc = in.values
 	case in.raw != nil:
 		data = in.raw
 	default:
 		a.writeError(w, r, config.DeclarativeError(map[string]any{"config": "required field missing"}))
 		return
 	}
-	cfg, err := config.LoadDeclarativeWith(data, config.DeclarativeOptions{Plugins: a.writeOpts().Plugins})
+	// A decoded document goes to the loader as it is: re-encoding it would
+	// turn invalid UTF-8 into U+FFFD before the schema could refuse it.
+	if doc != nil {
+		cfg, err = config.FromDeclarativeMap(doc, opts)
+	} else {
+		cfg, err = config.LoadDeclarativeWith(data, opts)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -47,8 +47,8 @@ func LoadDeclarative(data []byte) (*Config, error) {
 
 // LoadDeclarativeWith is LoadDeclarative with a plugin validator.
 func LoadDeclarativeWith(data []byte, opts DeclarativeOptions) (*Config, error) {
-	var raw any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
+	raw, err := decodeYAML(data)
+	if err != nil {
 		return nil, DeclarativeError(map[string]any{"error": "failed parsing declarative configuration: " + err.Error()})
 	}
 	doc, ok := jsonShape(raw).(map[string]any)
@@ -345,6 +345,64 @@ func declarativeID(table string, m map[string]any) string {
 		b.Write(j)
 	}
 	return uuid.NewSHA1(declarativeNS, []byte(b.String())).String()
+}
+
+// decodeYAML decodes a YAML (or JSON) document within MaxNesting and
+// MaxDeclarativeValues. It parses to a node tree first, where an alias is one
+// node pointing at its anchor, and counts values as decoding would expand
+// them: a "billion laughs" document is refused after MaxDeclarativeValues
+// steps instead of being expanded. (yaml.v3's own parser stops at 10,000
+// levels, and its alias guard lets a few million expanded values through.)
+func decodeYAML(data []byte) (any, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	budget := MaxDeclarativeValues
+	if err := checkYAMLNode(&doc, 0, &budget); err != nil {
+		return nil, err
+	}
+	var raw any
+	if err := doc.Decode(&raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// checkYAMLNode walks n as decoding expands it, stopping at the first
+// limit it breaks, so it recurses at most MaxNesting deep and visits at most
+// MaxDeclarativeValues nodes whatever the document.
+func checkYAMLNode(n *yaml.Node, depth int, budget *int) error {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.AliasNode {
+		// An alias expands to its anchor's value at this depth.
+		return checkYAMLNode(n.Alias, depth, budget)
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			if err := checkYAMLNode(c, depth, budget); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	*budget--
+	if *budget < 0 {
+		return TooManyValues(MaxDeclarativeValues)
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		if depth++; depth > MaxNesting {
+			return ErrTooDeep
+		}
+		for _, c := range n.Content {
+			if err := checkYAMLNode(c, depth, budget); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // jsonShape converts YAML-decoded values to the shapes encoding/json produces
