@@ -114,7 +114,7 @@ func (a *api) dbless(w http.ResponseWriter, table, verb string) bool {
 }
 
 func (a *api) readEntityInput(w http.ResponseWriter, r *http.Request, table string) (map[string]any, bool) {
-	in, err := readInput(r, false)
+	in, err := readInput(r, false, config.MaxEntityValues)
 	if err != nil {
 		a.writeError(w, r, err)
 		return nil, false
