@@ -2,6 +2,8 @@ package admin
 
 import (
 	"encoding/base64"
+	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -232,11 +234,33 @@ func tagFilter(s string) (func([]string) bool, error) {
 	}, nil
 }
 
-// write runs one Admin API write: the DB-less refusal, input decoding, apply
-// inside a store transaction, then Kong's error or the entity with status.
-// A failed apply leaves the store as it was.
-func (a *api) write(w http.ResponseWriter, r *http.Request, col *collection, verb string, status int,
-	apply func(next *config.Config, values map[string]any) (config.Entity, error)) {
+// commitFunc stores a write that was validated outside the store's lock. It
+// runs inside the lock on the configuration the write will replace and
+// returns errStale when that configuration changed under the validation.
+type commitFunc func(next *config.Config) (config.Entity, error)
+
+// prepareFunc validates one write against a snapshot of the configuration,
+// without the store's lock, and returns how to commit it.
+type prepareFunc func(snap *config.Config, values map[string]any) (commitFunc, error)
+
+// errStale aborts a commit whose preparation read something another write
+// has changed since: the write is prepared again on the new configuration.
+var errStale = errors.New("configuration changed during validation")
+
+// maxPrepareAttempts is how often a write is validated outside the lock
+// before it is validated under it. A retry needs another write to commit
+// that very entity (or its parent) in between, so two are rare and the
+// fallback exists only to guarantee progress.
+const maxPrepareAttempts = 3
+
+// write runs one Admin API write: the DB-less refusal, input decoding,
+// validation, then Kong's error or the entity with status. Validation (and
+// normalisation, the costly part for a large body) runs on a snapshot
+// outside the store's lock, which then covers only the commit: resolving
+// references, uniqueness, persisting. So one huge write delays other writes
+// by its commit, not by its validation. A failed write leaves the store as
+// it was.
+func (a *api) write(w http.ResponseWriter, r *http.Request, col *collection, verb string, status int, prepare prepareFunc) {
 	if a.dbless(w, col.table, verb) {
 		return
 	}
@@ -245,10 +269,28 @@ func (a *api) write(w http.ResponseWriter, r *http.Request, col *collection, ver
 		return
 	}
 	var out config.Entity
-	err := a.store.Update(func(next *config.Config) (err error) {
-		out, err = apply(next, values)
-		return err
-	})
+	err := errStale
+	for attempt := 1; errors.Is(err, errStale) && attempt <= maxPrepareAttempts; attempt++ {
+		var commit commitFunc
+		// Each attempt gets its own copy: preparing sets top-level keys
+		// (the parent, the id) that must not leak into the next attempt.
+		commit, err = prepare(a.store.Current(), maps.Clone(values))
+		if err == nil {
+			err = a.store.Update(func(next *config.Config) (err error) {
+				out, err = commit(next)
+				return err
+			})
+		}
+	}
+	if errors.Is(err, errStale) {
+		err = a.store.Update(func(next *config.Config) error {
+			commit, err := prepare(next, values)
+			if err == nil {
+				out, err = commit(next)
+			}
+			return err
+		})
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -264,14 +306,36 @@ func setParent(values map[string]any, col *collection, parent config.Entity) {
 	}
 }
 
+// sameParent checks at commit that the parent a write was prepared under is
+// still the one the URL names.
+func sameParent(prepared, now config.Entity) error {
+	if (prepared == nil) != (now == nil) || (now != nil && now.EntityID() != prepared.EntityID()) {
+		return errStale
+	}
+	return nil
+}
+
 func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
-	a.write(w, r, col, "create", http.StatusCreated, func(next *config.Config, values map[string]any) (config.Entity, error) {
-		parent, err := a.resolveParent(next, r, col)
+	a.write(w, r, col, "create", http.StatusCreated, func(snap *config.Config, values map[string]any) (commitFunc, error) {
+		parent, err := a.resolveParent(snap, r, col)
 		if err != nil {
 			return nil, err
 		}
 		setParent(values, col, parent)
-		return next.Insert(col.table, values, a.writeOpts())
+		m, perr := config.Prepare(col.table, values, nil, a.writeOpts().Plugins)
+		if perr != nil {
+			return nil, perr
+		}
+		return func(next *config.Config) (config.Entity, error) {
+			p, err := a.resolveParent(next, r, col)
+			if err != nil {
+				return nil, err
+			}
+			if err := sameParent(parent, p); err != nil {
+				return nil, err
+			}
+			return next.Save(col.table, m, nil, a.writeOpts())
+		}, nil
 	})
 }
 
@@ -288,8 +352,8 @@ func (a *api) getItem(w http.ResponseWriter, r *http.Request, col *collection, f
 }
 
 func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, _ string) {
-	a.write(w, r, col, "update", http.StatusOK, func(next *config.Config, values map[string]any) (config.Entity, error) {
-		e, parent, err := find(next)
+	a.write(w, r, col, "update", http.StatusOK, func(snap *config.Config, values map[string]any) (commitFunc, error) {
+		e, parent, err := find(snap)
 		if err != nil {
 			return nil, err
 		}
@@ -297,15 +361,33 @@ func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection,
 			return nil, errNotFound
 		}
 		setParent(values, col, parent)
-		return next.Patch(col.table, e, values, a.writeOpts())
+		m, err := config.PreparePatch(col.table, e, values, a.writeOpts().Plugins)
+		if err != nil {
+			return nil, err
+		}
+		return func(next *config.Config) (config.Entity, error) {
+			cur, p, err := find(next)
+			if err != nil {
+				return nil, err
+			}
+			if cur == nil {
+				return nil, errNotFound
+			}
+			// A PATCH merges over the entity as it was read: if another
+			// write changed it since, merging again keeps that change.
+			if err := sameParent(parent, p); err != nil || !config.SameEntity(e, cur) {
+				return nil, errStale
+			}
+			return next.Save(col.table, m, cur, a.writeOpts())
+		}, nil
 	})
 }
 
 // putItem is Kong's upsert: replace the item named in the URL, or create it
 // with that id or endpoint key.
 func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, key string) {
-	a.write(w, r, col, "update", http.StatusOK, func(next *config.Config, values map[string]any) (config.Entity, error) {
-		e, parent, err := find(next)
+	a.write(w, r, col, "update", http.StatusOK, func(snap *config.Config, values map[string]any) (commitFunc, error) {
+		e, parent, err := find(snap)
 		if err != nil {
 			return nil, err
 		}
@@ -317,13 +399,36 @@ func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, f
 				values[ek] = key
 			}
 		}
+		var m map[string]any
 		if e != nil {
-			return next.Replace(col.table, e, values, a.writeOpts())
+			m, err = config.PrepareReplace(col.table, e.EntityID(), values, a.writeOpts().Plugins)
+		} else {
+			if config.IsUUID(key) {
+				values["id"] = key
+			}
+			var perr *config.Error
+			if m, perr = config.Prepare(col.table, values, nil, a.writeOpts().Plugins); perr != nil {
+				err = perr
+			}
 		}
-		if config.IsUUID(key) {
-			values["id"] = key
+		if err != nil {
+			return nil, err
 		}
-		return next.Insert(col.table, values, a.writeOpts())
+		return func(next *config.Config) (config.Entity, error) {
+			cur, p, err := find(next)
+			if err != nil {
+				return nil, err
+			}
+			// A replace does not depend on the old content, only on which
+			// entity (if any) it replaces.
+			if err := sameParent(parent, p); err != nil {
+				return nil, err
+			}
+			if err := sameParent(e, cur); err != nil {
+				return nil, err
+			}
+			return next.Save(col.table, m, cur, a.writeOpts())
+		}, nil
 	})
 }
 

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -440,26 +442,56 @@ func (c *Config) Insert(table string, input map[string]any, o WriteOptions) (Ent
 
 // Patch merges input over existing (Kong's PATCH) and saves it.
 func (c *Config) Patch(table string, existing Entity, input map[string]any, o WriteOptions) (Entity, error) {
-	base := EntityMap(existing)
-	for _, k := range []string{"id", "created_at", "updated_at"} {
-		delete(input, k)
-	}
-	m, err := Prepare(table, input, base, o.Plugins)
+	m, err := PreparePatch(table, existing, input, o.Plugins)
 	if err != nil {
 		return nil, err
 	}
 	return c.Save(table, m, existing, o)
 }
 
+// PreparePatch is Patch's validation: input merged over existing, ready for
+// Save with the same existing entity.
+func PreparePatch(table string, existing Entity, input map[string]any, pv PluginValidator) (map[string]any, error) {
+	for _, k := range []string{"id", "created_at", "updated_at"} {
+		delete(input, k)
+	}
+	m, err := Prepare(table, input, EntityMap(existing), pv)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Replace validates input as a whole new body for existing (Kong's PUT on an
 // existing row): fields not given return to their defaults.
 func (c *Config) Replace(table string, existing Entity, input map[string]any, o WriteOptions) (Entity, error) {
-	delete(input, "created_at")
-	delete(input, "updated_at")
-	input["id"] = existing.EntityID()
-	m, err := Prepare(table, input, nil, o.Plugins)
+	m, err := PrepareReplace(table, existing.EntityID(), input, o.Plugins)
 	if err != nil {
 		return nil, err
 	}
 	return c.Save(table, m, existing, o)
+}
+
+// PrepareReplace is Replace's validation of input as the new body of the
+// entity with id; it does not depend on the entity's current content.
+func PrepareReplace(table, id string, input map[string]any, pv PluginValidator) (map[string]any, error) {
+	delete(input, "created_at")
+	delete(input, "updated_at")
+	input["id"] = id
+	m, err := Prepare(table, input, nil, pv)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SameEntity reports whether a and b hold the same content: a write prepared
+// against a (outside the store's lock) may commit over b only then.
+func SameEntity(a, b Entity) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }

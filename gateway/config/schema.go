@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -237,6 +238,13 @@ func normalizeValue(f *Field, v any) (any, any) {
 		out := make([]any, 0, len(arr))
 		var elemErrs []any
 		bad := false
+		// seen makes a set's dedupe one map lookup per element: a scan of
+		// out per element was quadratic (40k tags took 7 s under the store's
+		// lock).
+		var seen map[string]struct{}
+		if f.Type == TSet {
+			seen = make(map[string]struct{}, len(arr))
+		}
 		for i, e := range arr {
 			if e == nil {
 				elemErrs = setAt(elemErrs, i, "required field missing")
@@ -249,8 +257,12 @@ func normalizeValue(f *Field, v any) (any, any) {
 				elemErrs = setAt(elemErrs, i, err)
 				bad = true
 			}
-			if f.Type == TSet && err == nil && slices.ContainsFunc(out, func(x any) bool { return equalJSON(x, ne) }) {
-				continue // sets drop duplicates
+			if f.Type == TSet && err == nil {
+				k := setKey(ne)
+				if _, dup := seen[k]; dup {
+					continue // sets drop duplicates
+				}
+				seen[k] = struct{}{}
 			}
 			out = append(out, ne)
 		}
@@ -320,6 +332,19 @@ func normalizeValue(f *Field, v any) (any, any) {
 		}
 	}
 	return v, nil
+}
+
+// setKey is a set element's identity: equal JSON values get equal keys.
+// Strings, the elements of every set in the schemas, skip the encoder.
+func setKey(v any) string {
+	if s, ok := v.(string); ok {
+		return "s" + s
+	}
+	b, err := json.Marshal(v) // maps marshal with sorted keys: canonical
+	if err != nil {
+		return fmt.Sprintf("%T:%v", v, v)
+	}
+	return "j" + string(b)
 }
 
 func setAt(a []any, i int, v any) []any {
