@@ -79,10 +79,53 @@ func Prepare(table string, input, base map[string]any, pv PluginValidator) (map[
 		_, protocolsGiven := input["protocols"]
 		errs = preparePlugin(out, pv, base == nil && !protocolsGiven)
 	}
+	if errs == nil {
+		errs = invalidUTF8Fields(out)
+	}
 	if errs != nil {
 		return nil, SchemaViolation(errs)
 	}
 	return out, nil
+}
+
+// invalidUTF8Fields reports, per top-level field, invalid UTF-8 that the
+// typed checks cannot see: map keys and schema-less values (a plugin's
+// config). The store's JSON would replace it with U+FFFD. The walk is as deep
+// as the input, which the decoders bound to MaxNesting.
+func invalidUTF8Fields(m map[string]any) map[string]any {
+	var errs map[string]any
+	for _, k := range sortedKeys(m) {
+		if msg := firstInvalidUTF8(m[k]); msg != "" {
+			if errs == nil {
+				errs = map[string]any{}
+			}
+			errs[k] = msg
+		}
+	}
+	return errs
+}
+
+func firstInvalidUTF8(v any) string {
+	switch x := v.(type) {
+	case string:
+		return invalidUTF8Msg(x)
+	case []any:
+		for _, e := range x {
+			if msg := firstInvalidUTF8(e); msg != "" {
+				return msg
+			}
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			if msg := invalidUTF8Msg(k); msg != "" {
+				return msg
+			}
+			if msg := firstInvalidUTF8(x[k]); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }
 
 // PluginEntityValidator is optionally implemented by a PluginValidator that

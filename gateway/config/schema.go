@@ -203,6 +203,13 @@ func normalizeValue(f *Field, v any) (any, any) {
 		if !ok {
 			return v, "expected a string"
 		}
+		// Kong checks UTF-8 first (typedefs validate_utf8_string) on tags and
+		// names and stores other strings as bytes; here every string is
+		// checked, because the store's JSON would silently turn the bytes
+		// into U+FFFD and keep something the client did not send.
+		if msg := invalidUTF8Msg(s); msg != "" {
+			return v, msg
+		}
 		if f.LenMin > 0 && len(s) < f.LenMin {
 			return v, fmt.Sprintf("length must be at least %d", f.LenMin)
 		}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Table names, as Kong names them in the Admin API and in kong.yml.
@@ -41,19 +40,29 @@ func foreign(name, ref string, required bool) *Field {
 	return &Field{Name: name, Type: TForeign, Reference: ref, Required: required}
 }
 
-var nameRe = regexp.MustCompile(`^[\p{L}\p{N}._~-]+$`)
+// nameRe is Kong's utf8_name pattern ^[%w%.%-%_~\128-\244]+$: ASCII
+// alphanumerics and . - _ ~, and any non-ASCII character.
+var nameRe = regexp.MustCompile(`^(?:[A-Za-z0-9._~-]|[^\x00-\x7f])+$`)
 
+// checkName is typedefs.utf8_name; invalid UTF-8 is refused before it, by
+// normalizeValue, with Kong's message.
 func checkName(v any) string {
 	s := v.(string)
-	if !utf8.ValidString(s) || !nameRe.MatchString(s) {
+	if !nameRe.MatchString(s) {
 		return fmt.Sprintf("invalid value '%s': the only accepted ascii characters are alphanumerics or ., -, _, and ~", s)
 	}
 	return ""
 }
 
+// tagRe is Kong's tag pattern ^[ \033-\043\045\046\048-\126\128-\244]+$:
+// printable ASCII and space except , and /, and any non-ASCII character.
+var tagRe = regexp.MustCompile(`^[ !-+\-.0-~\x{80}-\x{10FFFF}]+$`)
+
+// checkTag is typedefs.tag (validate_tag); invalid UTF-8 is refused before
+// it, by normalizeValue, with Kong's message.
 func checkTag(v any) string {
 	s := v.(string)
-	if s == "" || strings.ContainsAny(s, ",/") {
+	if !tagRe.MatchString(s) {
 		return "invalid tag '" + s + "': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
 	}
 	return ""
@@ -168,10 +177,37 @@ func checkMethod(v any) string {
 	return ""
 }
 
-func checkHeaderNames(v any) string {
-	for k := range v.(map[string]any) {
-		if strings.EqualFold(k, "host") {
+// headerNameRe is Kong's header_name (kong/tools/http.lua validate_header_name).
+var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// checkHeaders is typedefs.headers: every key a header name, checked in
+// sorted order so the first error does not depend on map order (Kong, like
+// here, reports one key, flat under the field). Kong leaves the values
+// unchecked; a value with CR, LF or NUL can never match a request header
+// (no server accepts one) and would split an active health check's request,
+// so it is refused too.
+func checkHeaders(v any) string { return checkHeaderMap(v, false) }
+
+// checkRouteHeaders is a route's headers: checkHeaders plus Kong's
+// match_none on Host, which has its own field.
+func checkRouteHeaders(v any) string { return checkHeaderMap(v, true) }
+
+func checkHeaderMap(v any, noHost bool) string {
+	m := v.(map[string]any)
+	for _, k := range sortedKeys(m) {
+		switch {
+		case k == "":
+			return "length must be at least 1" // Kong's implicit len_min of strings
+		case noHost && strings.EqualFold(k, "host"):
 			return "cannot contain 'host' header, which must be specified in the 'hosts' attribute"
+		case !headerNameRe.MatchString(k):
+			return "bad header name '" + k + "', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+		}
+		vals, _ := m[k].([]any)
+		for _, hv := range vals {
+			if s, ok := hv.(string); ok && strings.ContainsAny(s, "\r\n\x00") {
+				return "bad header value for '" + k + "': must not contain CR, LF or NUL"
+			}
 		}
 	}
 	return ""
@@ -237,7 +273,7 @@ func counter(name string) *Field {
 }
 
 func healthchecksField() *Field {
-	headersMap := &Field{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}}
+	headersMap := &Field{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}, Check: checkHeaders}
 	interval := &Field{Name: "interval", Type: TNumber, Default: 0.0, Between: between(0, 65535)}
 	intervalU := *interval
 	active := &Field{Name: "active", Type: TRecord, Fields: []*Field{
@@ -326,7 +362,7 @@ var Schemas = map[string]*Schema{
 			{Name: "methods", Type: TSet, Elem: &Field{Type: TString, Check: checkMethod}},
 			{Name: "hosts", Type: TArray, Elem: &Field{Type: TString, Check: checkWildcardHost}},
 			{Name: "paths", Type: TArray, Elem: &Field{Type: TString, Check: checkRoutePath}},
-			{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}, Check: checkHeaderNames},
+			{Name: "headers", Type: TMap, Elem: &Field{Type: TArray, Elem: &Field{Type: TString}}, Check: checkRouteHeaders},
 			{Name: "https_redirect_status_code", Type: TInteger, Required: true, Default: 426.0, OneOf: ints(426, 301, 302, 307, 308)},
 			{Name: "regex_priority", Type: TInteger, Default: 0.0},
 			{Name: "strip_path", Type: TBoolean, Required: true, Default: true},
