@@ -122,10 +122,11 @@ func series(samples []reports.ResourceSample, warmUp time.Duration, value func(r
 	return xs, ys
 }
 
-// trendOf analyses one gauge after the warm-up.
-func trendOf(samples []reports.ResourceSample, warmUp time.Duration, value func(reports.ResourceSample) float64) (trend.Result, error) {
+// trendOf analyses one gauge after the warm-up; its resting level is the
+// minimum over window samples.
+func trendOf(samples []reports.ResourceSample, warmUp time.Duration, window int, value func(reports.ResourceSample) float64) (trend.Result, error) {
 	xs, ys := series(samples, warmUp, value)
-	return trend.Analyze(xs, ys)
+	return trend.Analyze(xs, ys, window)
 }
 
 // adminChurn is a burst of Admin API writes while it is injected: every

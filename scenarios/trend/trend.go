@@ -5,12 +5,18 @@
 // slopes between every pair of samples, so a fault's spike or one odd sample
 // cannot move it), and the one-sided Mann–Kendall test says whether the
 // series rises at all more than chance would make it (a rank test: no
-// assumption about the noise's distribution, ties corrected). A series leaks
-// when both hold: the upward trend is significant (p < Alpha) and its
-// Theil–Sen slope, projected over a span, exceeds a stated allowance. The
+// assumption about the noise's distribution, ties corrected). A leak also
+// keeps what it took: the series' resting level (its minimum over a window
+// of samples, one fault cycle long) must be higher at the end than at the
+// start. A series leaks when all three hold: the upward trend is significant
+// (p < Alpha), its Theil–Sen slope projected over a span exceeds a stated
+// allowance, and so does the resting level's growth over the same span. The
 // first guards against calling noise a leak, the second against failing a
-// run for a drift too small to matter. Sen's 95% confidence interval of the
-// slope is reported beside them for the reader.
+// run for a drift too small to matter, the third against an episode (the
+// machine starved for a minute, clients piling up connections) that the
+// gateway gave back before the end: late in a run such a bump reads as a
+// significant slope, but the level it returns to is the one it started at.
+// Sen's 95% confidence interval of the slope is reported for the reader.
 //
 // Mann–Kendall assumes independent samples; slow drifts (a heap that grows to
 // its working size) are autocorrelated and make it over-eager, which is why
@@ -43,10 +49,17 @@ type Result struct {
 	S    int
 	VarS float64
 	Z, P float64
+	// Rest is the growth of the resting level in y units per x unit: the
+	// minimum of the last Window samples minus that of the first Window,
+	// over the distance between the two windows' middles.
+	Rest   float64
+	Window int
 }
 
 // Analyze estimates the trend of ys sampled at xs (strictly increasing).
-func Analyze(xs, ys []float64) (Result, error) {
+// window is the number of samples the resting level is the minimum of (one
+// fault cycle); it is capped at a third of the samples.
+func Analyze(xs, ys []float64, window int) (Result, error) {
 	n := len(xs)
 	if n != len(ys) {
 		return Result{}, fmt.Errorf("trend: %d x values, %d y values", n, len(ys))
@@ -117,6 +130,12 @@ func Analyze(xs, ys []float64) (Result, error) {
 	hi := int(math.Round((m+c)/2)) + 1 // 1-based rank M2 + 1
 	r.Low = slopes[min(max(lo, 1), len(slopes))-1]
 	r.High = slopes[min(max(hi, 1), len(slopes))-1]
+
+	r.Window = min(max(window, 1), n/3)
+	w := r.Window
+	first, last := slices.Min(ys[:w]), slices.Min(ys[n-w:])
+	span := (xs[n-w]+xs[n-1])/2 - (xs[0]+xs[w-1])/2
+	r.Rest = (last - first) / span
 	return r, nil
 }
 
@@ -139,12 +158,18 @@ type Bound struct {
 // Growth is the Theil–Sen slope projected over the bound's span.
 func (r Result) Growth(b Bound) float64 { return r.Slope * b.Span }
 
+// RestGrowth is the resting level's growth projected over the bound's span.
+func (r Result) RestGrowth(b Bound) float64 { return r.Rest * b.Span }
+
 // Leaks reports whether the series grows beyond the bound: a significant
 // upward trend (Mann–Kendall p < Alpha) whose projected Theil–Sen growth
-// exceeds Max.
-func (r Result) Leaks(b Bound) bool { return r.P < b.Alpha && r.Growth(b) > b.Max }
+// exceeds Max, with a resting level that grew by more than Max as well.
+func (r Result) Leaks(b Bound) bool {
+	return r.P < b.Alpha && r.Growth(b) > b.Max && r.RestGrowth(b) > b.Max
+}
 
 // String is one line for logs and failure messages.
 func (r Result) String() string {
-	return fmt.Sprintf("n=%d slope=%.4g/x (95%% CI %.4g…%.4g) MK S=%d Z=%.2f p=%.3g", r.N, r.Slope, r.Low, r.High, r.S, r.Z, r.P)
+	return fmt.Sprintf("n=%d slope=%.4g/x (95%% CI %.4g…%.4g) MK S=%d Z=%.2f p=%.3g rest=%.4g/x (window %d)",
+		r.N, r.Slope, r.Low, r.High, r.S, r.Z, r.P, r.Rest, r.Window)
 }

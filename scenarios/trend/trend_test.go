@@ -3,6 +3,7 @@ package trend
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -40,7 +41,7 @@ func noisyRSS(rng *rand.Rand, n int, leakPerSample float64) []float64 {
 
 func mustAnalyze(t *testing.T, xs, ys []float64) Result {
 	t.Helper()
-	r, err := Analyze(xs, ys)
+	r, err := Analyze(xs, ys, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +137,67 @@ func TestLateSpikeIsNotALeak(t *testing.T) {
 	}
 }
 
+// The 10-minute soak that motivated the resting level (make soak, 2026-12-02,
+// the samples after the warm-up): the shared machine starved the run from
+// 400 s to 540 s, the open-model load piled up connections and the gateway's
+// goroutines went from about 30 to 350 and its fds to 490, then all the way
+// back. A significant slope over the bound, but nothing kept.
+var (
+	episodeX = []float64{120, 130, 140, 150, 160, 170, 180, 190, 200, 210, 220, 230, 240, 250, 260, 270, 280, 290, 300, 310,
+		320, 330.1, 340, 350, 360, 370, 380, 390, 400, 410.6, 420, 430.1, 440.1, 450.4, 460, 470.7, 480.1, 490.6, 500, 510.1,
+		520, 530, 540, 550, 560, 570, 580, 590, 600}
+	episodeGoroutines = []float64{35, 25, 15, 15, 34, 34, 36, 20, 30, 31, 34, 35, 33, 18, 15, 25, 39, 40, 41, 40,
+		40, 50, 43, 41, 36, 23, 26, 22, 96, 177, 168, 267, 275, 325, 266, 354, 279, 310, 267, 306,
+		249, 250, 113, 17, 21, 18, 34, 33, 34}
+	episodeFDs = []float64{62, 52, 37, 38, 57, 59, 60, 45, 52, 54, 58, 59, 58, 43, 37, 49, 70, 70, 80, 79,
+		78, 74, 73, 73, 64, 50, 48, 46, 195, 268, 284, 383, 445, 432, 448, 481, 493, 494, 399, 457,
+		417, 417, 233, 136, 75, 66, 84, 84, 58}
+)
+
+func TestRecoveredEpisodeIsNotALeak(t *testing.T) {
+	bound := Bound{Max: 50, Span: 600, Alpha: 0.01}
+	for name, ys := range map[string][]float64{"goroutines": episodeGoroutines, "fds": episodeFDs} {
+		r := mustAnalyzeWindow(t, episodeX, ys, 6)
+		if r.P >= bound.Alpha || r.Growth(bound) <= bound.Max {
+			t.Fatalf("%s: the episode should read as a significant slope over the bound (else this test proves nothing): %v", name, r)
+		}
+		if r.Leaks(bound) {
+			t.Errorf("%s: a recovered episode leaks: %v, resting level %+.1f per 10 min", name, r, r.RestGrowth(bound))
+		}
+		// The same episode still under way at the end is not told from a leak.
+		held := slices.Clone(ys)
+		for i := 43; i < len(held); i++ {
+			held[i] += 250
+		}
+		if r := mustAnalyzeWindow(t, episodeX, held, 6); !r.Leaks(bound) {
+			t.Errorf("%s: growth still held at the end passes: %v", name, r)
+		}
+	}
+}
+
+func TestRestingLevel(t *testing.T) {
+	// Minimum of the first 3 (10) and last 3 (40) over the distance between
+	// the windows' middles (x 1 → x 8): 30/7.
+	xs := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	ys := []float64{12, 10, 11, 90, 95, 20, 25, 40, 41, 45}
+	r := mustAnalyzeWindow(t, xs, ys, 3)
+	if r.Window != 3 || math.Abs(r.Rest-30.0/7) > 1e-12 {
+		t.Errorf("rest %g window %d, want %g, 3", r.Rest, r.Window, 30.0/7)
+	}
+	if r := mustAnalyzeWindow(t, xs, ys, 6); r.Window != 3 {
+		t.Errorf("window %d, want it capped at a third of 10 samples", r.Window)
+	}
+}
+
+func mustAnalyzeWindow(t *testing.T, xs, ys []float64, w int) Result {
+	t.Helper()
+	r, err := Analyze(xs, ys, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Over many noise draws, the flat series almost never fails and the leaking
 // one almost always does: the test's error rates, not one lucky seed.
 func TestErrorRates(t *testing.T) {
@@ -195,7 +257,7 @@ func TestRejectsBadInput(t *testing.T) {
 		"x not rising": {{1, 2, 2, 4, 5, 6}, {1, 2, 3, 4, 5, 6}},
 		"y not finite": {{1, 2, 3, 4, 5, 6}, {1, 2, math.NaN(), 4, 5, 6}},
 	} {
-		if _, err := Analyze(in[0], in[1]); err == nil {
+		if _, err := Analyze(in[0], in[1], 2); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
