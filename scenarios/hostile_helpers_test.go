@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -289,6 +290,14 @@ func checkHeld(sc *harness.Scenario, what string, cs []attack.Conn, from func(at
 		}
 		worst = max(worst, c.Closed.Sub(from(c)))
 	}
+	// The three held longest, for a failure's reader.
+	byHeld := slices.Clone(cs)
+	sort.Slice(byHeld, func(i, j int) bool { return byHeld[i].Held() > byHeld[j].Held() })
+	for _, c := range byHeld[:min(3, len(byHeld))] {
+		GinkgoWriter.Printf("  held %v: opened %s, last byte +%v, answered +%v, closed +%v, gave up +%v, status %d, sent %d\n",
+			c.Held().Round(time.Millisecond), c.Opened.Format("15:04:05.000"), sinceOr(c.Silent, c.Opened),
+			sinceOr(c.Answered, c.Opened), sinceOr(c.Closed, c.Opened), sinceOr(c.GaveUp, c.Opened), c.Status, c.Sent)
+	}
 	sc.AtLeast(what+": connections opened", float64(open), float64(len(cs)), "", "every attacker connected")
 	sc.Equal(what+": connections the gateway never closed", float64(notClosed), 0, "", why)
 	sc.AtMost(what+": longest held", harness.Ms(worst), harness.Ms(limit), "ms", why)
@@ -392,4 +401,12 @@ func peakConcurrency(rs []vegeta.Result) int {
 		most = max(most, cur)
 	}
 	return most
+}
+
+// sinceOr is t − from, rounded, or 0 when t is unset.
+func sinceOr(t, from time.Time) time.Duration {
+	if t.IsZero() || from.IsZero() {
+		return 0
+	}
+	return t.Sub(from).Round(time.Millisecond)
 }

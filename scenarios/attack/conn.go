@@ -38,6 +38,8 @@ type Conn struct {
 	// Closed is when the server ended the connection (EOF or reset); zero
 	// when it was still open when the attacker gave up.
 	Closed time.Time
+	// Answered is when the server's first bytes arrived (zero if none did).
+	Answered time.Time
 	// GaveUp is when the attacker stopped waiting on a connection the server
 	// never closed (zero when the server closed it).
 	GaveUp time.Time
@@ -96,6 +98,9 @@ func hold(ctx context.Context, dialed func(), addr string, first, trickle []byte
 		buf := make([]byte, 512)
 		for {
 			n, err := conn.Read(buf)
+			if n > 0 && c.Answered.IsZero() {
+				c.Answered = time.Now()
+			}
 			if n > 0 && len(resp) < 512 {
 				resp = append(resp, buf[:min(n, 512-len(resp))]...)
 			}
