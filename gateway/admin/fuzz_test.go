@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
 // FuzzWrites throws arbitrary bodies at the write endpoints: the Admin API must
@@ -49,5 +51,97 @@ func FuzzWrites(f *testing.F) {
 		if rec.Body.Len() > 0 && !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("POST %s: body is not JSON: %s", path, rec.Body.Bytes())
 		}
+	})
+}
+
+// shape is the nesting depth (a scalar is 0, a map of scalars 1) and the
+// number of scalar leaves of a decoded value.
+func shape(v any) (depth, leaves int) {
+	var kids []any
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			kids = append(kids, e)
+		}
+	case []any:
+		kids = x
+	default:
+		return 0, 1
+	}
+	for _, k := range kids {
+		d, l := shape(k)
+		depth, leaves = max(depth, d), leaves+l
+	}
+	return depth + 1, leaves
+}
+
+// checkFormBounds is what every form or multipart decode must keep: a key of
+// n segments nests n maps deep (its last segment holds a string or a list of
+// them), and each of at most MaxFormArgs pairs adds one leaf.
+func checkFormBounds(t *testing.T, m map[string]any) {
+	t.Helper()
+	depth, leaves := shape(m)
+	if depth > config.MaxNesting+1 { // +1: a repeated key's list
+		t.Fatalf("decoded %d levels deep, limit %d", depth, config.MaxNesting)
+	}
+	if leaves > config.MaxFormArgs {
+		t.Fatalf("decoded %d values, limit %d", leaves, config.MaxFormArgs)
+	}
+	// What the decoder hands on must survive coercion and validation.
+	config.Schemas[config.TablePlugins].Coerce(m)
+	_, _ = config.Prepare(config.TablePlugins, m, nil, nil)
+}
+
+// FuzzFormDecode: the form decoder never panics and never builds more than
+// its limits allow, whatever the body.
+func FuzzFormDecode(f *testing.F) {
+	for _, s := range []string{
+		"name=a&config.minute=5&paths[]=/a&paths[2]=/b",
+		"a.b[c][]=1&a.b[c][]=2&a[b].c=3",
+		"a[=1&]b=2&..=3&[]]=4",
+		deepFormKey(config.MaxNesting) + "=1",
+		deepFormKey(config.MaxNesting+1) + "=1",
+		"tags=%FF%FE&name=%00",
+		// No seed of MaxFormArgs pairs: minimising inputs that large stalls
+		// the fuzzer; TestHostileWritesAreRefused covers the count.
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		m, err := decodeForm([]byte(body))
+		if err != nil {
+			if _, ok := err.(*httpError); !ok {
+				t.Fatalf("error %T %v is not an Admin API answer", err, err)
+			}
+			return
+		}
+		checkFormBounds(t, m)
+	})
+}
+
+// FuzzMultipartDecode: the multipart decoder never panics and keeps the same
+// bounds as the form decoder, whatever the parts and their framing.
+func FuzzMultipartDecode(f *testing.F) {
+	add := func(fields ...string) {
+		body, ct := multipartBody(f, fields...)
+		f.Add(strings.TrimPrefix(ct, "multipart/form-data; boundary="), body)
+	}
+	add("name", "x", "config.minute", "5")
+	add(deepFormKey(config.MaxNesting+1), "1")
+	add("paths[]", "/a", "paths[]", "/b", "a[b][c]", "1")
+	f.Add("b", "--b\r\nContent-Disposition: form-data; name=\"config\"; filename=\"k.yml\"\r\n\r\n_format_version: \"3.0\"\r\n--b--\r\n")
+	f.Add("b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b") // unterminated
+	f.Fuzz(func(t *testing.T, boundary, body string) {
+		if boundary == "" {
+			return // readInput never decodes without a boundary
+		}
+		m, _, err := decodeMultipart([]byte(body), boundary)
+		if err != nil {
+			if _, ok := err.(*httpError); !ok {
+				t.Fatalf("error %T %v is not an Admin API answer", err, err)
+			}
+			return
+		}
+		checkFormBounds(t, m)
 	})
 }

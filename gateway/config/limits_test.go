@@ -104,3 +104,52 @@ func BenchmarkNormalizeSet(b *testing.B) {
 		})
 	}
 }
+
+// yamlShape is the nesting depth and the value count of a decoded document.
+func yamlShape(v any) (depth, values int) {
+	var kids []any
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			kids = append(kids, e)
+		}
+	case []any:
+		kids = x
+	default:
+		return 0, 1
+	}
+	values = 1
+	for _, k := range kids {
+		d, n := yamlShape(k)
+		depth, values = max(depth, d), values+n
+	}
+	return depth + 1, values
+}
+
+// FuzzDeclarative: a declarative document of any content loads or is
+// refused with Kong's code 14 error; it never panics, and what decodeYAML
+// returns keeps the nesting and value limits.
+func FuzzDeclarative(f *testing.F) {
+	for _, s := range []string{
+		"_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://h\n  routes:\n  - paths: [/a]\n",
+		"_format_version: \"3.0\"\nupstreams:\n- name: u\n  targets: [{target: a:1}]\n",
+		"a: &a [x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n",
+		"a: &a {<<: *a}\n",
+		strings.Repeat("[", MaxNesting+1) + strings.Repeat("]", MaxNesting+1),
+		`{"_format_version":"3.0","consumers":[{"username":"u","tags":["a","a"]}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		if v, err := decodeYAML([]byte(doc)); err == nil {
+			if d, n := yamlShape(jsonShape(v)); d > MaxNesting || n > MaxDeclarativeValues {
+				t.Fatalf("decoded %d deep with %d values", d, n)
+			}
+		}
+		_, err := LoadDeclarative([]byte(doc))
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.Code != CodeDeclarativeConfig) {
+			t.Fatalf("error %T %v, want Kong's code 14", err, err)
+		}
+	})
+}
