@@ -112,7 +112,8 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 	if now.IsZero() {
 		now = time.Now()
 	}
-	c := &Config{}
+	c := &Config{idx: newIndex()}
+	defer func() { c.idx = nil }() // the Config returned scans, as any other
 	wo := WriteOptions{Plugins: opts.Plugins, Now: now, NewID: declarativeID, KeepTimestamps: true}
 	// failed holds ids of entities that did not load: their nested children
 	// are skipped quietly, their own error already says what is wrong.

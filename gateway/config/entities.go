@@ -205,4 +205,6 @@ type Config struct {
 	Consumers          []*Consumer          `json:"consumers"`
 	Plugins            []*Plugin            `json:"plugins"`
 	KeyAuthCredentials []*KeyAuthCredential `json:"keyauth_credentials"`
+
+	idx *index // only during a declarative load; see index
 }

@@ -136,6 +136,9 @@ func toEntities[T Entity](xs []T) []Entity {
 
 // Get returns the row of table with this id, or nil.
 func (c *Config) Get(table, id string) Entity {
+	if c.idx != nil {
+		return c.idx.byID[table][id]
+	}
 	for _, e := range c.Rows(table) {
 		if e.EntityID() == id {
 			return e
@@ -149,6 +152,15 @@ func (c *Config) Get(table, id string) Entity {
 func (c *Config) Find(table, idOrKey string) Entity {
 	if idOrKey == "" {
 		return nil
+	}
+	if c.idx != nil {
+		if e := c.idx.byID[table][idOrKey]; e != nil && IsUUID(idOrKey) {
+			return e
+		}
+		if table == TableTargets {
+			return nil
+		}
+		return c.idx.byKey[table][idOrKey]
 	}
 	rows := c.Rows(table)
 	if IsUUID(idOrKey) {
@@ -292,27 +304,39 @@ func decodeEntity(table string, m map[string]any) (Entity, error) {
 
 // put replaces the row with e's id in place, or appends e.
 func (c *Config) put(table string, e Entity) {
+	isNew := false // known to be absent: append without a scan
+	if c.idx != nil {
+		if c.idx.byID[table][e.EntityID()] != nil {
+			c.idx = nil // a replace during a load: rare, so just stop indexing
+		} else {
+			isNew = true
+			defer c.idx.add(table, e)
+		}
+	}
 	switch x := e.(type) {
 	case *Service:
-		c.Services = putRow(c.Services, x)
+		c.Services = putRow(c.Services, x, isNew)
 	case *Route:
-		c.Routes = putRow(c.Routes, x)
+		c.Routes = putRow(c.Routes, x, isNew)
 	case *Upstream:
-		c.Upstreams = putRow(c.Upstreams, x)
+		c.Upstreams = putRow(c.Upstreams, x, isNew)
 	case *Target:
-		c.Targets = putRow(c.Targets, x)
+		c.Targets = putRow(c.Targets, x, isNew)
 	case *Consumer:
-		c.Consumers = putRow(c.Consumers, x)
+		c.Consumers = putRow(c.Consumers, x, isNew)
 	case *Plugin:
-		c.Plugins = putRow(c.Plugins, x)
+		c.Plugins = putRow(c.Plugins, x, isNew)
 	case *KeyAuthCredential:
-		c.KeyAuthCredentials = putRow(c.KeyAuthCredentials, x)
+		c.KeyAuthCredentials = putRow(c.KeyAuthCredentials, x, isNew)
 	default:
 		panic("put: unknown entity type for " + table)
 	}
 }
 
-func putRow[T Entity](rows []T, e T) []T {
+func putRow[T Entity](rows []T, e T, isNew bool) []T {
+	if isNew {
+		return append(rows, e)
+	}
 	for i, r := range rows {
 		if r.EntityID() == e.EntityID() {
 			rows[i] = e

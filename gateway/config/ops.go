@@ -352,6 +352,23 @@ func uniqueKeys(table string) [][]string {
 
 func (c *Config) checkUnique(table string, m map[string]any, self string) error {
 	keys := uniqueKeys(table)
+	if c.idx != nil {
+		for _, key := range keys {
+			vals := make([]any, len(key))
+			for i, f := range key {
+				vals[i] = normRef(m[f])
+			}
+			s, ok := uniqueIndexKey(key, vals)
+			if id, taken := c.idx.unique[table][s]; ok && taken && id != self {
+				fields := map[string]any{}
+				for i, f := range key {
+					fields[f] = vals[i]
+				}
+				return UniqueViolation(fields)
+			}
+		}
+		return nil
+	}
 	rows := c.Rows(table)
 	for _, key := range keys {
 		if len(key) == 1 && m[key[0]] == nil {
@@ -444,6 +461,7 @@ func normRef(v any) any {
 // delete a service that still has routes; the tutorial relies on the cascade.
 // It reports whether the row existed.
 func (c *Config) Delete(table, id string) bool {
+	c.idx = nil // the index only follows additions
 	if c.Get(table, id) == nil {
 		return false
 	}
