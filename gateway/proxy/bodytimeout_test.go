@@ -44,8 +44,9 @@ func newCountingUpstream(t *testing.T) *countingUpstream {
 }
 
 // readAnswer reads one response from c and reports whether the gateway then
-// closed the connection (EOF within the deadline, not a timeout).
-func readAnswer(t *testing.T, c net.Conn, within time.Duration) (status int, closed bool) {
+// closed the connection (EOF within the deadline, not a timeout) and how long
+// after the response the close came.
+func readAnswer(t *testing.T, c net.Conn, within time.Duration) (status int, closed bool, closeDelay time.Duration) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(within))
 	br := bufio.NewReader(c)
@@ -55,8 +56,9 @@ func readAnswer(t *testing.T, c net.Conn, within time.Duration) (status int, clo
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	answered := time.Now()
 	_, err = br.ReadByte()
-	return resp.StatusCode, err == io.EOF
+	return resp.StatusCode, err == io.EOF, time.Since(answered)
 }
 
 // TestClientBodyTimeout plays slow-POST clients over raw TCP: each stalls
@@ -92,10 +94,16 @@ func TestClientBodyTimeout(t *testing.T) {
 			defer c.Close()
 			start := time.Now()
 			io.WriteString(c, tc.head+tc.body)
-			status, closed := readAnswer(t, c, testBodyTimeout+slack)
-			elapsed := time.Since(start)
+			status, closed, closeDelay := readAnswer(t, c, 2*testBodyTimeout+slack)
+			elapsed := time.Since(start) - closeDelay
 			if status != http.StatusRequestTimeout || !closed {
 				t.Errorf("status %d, closed %v; want 408 and the connection closed (nginx's client_body_timeout)", status, closed)
+			}
+			// The 408 ends the connection at once: a close one more body
+			// timeout later means the server waited again for the body it
+			// already gave up on (its discard of an unread body).
+			if closeDelay >= testBodyTimeout {
+				t.Errorf("closed %v after the 408, want under %v", closeDelay, testBodyTimeout)
 			}
 			// The timeout counts from the last read: it cannot fire earlier.
 			if elapsed < testBodyTimeout || elapsed > testBodyTimeout+slack {

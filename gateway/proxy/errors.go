@@ -214,14 +214,20 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 // and discards up to 256 KiB of the body to keep the connection, with no
 // deadline of its own, so a client that stalls mid-body would hold the
 // connection forever. The body timeout bounds that read; if it fires, the
-// connection closes, after the response went out.
+// connection closes, after the response went out. A body that already timed
+// out (the 408) gets no second wait: the deadline is now, so the discard
+// fails at once and the connection closes right after the answer.
 func (p *Proxy) boundDiscard(rs *reqState) {
 	r := rs.r
 	if p.bodyTimeout <= 0 || r.ProtoMajor != 1 || r.Body == nil || r.Body == http.NoBody || rs.body.eof {
 		return
 	}
 	if rd, ok := rs.w.(readDeadliner); ok {
-		rd.SetReadDeadline(time.Now().Add(p.bodyTimeout))
+		deadline := time.Now().Add(p.bodyTimeout)
+		if rs.body.timedOut {
+			deadline = time.Now()
+		}
+		rd.SetReadDeadline(deadline)
 	}
 }
 
