@@ -25,9 +25,12 @@ w("key2m.form", "a" + ".a" * 2_000_000 + "=1")
 w("key1m.form", "a" + ".a" * 1_000_000 + "=1")
 b = "XbOuNdArY"
 w("key1m.multipart", "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n1\r\n--%s--\r\n" % (b, "a" + ".a" * 1_000_000, b))
-for n in (10_000, 40_000, 100_000):
+# 99,996 tags + the object, name, host and array: MaxEntityValues exactly.
+for n in (10_000, 40_000, 99_996, 200_000):
     w("tags%d.json" % n, json.dumps({"name": "s", "host": "h", "tags": ["t%d" % i for i in range(n)]}))
 w("args5k.form", "&".join("tags=t%d" % i for i in range(5_000)))
+svc = "".join("- name: s%d\n  host: h\n  routes:\n  - name: r%d\n    paths: [/p%d]\n" % (i, i, i) for i in range(8000))
+w("decl8k.yaml", "_format_version: \"3.0\"\nservices:\n" + svc)
 w("deep100k.json", '{"name":"x","config":' + "[" * 100_000 + "]" * 100_000 + "}")
 laughs = ["_format_version: \"3.0\"", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
 prev = "a"
@@ -63,14 +66,38 @@ run_case() { # name method path content-type bodyfile
 	wait $pid 2>/dev/null || true
 }
 
+# concurrent_case: a small write's latency while the largest accepted entity
+# write is being processed (the big write starts 0.05 s earlier).
+concurrent_case() {
+	[[ concurrent-small-write =~ $only ]] || return 0
+	rm -rf "$work/data"
+	"$bin" --database embedded --data-dir "$work/data" --admin-listen "$admin" \
+		--proxy-listen 127.0.0.1:18100 --log-level error >"$work/log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do curl -fs "http://$admin/status" >/dev/null && break; sleep 0.05; done
+	curl -s -o /dev/null -w 'big-write status=%{http_code} time=%{time_total}s\n' -H 'Content-Type: application/json' \
+		--data-binary @"$work/tags99996.json" --max-time 120 "http://$admin/services" >"$work/big" &
+	local big=$!
+	sleep 0.05
+	curl -s -o /dev/null -w 'concurrent-small-write    status=%{http_code} time=%{time_total}s (during the 99,996-tag write)\n' \
+		-H 'Content-Type: application/json' --data-binary '{"username":"alice"}' --max-time 120 "http://$admin/consumers"
+	wait $big
+	printf '%-24s  %s\n' "" "$(cat "$work/big")"
+	kill $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+}
+
+concurrent_case
 run_case form-key-2M-segments POST /services application/x-www-form-urlencoded key2m.form
 run_case form-key-1M-segments POST /services application/x-www-form-urlencoded key1m.form
 run_case multipart-key-1M POST /services "multipart/form-data; boundary=XbOuNdArY" key1m.multipart
 run_case form-5k-args POST /services application/x-www-form-urlencoded args5k.form
 run_case json-10k-tags POST /services application/json tags10000.json
 run_case json-40k-tags POST /services application/json tags40000.json
-run_case json-100k-tags POST /services application/json tags100000.json
+run_case json-99996-tags POST /services application/json tags99996.json
+run_case json-200k-tags POST /services application/json tags200000.json
 run_case json-depth-100k POST /plugins application/json deep100k.json
+run_case yaml-8k-services POST /config application/yaml decl8k.yaml
 run_case yaml-billion-laughs POST /config application/yaml laughs.yaml
 run_case tag-invalid-utf8-json POST /services application/json tag-utf8.json
 run_case tag-invalid-utf8-form POST /services application/x-www-form-urlencoded tag-utf8.form
