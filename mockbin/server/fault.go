@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,21 @@ type Fault struct {
 	ExcludePaths []string `json:"exclude_paths,omitempty"`
 	// Seed makes the fault's random choices a fixed sequence.
 	Seed *uint64 `json:"seed,omitempty"`
+	// Pattern is a deterministic cycle of answers: the n-th matching request
+	// (from 1) gets Pattern[(n-1) % len]: a status, or 0 to be served
+	// normally. [500, 0] alternates fail, ok, fail, …. It replaces Status
+	// and FailureRate (setting either with it is invalid).
+	Pattern []int `json:"pattern,omitempty"`
 }
+
+// HeaderFaultSeq numbers the requests a fault matched (1, 2, …, per fault),
+// on every answer the fault mode let through or made: a client reading
+// answers out of order can still put them back in the order this instance
+// saw them.
+const HeaderFaultSeq = "X-Mockbin-Fault-Seq"
+
+// maxPattern bounds Fault.Pattern.
+const maxPattern = 1024
 
 // maxFaultPaths bounds the prefix lists.
 const maxFaultPaths = 64
@@ -57,6 +72,17 @@ func (f Fault) validate(maxDelay time.Duration) error {
 	if f.DropRate < 0 || f.DropRate > 1 {
 		errs = append(errs, fmt.Errorf("drop_rate %g: must be 0-1", f.DropRate))
 	}
+	if len(f.Pattern) > 0 && (f.Status != 0 || f.FailureRate != 0) {
+		errs = append(errs, errors.New("pattern: cannot be combined with status or failure_rate"))
+	}
+	if len(f.Pattern) > maxPattern {
+		errs = append(errs, fmt.Errorf("pattern: at most %d entries", maxPattern))
+	}
+	for _, c := range f.Pattern {
+		if c != 0 && (c < 200 || c > 999) {
+			errs = append(errs, fmt.Errorf("pattern: status %d must be 0 (serve) or 200-999", c))
+		}
+	}
 	for _, list := range []struct {
 		name  string
 		paths []string
@@ -78,6 +104,7 @@ type activeFault struct {
 	since time.Time
 	mu    sync.Mutex
 	rng   *rand.Rand // nil: the server's generator
+	seq   atomic.Int64
 }
 
 type faultState struct {
@@ -148,6 +175,8 @@ func (s *Server) applyFault(rw *recorder, r *http.Request, path string) bool {
 	if af == nil || !af.matches(path) {
 		return false
 	}
+	seq := af.seq.Add(1)
+	rw.Header().Set(HeaderFaultSeq, strconv.FormatInt(seq, 10))
 	applied := false
 	if af.LatencyMS > 0 || af.JitterMS > 0 {
 		d := time.Duration(af.LatencyMS) * time.Millisecond
@@ -169,6 +198,9 @@ func (s *Server) applyFault(rw *recorder, r *http.Request, path string) bool {
 		return true
 	}
 	status := af.Status
+	if n := len(af.Pattern); n > 0 {
+		status = af.Pattern[(seq-1)%int64(n)]
+	}
 	if status == 0 && af.FailureRate > 0 && s.faultFloat(af) < af.FailureRate {
 		status = http.StatusInternalServerError
 	}
@@ -226,6 +258,9 @@ func (s *Server) faultView() Obj {
 		{"drop_rate", af.DropRate},
 		{"paths", paths},
 		{"exclude_paths", excl},
+	}
+	if len(af.Pattern) > 0 {
+		o = append(o, KV{"pattern", af.Pattern})
 	}
 	if af.Seed != nil {
 		o = append(o, KV{"seed", int64(*af.Seed)})

@@ -29,6 +29,8 @@
 //	GET    /__mockbin/stats    {"name","started","uptime_s","total","in_flight",
 //	                            "faults_applied","dropped","status":{"200":n},
 //	                            "paths":{"/request":n}}
+//	GET    /__mockbin/requests {"header","requests","dropped","keys":{"k":n}}
+//	DELETE /__mockbin/requests (the request log, see requestlog.go)
 package server
 
 import (
@@ -82,9 +84,10 @@ type Server struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	fault faultState
-	stats stats
-	bins  *binStore
+	fault  faultState
+	stats  stats
+	bins   *binStore
+	reqLog requestLog
 
 	instanceHdr []string
 }
@@ -125,6 +128,7 @@ func New(opts ...Option) *Server {
 		maxDelay: DefaultMaxDelay,
 		maxBins:  DefaultMaxBins,
 		now:      time.Now,
+		reqLog:   requestLog{header: DefaultKeyHeader},
 	}
 	for _, o := range opts {
 		o(s)
@@ -198,7 +202,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case PathStats:
 			s.handleStats(rw, r)
 			return
+		case PathRequests:
+			s.handleRequests(rw, r)
+			return
 		}
+	} else {
+		s.reqLog.record(r)
 	}
 	if s.applyFault(rw, r, path) {
 		return
