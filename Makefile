@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 BIN ?= bin
 
-.PHONY: all build gateway mockbin test test-resilience bench run report report-diff deps-test soak
+.PHONY: all build gateway mockbin test fuzz test-resilience bench run report report-diff deps-test soak
 
 all: build
 
@@ -16,9 +16,14 @@ gateway:
 mockbin:
 	CGO_ENABLED=0 go build -o $(BIN)/mockbin ./mockbin
 
-# Unit tests: everything but the container suites (those carry the `resilience` build tag).
+# Unit tests: everything but the container suites (those carry the `resilience` build tag),
+# then every fuzz target for FUZZTIME (default 5s) each.
 test: deps-test
 	go test -race -count=1 ./...
+	scripts/fuzz.sh
+
+fuzz:
+	scripts/fuzz.sh
 
 # Debian packages the unit tests use for real: redis-server for the redis rate-limit
 # policy, chromium for the report checks (so neither is ever skipped).

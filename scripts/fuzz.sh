@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in the module for FUZZTIME each (default 5s): make test
+# calls it so each parser meets fresh random input on every run, not only its
+# seed corpus. Targets are found with `go test -list`, so a new Fuzz function
+# is run without editing this file. A crash leaves its input under the
+# package's testdata/fuzz/ and fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-5s}
+n=0
+for pkg in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+    echo "fuzz $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    n=$((n + 1))
+  done
+done
+if [ "$n" -eq 0 ]; then
+  echo "no fuzz target found" >&2
+  exit 1
+fi
+echo "fuzzed $n targets for $fuzztime each"
