@@ -306,6 +306,14 @@ func setParent(values map[string]any, col *collection, parent config.Entity) {
 	}
 }
 
+// fieldOf is a nested collection's foreign field, "" at top level.
+func fieldOf(col *collection) string {
+	if col.parent == nil {
+		return ""
+	}
+	return col.parent.field
+}
+
 // sameParent checks at commit that the parent a write was prepared under is
 // still the one the URL names.
 func sameParent(prepared, now config.Entity) error {
@@ -360,7 +368,12 @@ func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection,
 		if e == nil {
 			return nil, errNotFound
 		}
-		setParent(values, col, parent)
+		// Kong sets the parent only when the body does not name the foreign
+		// field: an explicit {"service": null} through
+		// /services/{s}/plugins/{p} detaches the plugin from the service.
+		if _, named := values[fieldOf(col)]; !named {
+			setParent(values, col, parent)
+		}
 		m, err := config.PreparePatch(col.table, e, values, a.writeOpts().Plugins)
 		if err != nil {
 			return nil, err

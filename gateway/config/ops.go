@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -197,7 +197,12 @@ func preparePlugin(out map[string]any, pv PluginValidator, defaultProtocols bool
 	return nil
 }
 
-// expandServiceURL replaces the url shorthand with protocol, host, port and path.
+// expandServiceURL replaces the url shorthand with protocol, host, port and
+// path the way Kong's services schema does: LuaSocket's url.parse splits the
+// string, and whatever it yields is validated as the four fields, so a bad
+// url is reported per field ("invalid url" has no host and the path "invalid
+// url": host: required field missing; path: should start with: /). An empty
+// url sets nothing.
 func expandServiceURL(m map[string]any) error {
 	raw, present := m["url"]
 	if !present {
@@ -211,32 +216,111 @@ func expandServiceURL(m map[string]any) error {
 	if !ok {
 		return fmt.Errorf("expected a string")
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("missing host in url")
+	u, ok := parseSocketURL(s)
+	if !ok {
+		return nil
 	}
-	if u.Host == "" {
-		return fmt.Errorf("missing host in url")
-	}
-	m["protocol"] = u.Scheme
-	m["host"] = u.Hostname()
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return fmt.Errorf("invalid port in url")
+	port, portErr := strconv.Atoi(u.port)
+	hasPort := portErr == nil && u.port != ""
+	protocol := u.scheme
+	if protocol == "" {
+		switch {
+		case hasPort && port == 80:
+			protocol = "http"
+		case hasPort && port == 443:
+			protocol = "https"
+		default:
+			protocol = "http"
 		}
-		m["port"] = float64(n)
-	} else if u.Scheme == "https" || u.Scheme == "grpcs" || u.Scheme == "wss" {
-		m["port"] = 443.0
+	}
+	m["protocol"] = protocol
+	if u.host != "" {
+		m["host"] = u.host
 	} else {
+		m["host"] = nil
+	}
+	switch {
+	case hasPort:
+		m["port"] = float64(port)
+	case u.hasPort:
+		m["port"] = u.port // not a number: the schema says so
+	case protocol == "https":
+		m["port"] = 443.0
+	default:
 		m["port"] = 80.0
 	}
-	if u.EscapedPath() != "" {
-		m["path"] = u.EscapedPath()
+	if u.path != "" {
+		m["path"] = u.path
 	} else {
 		m["path"] = nil
 	}
 	return nil
+}
+
+// socketURL is what LuaSocket's url.parse yields (the parts Kong reads).
+type socketURL struct {
+	scheme, host, port, path string
+	hasPort                  bool
+}
+
+// parseSocketURL splits s as LuaSocket's url.parse (RFC 2396 style, no
+// validation): fragment, scheme, //authority, query and params come off in
+// that order and whatever is left is the path. The empty string is no url.
+func parseSocketURL(s string) (socketURL, bool) {
+	var u socketURL
+	if s == "" {
+		return u, false
+	}
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, ':'); i > 0 && isSchemeStart(s[0]) && isScheme(s[1:i]) {
+		u.scheme, s = s[:i], s[i+1:]
+	}
+	authority, hasAuthority := "", false
+	if strings.HasPrefix(s, "//") {
+		rest := s[2:]
+		end := strings.IndexByte(rest, '/')
+		if end < 0 {
+			end = len(rest)
+		}
+		authority, s, hasAuthority = rest[:end], rest[end:], true
+	}
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = s[:i]
+	}
+	u.path = s
+	if !hasAuthority {
+		return u, true
+	}
+	if i := strings.IndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.Contains(authority[i+1:], "]") {
+		u.port, u.hasPort, authority = authority[i+1:], true, authority[:i]
+	}
+	if len(authority) > 2 && authority[0] == '[' && authority[len(authority)-1] == ']' {
+		authority = authority[1 : len(authority)-1]
+	}
+	u.host = authority
+	return u, true
+}
+
+func isSchemeStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isSchemeStart(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func randomKey() string {

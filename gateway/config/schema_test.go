@@ -66,10 +66,10 @@ func TestSchemaErrors(t *testing.T) {
 		{"missing host", TableServices, `{"name":"x"}`,
 			"schema violation (host: required field missing)", `{"host":"required field missing"}`},
 		{"empty url", TableServices, `{"url":""}`,
-			"2 schema violations (host: required field missing; url: missing host in url)", `{"host":"required field missing","url":"missing host in url"}`},
+			"schema violation (host: required field missing)", `{"host":"required field missing"}`},
 		{"two errors", TableServices, `{"host":"h","port":70000,"protocol":"ftp"}`,
-			"2 schema violations (port: value should be between 0 and 65535; protocol: expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp, ws, wss)",
-			`{"port":"value should be between 0 and 65535","protocol":"expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp, ws, wss"}`},
+			"2 schema violations (port: value should be between 0 and 65535; protocol: expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp)",
+			`{"port":"value should be between 0 and 65535","protocol":"expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp"}`},
 		{"wrong type", TableServices, `{"host":"h","retries":"5"}`,
 			"schema violation (retries: expected an integer)", `{"retries":"expected an integer"}`},
 		{"unknown field", TableServices, `{"host":"h","colour":"red"}`,
@@ -374,7 +374,7 @@ func TestPathAndHostRules(t *testing.T) {
 		{TableRoutes, `{"paths":["/ok"],"methods":["get"]}`, "schema violation (methods.1: invalid value: get)"},
 		{TableRoutes, `{"hosts":["*.a.*"]}`, "schema violation (hosts.1: invalid wildcard: must have at most one wildcard)"},
 		{TableRoutes, `{"headers":{"Host":["a"]}}`, "schema violation (headers: cannot contain 'host' header, which must be specified in the 'hosts' attribute)"},
-		{TableRoutes, `{"protocols":["ftp"],"paths":["/"]}`, "schema violation (protocols.1: expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp, ws, wss)"},
+		{TableRoutes, `{"protocols":["ftp"],"paths":["/"]}`, "schema violation (protocols.1: expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp)"},
 	}
 	for _, tt := range tests {
 		_, err := Prepare(tt.table, mustJSON(t, tt.in), nil, nil)

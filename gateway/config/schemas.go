@@ -25,7 +25,9 @@ const (
 // Tables lists every entity table in dependency order (parents first).
 var Tables = []string{TableServices, TableRoutes, TableUpstreams, TableTargets, TableConsumers, TablePlugins, TableKeyAuth}
 
-var allProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+// allProtocols is Kong OSS 3.9's protocol list (kong/constants.lua): ws and wss are
+// Enterprise-only and not accepted.
+var allProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
 

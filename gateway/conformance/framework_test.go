@@ -864,3 +864,36 @@ var (
 	isString Matcher = Match(`.`)
 	isUUID   Matcher = Match(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
+
+// post is a setup step: POST body as JSON to path, saving the new entity's id
+// under save (if given).
+func post(path string, body obj, save ...string) Step {
+	s := Step{Method: "POST", Path: path, Body: body}
+	if len(save) > 0 && save[0] != "" {
+		s.Save = map[string]string{save[0]: "id"}
+	}
+	return s
+}
+
+// get is a GET step expecting status with body fields.
+func get(path string, status int, fields obj) Step {
+	return Step{Path: path, Status: status, JSON: fields}
+}
+
+// svc creates a service on host example.test, saving its id under v; the
+// name, if given, names it.
+func svc(v string, name ...string) Step {
+	b := obj{"host": "example.test"}
+	if len(name) > 0 {
+		b["name"] = name[0]
+	}
+	return post("/services", b, v)
+}
+
+// invalidJSONBody is a step sending a body that fails if decoded as JSON.
+func invalidJSONBody(method, path string, status int) Step {
+	return Step{Method: method, Path: path, Raw: "this fails if decoded as json",
+		Header: http.Header{"Content-Type": {"application/json"}}, Status: status}
+}
+
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}

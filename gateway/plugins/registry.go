@@ -144,7 +144,7 @@ func Schema(name string) (any, bool) {
 	}
 	protoElems := map[string]any{
 		"type":   "string",
-		"one_of": []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"},
+		"one_of": []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	}
 	s := map[string]any{
 		"name": name,
