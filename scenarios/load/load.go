@@ -27,8 +27,12 @@ const InstanceHeader = "X-Mockbin-Instance"
 // The rate is open-model: a slow server does not slow the sender down, so
 // stalls show up as latency and errors rather than as a lower rate.
 type Attack struct {
-	Name        string
-	Targets     []vegeta.Target
+	Name    string
+	Targets []vegeta.Target
+	// Targeter, when set, generates the targets instead of cycling Targets
+	// (a unique header per request, say); Targets then only describe the
+	// load in the record.
+	Targeter    vegeta.Targeter
 	Rate        int
 	Duration    time.Duration
 	Timeout     time.Duration
@@ -68,7 +72,7 @@ type Run struct {
 // fault timeline can share the same origin.
 func (a Attack) Run(ctx context.Context, onStart func(time.Time)) (*Run, error) {
 	a = a.withDefaults()
-	if a.Rate <= 0 || a.Duration <= 0 || len(a.Targets) == 0 {
+	if a.Rate <= 0 || a.Duration <= 0 || (len(a.Targets) == 0 && a.Targeter == nil) {
 		return nil, fmt.Errorf("attack %q: needs rate > 0, duration > 0 and targets (got %d rps, %v, %d targets)",
 			a.Name, a.Rate, a.Duration, len(a.Targets))
 	}
@@ -101,7 +105,11 @@ func (a Attack) Run(ctx context.Context, onStart func(time.Time)) (*Run, error) 
 		onStart(run.Start)
 	}
 	pacer := vegeta.ConstantPacer{Freq: a.Rate, Per: time.Second}
-	ch := atk.Attack(vegeta.NewStaticTargeter(a.Targets...), pacer, a.Duration, a.Name)
+	targeter := a.Targeter
+	if targeter == nil {
+		targeter = vegeta.NewStaticTargeter(a.Targets...)
+	}
+	ch := atk.Attack(targeter, pacer, a.Duration, a.Name)
 	run.Results = make(vegeta.Results, 0, int(float64(a.Rate)*a.Duration.Seconds())+1)
 	var err error
 	for done := false; !done; {
