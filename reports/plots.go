@@ -505,8 +505,11 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
 	sty := draw.TextStyle{Color: b.ink, Font: font.From(sansFont, 8), Handler: p.TextHandler}
 	// Faults injected close together would print their names on top of
-	// each other: each name takes the first line down where it fits.
+	// each other: each name takes the first line down where it fits. A
+	// fault repeated on a schedule (a soak's cycle) is named at its first
+	// window only; its later ones are in the fault table.
 	var lineEnds []vg.Length
+	named := map[string]bool{}
 	for _, w := range b.windows {
 		x0 := max(trX(w.From.Seconds()), c.Min.X)
 		x1 := min(trX(w.To.Seconds()), c.Max.X)
@@ -516,9 +519,10 @@ func (b bands) Plot(c draw.Canvas, p *plot.Plot) {
 		c.FillPolygon(b.fill, []vg.Point{
 			{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y},
 		})
-		if w.Name == "" {
-			continue // named in the legend only
+		if w.Name == "" || named[w.Name] {
+			continue // named in the legend, or at its first window
 		}
+		named[w.Name] = true
 		line := 0
 		for line < len(lineEnds) && lineEnds[line] > x0 {
 			line++

@@ -493,6 +493,30 @@ func TestFaultLabelsDoNotOverlap(t *testing.T) {
 	}
 }
 
+// A fault repeated on a schedule is named once, at its first window, or a
+// soak's plot would be buried under its names.
+func TestRepeatedFaultNamedOnce(t *testing.T) {
+	r := fixture(t, "failover-kill-one-of-two-targets")
+	f := r.Faults[0]
+	r.Faults = nil
+	for i := range 3 {
+		g := f
+		g.Start = r.Start.Add(time.Duration(2+8*i) * time.Second)
+		g.End = g.Start.Add(2 * time.Second)
+		r.Faults = append(r.Faults, g)
+	}
+	figs, err := Figures(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := figs[0].SVG
+	if n := strings.Count(string(svg), ">"+f.Name+"</text>"); n != 1 {
+		t.Errorf("%q printed %d times, want once", f.Name, n)
+	}
+	rl := timeRuler(t, r, svg)
+	checkBands(t, rl, bandsOf(t, rl, svg, FaultColor), r.FaultWindows())
+}
+
 func TestPlotsHaveData(t *testing.T) {
 	r := fixture(t, "failover-kill-one-of-two-targets")
 	figs, err := Figures(r)
