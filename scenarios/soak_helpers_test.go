@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -46,12 +45,12 @@ type reading struct {
 
 // sampleResources reads the gateway's resources now and then every period
 // until stop is closed or ctx ends; a reading that fails is kept as its
-// error. The loop is bounded by max readings.
-func sampleResources(ctx context.Context, admin *stack.Admin, every time.Duration, max int, stop <-chan struct{}) []reading {
+// error. The loop is bounded by limit readings.
+func sampleResources(ctx context.Context, admin *stack.Admin, every time.Duration, limit int, stop <-chan struct{}) []reading {
 	var out []reading
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for len(out) < max {
+	for len(out) < limit {
 		rctx, cancel := context.WithTimeout(ctx, every/2)
 		r, err := admin.Resources(rctx)
 		cancel()
@@ -214,10 +213,6 @@ func (c *adminChurn) stop(context.Context) error {
 // fds. Bounded: at most maxConns connections, all closed when ctx ends.
 func leakingClients(ctx context.Context, target string, period time.Duration, perStep, maxConns int) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	u, err := url.Parse(target)
-	if err != nil {
-		panic(err)
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -229,7 +224,7 @@ func leakingClients(ctx context.Context, target string, period time.Duration, pe
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					holdConnection(ctx, u.String())
+					holdConnection(ctx, target)
 				}()
 			}
 			select {
