@@ -89,6 +89,56 @@ func mediaBodyType(mt string) bodyType {
 	return typeJSON
 }
 
+// handlerType is the body format of Kong's error handler (kong/error_handlers.lua),
+// which words the responses nginx makes itself (400, 405, 408, 414, the 494
+// "header too large") and the 500, 502 and 504 of a failed proxying: the
+// Accept header decides; without one, the request's Content-Type; without
+// that, error_default_type, whose default is text/plain. (Kong's
+// kong.response.error, used for "no Route matched", plugin exits and the
+// balancer's 503, falls back to JSON instead: responseType alone.)
+func handlerType(h http.Header) bodyType {
+	if vv, ok := h["Accept"]; ok && len(vv) > 0 {
+		return responseType(vv[0])
+	}
+	if vv, ok := h["Content-Type"]; ok && len(vv) > 0 {
+		return responseType(vv[0])
+	}
+	return typeText
+}
+
+// handlerMessage is error_handlers.lua's body for status.
+func handlerMessage(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return msgBadRequest
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusMethodNotAllowed:
+		return msgMethodNotAllowed
+	case http.StatusRequestTimeout:
+		return msgRequestTimeout
+	case http.StatusLengthRequired:
+		return "Length required"
+	case http.StatusPreconditionFailed:
+		return "Precondition failed"
+	case http.StatusRequestEntityTooLarge:
+		return "Payload too large"
+	case http.StatusRequestURITooLong:
+		return msgURITooLong
+	case http.StatusExpectationFailed:
+		return "Expectation failed"
+	case http.StatusInternalServerError:
+		return msgUnexpected
+	case http.StatusBadGateway:
+		return msgBadGateway
+	case http.StatusServiceUnavailable:
+		return "The upstream server is currently unavailable"
+	case http.StatusGatewayTimeout:
+		return msgTimeout
+	}
+	return "The upstream server responded with " + strconv.Itoa(status)
+}
+
 // exitMessage applies kong.response.error's rules to a plugin exit: 405, 500
 // and 502 always carry their fixed message; 401, 404 and 503 get a default
 // when the plugin gave none.
@@ -167,9 +217,32 @@ func xmlEscape(sb *strings.Builder, s string) {
 	}
 }
 
-// writeGenerated writes a response the gateway makes itself: Kong's body,
-// X-Kong-Response-Latency, Server, the plugins' response headers and extra.
+// writeHandlerError writes a response worded by Kong's error handler: the
+// message for status (msg overrides it, for the 494 that nginx turns into a
+// 400 "Request header or cookie too large"), in handlerType's format.
+func (p *Proxy) writeHandlerError(rs *reqState, status int, msg string, extra http.Header) {
+	if msg == "" {
+		msg = handlerMessage(status)
+	}
+	p.writeResponse(rs, status, msg, handlerType(rs.r.Header), extra)
+}
+
+// writeGenerated writes a response the gateway makes itself as
+// kong.response.error does: Kong's body in the format Accept asks for (JSON
+// by default), X-Kong-Response-Latency, Server, the plugins' response headers
+// and extra.
 func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.Header) {
+	if rs.wroteHeader {
+		return
+	}
+	p.writeResponse(rs, status, msg, responseType(rs.r.Header.Get("Accept")), extra)
+}
+
+// writeResponse writes a gateway-made response. When the request was already
+// proxied (a try reached for the upstream, rs.proxied), Kong's header filter
+// treats it as proxied: X-Kong-Upstream-Latency, X-Kong-Proxy-Latency and Via
+// instead of X-Kong-Response-Latency.
+func (p *Proxy) writeResponse(rs *reqState, status int, msg string, t bodyType, extra http.Header) {
 	if rs.wroteHeader {
 		return
 	}
@@ -185,12 +258,46 @@ func (p *Proxy) writeGenerated(rs *reqState, status int, msg string, extra http.
 		// "close", so that wins (the Upgrade header itself still goes out).
 		h["Connection"] = connClose
 	}
-	h["Server"] = p.serverHeader
-	h["X-Kong-Request-Id"] = []string{rs.requestID}
-	h["X-Kong-Response-Latency"] = []string{strconv.FormatInt(time.Since(rs.start).Milliseconds(), 10)}
+	hd := &p.hdr
+	if rs.proxied {
+		// Kong's header filter treats a failure after the balancer as a
+		// proxied response: latencies and Via, and Server only if unset.
+		now := time.Now()
+		if hd.UpstreamLatency {
+			h["X-Kong-Upstream-Latency"] = []string{strconv.FormatInt(now.Sub(rs.upstreamStart).Milliseconds(), 10)}
+		}
+		if hd.ProxyLatency {
+			h["X-Kong-Proxy-Latency"] = []string{strconv.FormatInt(rs.upstreamStart.Sub(rs.start).Milliseconds(), 10)}
+		}
+		if hd.Via {
+			h["Via"] = []string{p.via}
+		}
+		if _, ok := h["Server"]; !ok && hd.Server {
+			h["Server"] = p.serverHeader
+		}
+		if hd.UpstreamStatus {
+			h["X-Kong-Upstream-Status"] = []string{strconv.Itoa(status)}
+		}
+	} else {
+		if hd.ResponseLatency {
+			h["X-Kong-Response-Latency"] = []string{strconv.FormatInt(time.Since(rs.start).Milliseconds(), 10)}
+		}
+		// A plugin that answers with Kong's own Via keeps the upstream's
+		// Server (Kong's request-termination + response-transformer case).
+		if !(hd.Via && len(h["Via"]) == 1 && h["Via"][0] == p.serverHeader[0]) {
+			if hd.Server {
+				h["Server"] = p.serverHeader
+			} else {
+				delete(h, "Server")
+			}
+		}
+	}
+	if hd.RequestID {
+		h["X-Kong-Request-Id"] = []string{rs.requestID}
+	}
 	var body []byte
 	if msg != "" {
-		ct, b := errorBody(responseType(rs.r.Header.Get("Accept")), msg, rs.requestID)
+		ct, b := errorBody(t, msg, rs.requestID)
 		h["Content-Type"] = []string{ct}
 		body = b
 	}

@@ -120,7 +120,7 @@ type upstreamHead struct {
 	serverPort int
 	fwdPath    string
 	fwdPrefix  string
-	requestID  string   // X-Kong-Request-Id (Kong 3.5+ headers_upstream default)
+	requestID  string   // X-Kong-Request-Id (Kong 3.5+ headers_upstream default); "": not sent
 	via        string   // Via: the client's, then ours
 	websocket  bool     // an Upgrade: websocket request, passed on as Kong does
 	teTrailers bool     // the client accepts trailers (TE: trailers)
@@ -148,7 +148,8 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	bw.WriteString("\r\n")
 	conn := connectionTokens(h.header)
 	for k, vv := range h.header {
-		if skipUpstream[k] || (conn != nil && containsString(conn, k)) || !validHeaderName(k) {
+		if skipUpstream[k] && (k != "X-Kong-Request-Id" || h.requestID != "") ||
+			(conn != nil && containsString(conn, k)) || !validHeaderName(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -181,8 +182,10 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	}
 	bw.WriteString("\r\nX-Real-IP: ")
 	bw.WriteString(h.clientIP)
-	bw.WriteString("\r\nX-Kong-Request-Id: ")
-	bw.WriteString(h.requestID)
+	if h.requestID != "" { // "" with headers_upstream=off
+		bw.WriteString("\r\nX-Kong-Request-Id: ")
+		bw.WriteString(h.requestID)
+	}
 	bw.WriteString("\r\nVia: ")
 	bw.WriteString(h.via)
 	if h.teTrailers {

@@ -106,6 +106,16 @@ type Options struct {
 	// connection is closed. Zero means the default, 60s; negative disables
 	// it (unsafe: a stalled client is then held forever).
 	ClientBodyTimeout time.Duration
+	// Headers is Kong's `headers` setting, the gateway's own response
+	// headers; nil means Kong's default (DefaultHeaders).
+	Headers *Headers
+	// NoUpstreamRequestID is Kong's headers_upstream=off: X-Kong-Request-Id is
+	// not sent upstream (a client's own passes unchanged).
+	NoUpstreamRequestID bool
+	// AllowDebugHeader is Kong's allow_debug_header: a request with a
+	// Kong-Debug header gets Kong-Route-Id, Kong-Route-Name, Kong-Service-Id
+	// and Kong-Service-Name on its response once a route matched.
+	AllowDebugHeader bool
 	// SendTimeout is the longest a write of a response to the client may
 	// block (nginx's send_timeout, which Kong keeps at 60s): a client that
 	// stops reading is cut then, and the upstream connection it held is
@@ -130,6 +140,7 @@ type Proxy struct {
 	viaIn10      string
 	viaIn2       string
 	serverHeader []string
+	hdr          Headers // the gateway's own response headers (Kong's `headers`)
 
 	stats struct {
 		totalRequests atomic.Int64
@@ -223,6 +234,10 @@ func New(opts Options) *Proxy {
 		viaIn10:      "1.0 kong/" + opts.Version,
 		viaIn2:       "2 kong/" + opts.Version,
 		serverHeader: []string{"kong/" + opts.Version},
+		hdr:          DefaultHeaders(),
+	}
+	if opts.Headers != nil {
+		p.hdr = *opts.Headers
 	}
 	if p.metrics = newMetrics(opts.Metrics); p.metrics != nil {
 		p.noSvc = p.metrics.forService(noServiceLabel)
@@ -327,6 +342,10 @@ type reqState struct {
 	wroteHeader bool
 	status      int              // the status written to the client, for metrics
 	svc         *compiledService // the routed service, nil until routed
+	// proxied: a try for the upstream began (Kong's ctx.KONG_PROXIED), at
+	// upstreamStart; a failure answered after that is a proxied response.
+	proxied       bool
+	upstreamStart time.Time
 
 	pctx     plugins.Context
 	breq     balancer.Request
@@ -440,7 +459,7 @@ func (p *Proxy) recoverPanic(rs *reqState) {
 	if rs.wroteHeader {
 		panic(http.ErrAbortHandler) // the status is out: only aborting the stream is left
 	}
-	p.writeGenerated(rs, http.StatusInternalServerError, msgUnexpected, nil)
+	p.writeHandlerError(rs, http.StatusInternalServerError, "", nil)
 }
 
 func localPort(r *http.Request, tlsOn bool) int {
@@ -473,20 +492,20 @@ func (p *Proxy) serve(rs *reqState) {
 	// nginx's own refusals come before any Kong logic; those that close the
 	// connection in nginx (400, 414) close it here too.
 	if status, msg := headTooLarge(r); status != 0 {
-		p.writeGenerated(rs, status, msg, closeHeader(r))
+		p.writeHandlerError(rs, status, msg, closeHeader(r))
 		return
 	}
 	rawPath := r.URL.EscapedPath() // the client's own encoding: net/http keeps it in RawPath
 	path, ok := normalizePath(rawPath)
 	if !ok {
 		// A NUL or a broken escape in the path: nginx refuses it (400).
-		p.writeGenerated(rs, http.StatusBadRequest, msgBadRequest, closeHeader(r))
+		p.writeHandlerError(rs, http.StatusBadRequest, "", closeHeader(r))
 		return
 	}
 	if r.Method == http.MethodTrace {
 		// nginx refuses TRACE itself (it would echo credentials and cookies
 		// back: cross-site tracing), and Kong's error handler words it.
-		p.writeGenerated(rs, http.StatusMethodNotAllowed, msgMethodNotAllowed, nil)
+		p.writeHandlerError(rs, http.StatusMethodNotAllowed, "", nil)
 		return
 	}
 	host := requestHost(r.Host)
@@ -500,6 +519,9 @@ func (p *Proxy) serve(rs *reqState) {
 		return
 	}
 	cr := m.entry.route
+	if p.opts.AllowDebugHeader && len(r.Header["Kong-Debug"]) > 0 {
+		addDebugHeaders(rs.w.Header(), cr)
+	}
 	if scheme == "http" && !cr.httpOK {
 		p.redirectHTTPS(rs, cr, host)
 		return
@@ -529,7 +551,7 @@ func (p *Proxy) serve(rs *reqState) {
 		if exit := p.opts.Plugins.Access(&rs.pctx); exit != nil {
 			if exit.Status < 100 || exit.Status > 999 {
 				p.log.Error("plugin exit with an invalid status", "request_id", rs.requestID, "status", exit.Status)
-				p.writeGenerated(rs, http.StatusInternalServerError, msgUnexpected, nil)
+				p.writeHandlerError(rs, http.StatusInternalServerError, "", nil)
 				return
 			}
 			p.writeGenerated(rs, exit.Status, exitMessage(exit.Status, exit.Message), exit.Header)
@@ -565,6 +587,9 @@ func (p *Proxy) serve(rs *reqState) {
 	h.serverPort = serverPort
 	h.fwdPath = rawPath // as the client sent it, before normalisation (Kong's too)
 	h.requestID = rs.requestID
+	if p.opts.NoUpstreamRequestID {
+		h.requestID = "" // writeHead then passes a client's own X-Kong-Request-Id
+	}
 	// Kong: the prefix the route stripped, unless that was just "/".
 	if cr.stripPath && m.prefixLen > 0 && prefix != "/" {
 		h.fwdPrefix = escapePath(prefix) // decoded bytes (CR, LF) never reach a header raw
@@ -656,7 +681,7 @@ func (p *Proxy) clientBodyFailed(rs *reqState, err error) {
 		status, msg = http.StatusRequestTimeout, msgRequestTimeout
 	}
 	p.log.Debug("client request body failed", "request_id", rs.requestID, "status", status, "err", err)
-	p.writeGenerated(rs, status, msg, closeHeader(rs.r))
+	p.writeHandlerError(rs, status, msg, closeHeader(rs.r))
 }
 
 // withPath returns a shallow copy of r whose URL.Path is path (Kong's
@@ -684,6 +709,22 @@ func (p *Proxy) redirectHTTPS(rs *reqState, cr *compiledRoute, host string) {
 			h = http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}
 		}
 		p.writeGenerated(rs, http.StatusUpgradeRequired, msgUseHTTPS, h)
+	}
+}
+
+// addDebugHeaders sets Kong's allow_debug_header response headers for the
+// matched route and its service (names only when they have one).
+func addDebugHeaders(h http.Header, cr *compiledRoute) {
+	h["Kong-Route-Id"] = []string{cr.cfg.ID}
+	if cr.cfg.Name != nil && *cr.cfg.Name != "" {
+		h["Kong-Route-Name"] = []string{*cr.cfg.Name}
+	}
+	if cr.service != nil {
+		s := cr.service.cfg
+		h["Kong-Service-Id"] = []string{s.ID}
+		if s.Name != nil && *s.Name != "" {
+			h["Kong-Service-Name"] = []string{*s.Name}
+		}
 	}
 }
 
@@ -843,6 +884,10 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		}
 		if try == 0 {
 			upstreamStart = time.Now()
+			// From here Kong counts the request as proxied (KONG_PROXIED),
+			// even if no try succeeds: its 502/504 carry the upstream and
+			// proxy latencies and Via, not X-Kong-Response-Latency.
+			rs.proxied, rs.upstreamStart = true, upstreamStart
 		}
 		c, f := p.try(rs, &dt, svc, idem)
 		if f.kind == failNone {
@@ -877,9 +922,9 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 		// Nobody is listening; nginx logs this as 499.
 		p.writeGenerated(rs, 499, "", nil)
 	case last.timeout:
-		p.writeGenerated(rs, http.StatusGatewayTimeout, msgTimeout, nil)
+		p.writeHandlerError(rs, http.StatusGatewayTimeout, "", nil)
 	default:
-		p.writeGenerated(rs, http.StatusBadGateway, msgBadGateway, nil)
+		p.writeHandlerError(rs, http.StatusBadGateway, "", nil)
 	}
 }
 
@@ -1049,7 +1094,9 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	var via []string
 	for i, f := range u.fields {
 		switch {
-		case skipDownstream[f.key]:
+		case skipDownstream[f.key] && !(f.key == "Trailer" && rs.head.teTrailers):
+			// Kong removes Trailer only when the client did not ask for
+			// trailers (TE: trailers).
 			continue
 		case conn != "" && headerHasToken(conn, f.key):
 			continue
@@ -1070,20 +1117,35 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	}
 	rs.addPluginHeaders(dst)
 	n := len(u.fields)
-	vals[n] = strconv.FormatInt(now.Sub(upstreamStart).Milliseconds(), 10)
-	vals[n+1] = strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10)
-	vals[n+2] = p.via
-	if len(via) > 0 {
-		vals[n+2] = strings.Join(via, ", ") + ", " + p.via
+	hd := &p.hdr
+	if hd.UpstreamLatency {
+		vals[n] = strconv.FormatInt(now.Sub(upstreamStart).Milliseconds(), 10)
+		dst["X-Kong-Upstream-Latency"] = vals[n : n+1 : n+1]
 	}
-	vals[n+3] = rs.requestID
-	if _, ok := dst["Server"]; !ok {
+	if hd.ProxyLatency {
+		vals[n+1] = strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10)
+		dst["X-Kong-Proxy-Latency"] = vals[n+1 : n+2 : n+2]
+	}
+	switch {
+	case hd.Via:
+		vals[n+2] = p.via
+		if len(via) > 0 {
+			vals[n+2] = strings.Join(via, ", ") + ", " + p.via
+		}
+		dst["Via"] = vals[n+2 : n+3 : n+3]
+	case len(via) > 0:
+		dst["Via"] = via // the upstream's, unchanged
+	}
+	if hd.RequestID {
+		vals[n+3] = rs.requestID
+		dst["X-Kong-Request-Id"] = vals[n+3 : n+4 : n+4]
+	}
+	if _, ok := dst["Server"]; !ok && hd.Server {
 		dst["Server"] = p.serverHeader // Kong names itself when the upstream did not
 	}
-	dst["X-Kong-Upstream-Latency"] = vals[n : n+1 : n+1]
-	dst["X-Kong-Proxy-Latency"] = vals[n+1 : n+2 : n+2]
-	dst["Via"] = vals[n+2 : n+3 : n+3]
-	dst["X-Kong-Request-Id"] = vals[n+3 : n+4 : n+4]
+	if hd.UpstreamStatus {
+		dst["X-Kong-Upstream-Status"] = []string{strconv.Itoa(u.status)}
+	}
 	rs.wroteHeader = true
 	rs.status = u.status
 	w.WriteHeader(u.status)

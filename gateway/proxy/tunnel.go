@@ -30,7 +30,7 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	if !ok {
 		c.close()
 		done(balancer.Result{Status: http.StatusSwitchingProtocols})
-		p.writeGenerated(rs, http.StatusBadGateway, msgBadGateway, nil)
+		p.writeHandlerError(rs, http.StatusBadGateway, "", nil)
 		return
 	}
 	client, cbuf, err := hj.Hijack()

@@ -84,6 +84,10 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin-listen: %w", err)
 	}
+	hdrs, err := s.proxyHeaders()
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{log: log, settings: s, serveErrs: make(chan error, len(proxyListens)+len(adminListens))}
 
 	if err := g.openStore(); err != nil {
@@ -106,7 +110,10 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Logger:    log.With("component", "proxy"),
 		Metrics:   registry,
 		// Same convention as Settings: zero is the default, negative off.
-		ClientBodyTimeout: s.ClientBodyTimeout,
+		ClientBodyTimeout:   s.ClientBodyTimeout,
+		Headers:             &hdrs.headers,
+		NoUpstreamRequestID: !hdrs.upstreamRequestID,
+		AllowDebugHeader:    hdrs.debug,
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/proxy"
 )
 
 // Settings is the gateway's start-up configuration. Every flag has environment
@@ -36,6 +38,16 @@ type Settings struct {
 	// ClientHeaderTimeout bounds reading a request's head (nginx's
 	// client_header_timeout); zero and negative as above.
 	ClientHeaderTimeout time.Duration
+	// Headers is Kong's `headers`: the gateway's own response headers
+	// ("server_tokens, latency_tokens, x-kong-request-id" when empty; "off").
+	Headers string
+	// HeadersUpstream is Kong's `headers_upstream` ("x-kong-request-id" when
+	// empty; "off").
+	HeadersUpstream string
+	// AllowDebugHeader is Kong's allow_debug_header ("on"/"off", default
+	// off): a Kong-Debug request header gets the matched route's and
+	// service's ids and names on the response.
+	AllowDebugHeader string
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -77,6 +89,9 @@ func (s *Settings) table() []setting {
 		{"admin-ssl-cert", "Admin API TLS certificate (PEM); self-signed when unset", []string{"GATEWAY_ADMIN_SSL_CERT", "KONG_ADMIN_SSL_CERT"}, "", &s.AdminSSLCert},
 		{"admin-ssl-cert-key", "Admin API TLS key (PEM)", []string{"GATEWAY_ADMIN_SSL_CERT_KEY", "KONG_ADMIN_SSL_CERT_KEY"}, "", &s.AdminSSLCertKey},
 		{"log-level", "debug, info, notice, warn, error", []string{"GATEWAY_LOG_LEVEL", "KONG_LOG_LEVEL"}, "info", &s.LogLevel},
+		{"headers", "the gateway's own response headers, Kong syntax (server_tokens, latency_tokens, header names, off)", []string{"GATEWAY_HEADERS", "KONG_HEADERS"}, "server_tokens, latency_tokens, x-kong-request-id", &s.Headers},
+		{"headers-upstream", "headers sent upstream: x-kong-request-id or off", []string{"GATEWAY_HEADERS_UPSTREAM", "KONG_HEADERS_UPSTREAM"}, "x-kong-request-id", &s.HeadersUpstream},
+		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
 	}
 }
 
@@ -148,7 +163,41 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	if _, err := s.Level(); err != nil {
 		return s, err
 	}
+	if _, err := s.proxyHeaders(); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// proxyHeaders parses Headers, HeadersUpstream and AllowDebugHeader; empty
+// values are Kong's defaults, so a Settings literal needs none of them.
+func (s Settings) proxyHeaders() (h proxyHeaderSettings, err error) {
+	h.headers = proxy.DefaultHeaders()
+	if strings.TrimSpace(s.Headers) != "" {
+		if h.headers, err = proxy.ParseHeaders(s.Headers); err != nil {
+			return h, err
+		}
+	}
+	h.upstreamRequestID = true
+	if strings.TrimSpace(s.HeadersUpstream) != "" {
+		if h.upstreamRequestID, err = proxy.ParseHeadersUpstream(s.HeadersUpstream); err != nil {
+			return h, err
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(s.AllowDebugHeader)) {
+	case "", "off", "false", "0":
+	case "on", "true", "1":
+		h.debug = true
+	default:
+		return h, fmt.Errorf("allow-debug-header %q: want on or off", s.AllowDebugHeader)
+	}
+	return h, nil
+}
+
+type proxyHeaderSettings struct {
+	headers           proxy.Headers
+	upstreamRequestID bool
+	debug             bool
 }
 
 // Level maps Kong's log levels onto slog's.
