@@ -481,3 +481,16 @@ func DefaultHealthchecks() Healthchecks {
 	}
 	return e.(*Upstream).Healthchecks
 }
+
+// FindBy returns the row of table whose unique field equals value, or nil.
+func (c *Config) FindBy(table, field, value string) Entity {
+	if c.idx != nil && field == EndpointKey(table) {
+		return c.idx.byKey[table][value]
+	}
+	for _, e := range c.Rows(table) {
+		if v, ok := uniqueValue(e, field).(string); ok && v == value {
+			return e
+		}
+	}
+	return nil
+}

@@ -10,25 +10,27 @@ import (
 
 // Kong's error codes (kong/db/errors.lua).
 const (
-	CodeSchemaViolation      = 2
-	CodeForeignKeyViolation  = 4
-	CodeUniqueViolation      = 5
-	CodeNotFound             = 6
-	CodeInvalidOffset        = 7
-	CodeInvalidSize          = 9
-	CodeOperationUnsupported = 12
-	CodeDeclarativeConfig    = 14
+	CodeSchemaViolation       = 2
+	CodeForeignKeyViolation   = 4
+	CodeUniqueViolation       = 5
+	CodeNotFound              = 6
+	CodeInvalidOffset         = 7
+	CodeInvalidSize           = 9
+	CodeOperationUnsupported  = 12
+	CodeDeclarativeConfig     = 14
+	CodeForeignKeysUnresolved = 13
 )
 
 var codeNames = map[int]string{
-	CodeSchemaViolation:      "schema violation",
-	CodeForeignKeyViolation:  "foreign key violation",
-	CodeUniqueViolation:      "unique constraint violation",
-	CodeNotFound:             "not found",
-	CodeInvalidOffset:        "invalid offset",
-	CodeInvalidSize:          "invalid size",
-	CodeOperationUnsupported: "operation unsupported",
-	CodeDeclarativeConfig:    "invalid declarative configuration",
+	CodeSchemaViolation:       "schema violation",
+	CodeForeignKeyViolation:   "foreign key violation",
+	CodeUniqueViolation:       "unique constraint violation",
+	CodeNotFound:              "not found",
+	CodeInvalidOffset:         "invalid offset",
+	CodeInvalidSize:           "invalid size",
+	CodeOperationUnsupported:  "operation unsupported",
+	CodeDeclarativeConfig:     "invalid declarative configuration",
+	CodeForeignKeysUnresolved: "foreign keys unresolved",
 }
 
 // Error is a Kong DAO error; its JSON is the Admin API's error body.
@@ -101,6 +103,25 @@ func ForeignKeyViolation(field string, key map[string]any, parent string) *Error
 	return &Error{Code: CodeForeignKeyViolation, Name: codeNames[CodeForeignKeyViolation],
 		Message: fmt.Sprintf("the foreign key '%s' does not reference an existing '%s' entity.", luaPretty(key), parent),
 		Fields:  map[string]any{field: key}, Status: http.StatusBadRequest}
+}
+
+// ForeignKeysUnresolved is Kong's code 13 (errors.lua foreign_keys_unresolved):
+// a reference by unique fields ({"name": "x"}) that matches no entity.
+func ForeignKeysUnresolved(field string, keys map[string]any, parent string) *Error {
+	fe := map[string]any{}
+	var buf []string
+	for _, k := range sortedKeys(keys) {
+		msg := fmt.Sprintf("the foreign key cannot be resolved with '%s' for an existing '%s' entity",
+			luaPretty(map[string]any{k: keys[k]}), parent)
+		fe[k] = msg
+		buf = append(buf, field+"."+k+": "+msg)
+	}
+	message := "foreign key unresolved (" + buf[0] + ")"
+	if len(buf) > 1 {
+		message = fmt.Sprintf("%d foreign keys unresolved (%s)", len(buf), strings.Join(buf, "; "))
+	}
+	return &Error{Code: CodeForeignKeysUnresolved, Name: codeNames[CodeForeignKeysUnresolved], Message: message,
+		Fields: map[string]any{field: fe}, Status: http.StatusBadRequest}
 }
 
 // InvalidOffset is Kong's code 7.

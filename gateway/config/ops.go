@@ -61,6 +61,13 @@ func Prepare(table string, input, base map[string]any, pv PluginValidator) (map[
 		if t, ok := input["target"].(string); ok && checkTarget(t) == "" {
 			input["target"] = NormalizeTarget(t)
 		}
+	case TableRoutes:
+		// The grpc subschema's strip_path defaults to false.
+		if _, given := input["strip_path"]; !given && base == nil {
+			if protos, ok := input["protocols"].([]any); ok && routeSubschema(protos) == "grpc" {
+				input["strip_path"] = false
+			}
+		}
 	case TableKeyAuth:
 		if base == nil {
 			if k, present := input["key"]; !present || k == nil {
@@ -355,15 +362,32 @@ func (c *Config) Save(table string, m map[string]any, existing Entity, o WriteOp
 		var target Entity
 		if id, ok := ref["id"].(string); ok {
 			target = c.Get(f.Reference, id)
-		} else {
-			for _, k := range []string{"name", "username"} {
-				if v, ok := ref[k].(string); ok {
-					target = c.Find(f.Reference, v)
-				}
+			if target == nil {
+				return nil, ForeignKeyViolation(f.Name, ref, f.Reference)
 			}
-		}
-		if target == nil {
-			return nil, ForeignKeyViolation(f.Name, ref, f.Reference)
+		} else {
+			// Kong's resolve_foreign: try each unique field the reference
+			// names; a miss is code 13, foreign keys unresolved.
+			unresolved := map[string]any{}
+			for _, uf := range Schemas[f.Reference].Fields {
+				if !uf.Unique || uf.Name == "id" {
+					continue
+				}
+				v, ok := ref[uf.Name].(string)
+				if !ok {
+					continue
+				}
+				if target = c.FindBy(f.Reference, uf.Name, v); target != nil {
+					break
+				}
+				unresolved[uf.Name] = v
+			}
+			if target == nil {
+				if len(unresolved) == 0 {
+					return nil, ForeignKeyViolation(f.Name, ref, f.Reference)
+				}
+				return nil, ForeignKeysUnresolved(f.Name, unresolved, f.Reference)
+			}
 		}
 		m[f.Name] = map[string]any{"id": target.EntityID()}
 	}

@@ -311,18 +311,8 @@ func normalizeValue(f *Field, v any) (any, any) {
 		if !ok {
 			return v, "expected a record"
 		}
-		for k := range mm {
-			if k != "id" && k != "name" && k != "username" {
-				return v, map[string]any{k: "unknown field"}
-			}
-		}
-		if id, has := mm["id"]; has {
-			s, ok := id.(string)
-			if !ok || !IsUUID(s) {
-				return v, map[string]any{"id": "expected a valid UUID"}
-			}
-		} else if len(mm) == 0 {
-			return v, map[string]any{"id": "required field missing"}
+		if errs := validateForeign(f.Reference, mm); errs != nil {
+			return v, errs
 		}
 	case TAny:
 	}
@@ -507,6 +497,13 @@ func coerceValue(f *Field, v any, loose bool) any {
 		if x, ok := v.(map[string]any); ok {
 			coerceRecord(f.Fields, x, loose)
 		}
+	case TForeign:
+		// The reference's fields are the referenced entity's ("service.name=").
+		if x, ok := v.(map[string]any); ok {
+			if rs := Schemas[f.Reference]; rs != nil {
+				coerceRecord(rs.Fields, x, loose)
+			}
+		}
 	case TAny:
 		return shapeForm(v, loose)
 	}
@@ -619,4 +616,55 @@ func IsUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateForeign checks a foreign-key value as Kong does
+// (Schema:validate_primary_key, then the referenced schema): a valid
+// {"id": uuid} is fine; otherwise the value is validated against the
+// referenced entity's schema field by field ("service.protocol: expected one
+// of: …", "unknown field"), and if that passes, a reference by a unique field
+// ({"name": "x"}) is left for Config.Save to resolve, and anything else is the
+// primary key's error ("id: missing primary key").
+func validateForeign(ref string, mm map[string]any) map[string]any {
+	var pkErr any
+	id, has := mm["id"]
+	switch {
+	case !has:
+		pkErr = "missing primary key"
+	case id == nil:
+		pkErr = "required field missing"
+	default:
+		if s, ok := id.(string); !ok || !IsUUID(s) {
+			pkErr = "expected a valid UUID"
+		}
+	}
+	if pkErr == nil {
+		return nil
+	}
+	errs := map[string]any{}
+	resolvable := false
+	if fs := Schemas[ref]; fs != nil {
+		for k, x := range mm {
+			ff := fs.Field(k)
+			if ff == nil {
+				errs[k] = "unknown field"
+				continue
+			}
+			if x == nil {
+				continue
+			}
+			if _, e := normalizeValue(ff, x); e != nil {
+				errs[k] = e
+			} else if k != "id" && (ff.Unique || EndpointKey(ref) == k) {
+				resolvable = true
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if resolvable {
+		return nil
+	}
+	return map[string]any{"id": pkErr}
 }

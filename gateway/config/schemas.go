@@ -378,6 +378,7 @@ var Schemas = map[string]*Schema{
 			tagsField(),
 			foreign("service", TableServices, false),
 		},
+		FieldChecks:  routeFieldChecks(),
 		EntityChecks: []func(map[string]any) string{checkRouteMatchers},
 	},
 	TableUpstreams: {
@@ -499,17 +500,126 @@ func hasItems(v any) bool {
 	return false
 }
 
+// routeSubschema is the subschema Kong's routes schema picks by its
+// subschema_key "protocols": the first protocol's (http and https → "http",
+// grpc and grpcs → "grpc", tcp, tls, tls_passthrough and udp → "tcp").
+func routeSubschema(protos []any) string {
+	for _, p := range protos {
+		switch p {
+		case "http", "https":
+			return "http"
+		case "grpc", "grpcs":
+			return "grpc"
+		case "tcp", "tls", "tls_passthrough", "udp":
+			return "tcp"
+		}
+	}
+	return ""
+}
+
+// quoteList renders Kong's %s for a list of field names: 'a', 'b'.
+func quoteList(names ...string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// checkRouteMatchers is the routes subschemas' conditional_at_least_one_of
+// (kong/db/schema/entities/routes_subschemas.lua).
 func checkRouteMatchers(m map[string]any) string {
 	protos, _ := m["protocols"].([]any)
 	has := func(p string) bool { return slices.Contains(protos, any(p)) }
-	any4 := hasItems(m["methods"]) || hasItems(m["hosts"]) || hasItems(m["headers"]) || hasItems(m["paths"])
-	switch {
-	case has("http") && !any4:
-		return "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'"
-	case has("https") && !any4 && !hasItems(m["snis"]):
-		return "must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'"
+	anyOf := func(fields ...string) bool {
+		for _, f := range fields {
+			if hasItems(m[f]) {
+				return true
+			}
+		}
+		return false
+	}
+	allIn := func(set ...string) bool {
+		for _, p := range protos {
+			if !slices.Contains(set, p.(string)) {
+				return false
+			}
+		}
+		return len(protos) > 0
+	}
+	switch routeSubschema(protos) {
+	case "http":
+		if has("https") {
+			if f := []string{"methods", "hosts", "headers", "paths", "snis"}; !anyOf(f...) {
+				return "must set one of " + quoteList(f...) + " when 'protocols' is 'https'"
+			}
+		} else if has("http") {
+			if f := []string{"methods", "hosts", "headers", "paths"}; !anyOf(f...) {
+				return "must set one of " + quoteList(f...) + " when 'protocols' is 'http'"
+			}
+		}
+	case "grpc":
+		if has("grpcs") {
+			if f := []string{"hosts", "headers", "paths", "snis"}; !anyOf(f...) {
+				return "must set one of " + quoteList(f...) + " when 'protocols' is 'grpcs'"
+			}
+		} else if has("grpc") {
+			if f := []string{"hosts", "headers", "paths"}; !anyOf(f...) {
+				return "must set one of " + quoteList(f...) + " when 'protocols' is 'grpc'"
+			}
+		}
+	case "tcp":
+		if allIn("tcp", "tls", "udp") && !anyOf("sources", "destinations", "snis") {
+			return "must set one of " + quoteList("sources", "destinations", "snis") + " when 'protocols' is 'tcp', 'tls' or 'udp'"
+		}
+		if allIn("tls_passthrough") && !anyOf("snis") {
+			return "must set snis when 'protocols' is 'tls_passthrough'"
+		}
 	}
 	return ""
+}
+
+// routeFieldChecks are the subschemas' per-field rules: fields a protocol
+// family cannot set, reported under the field.
+func routeFieldChecks() []func(map[string]any) (string, string) {
+	cannot := func(sub, field, msg string, isSet func(v any) bool) func(map[string]any) (string, string) {
+		return func(m map[string]any) (string, string) {
+			protos, _ := m["protocols"].([]any)
+			if routeSubschema(protos) == sub && isSet(m[field]) {
+				return field, msg
+			}
+			return "", ""
+		}
+	}
+	notNull := func(v any) bool { return v != nil }
+	isTrue := func(v any) bool { return v == true }
+	const grpcErr = "when 'protocols' is 'grpc' or 'grpcs'"
+	const httpErr = "when 'protocols' is 'http' or 'https'"
+	const tcpErr = "when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"
+	return []func(map[string]any) (string, string){
+		cannot("http", "sources", "cannot set 'sources' "+httpErr, notNull),
+		cannot("http", "destinations", "cannot set 'destinations' "+httpErr, notNull),
+		cannot("grpc", "strip_path", "cannot set 'strip_path' "+grpcErr, isTrue),
+		cannot("grpc", "methods", "cannot set 'methods' "+grpcErr, notNull),
+		cannot("grpc", "sources", "cannot set 'sources' "+grpcErr, notNull),
+		cannot("grpc", "destinations", "cannot set 'destinations' "+grpcErr, notNull),
+		cannot("tcp", "methods", "cannot set 'methods' "+tcpErr, notNull),
+		cannot("tcp", "hosts", "cannot set 'hosts' "+tcpErr, notNull),
+		cannot("tcp", "paths", "cannot set 'paths' "+tcpErr, notNull),
+		cannot("tcp", "headers", "cannot set 'headers' "+tcpErr, notNull),
+		func(m map[string]any) (string, string) {
+			protos, _ := m["protocols"].([]any)
+			for _, p := range protos {
+				if p == "grpcs" || p == "https" || p == "tls" || p == "tls_passthrough" {
+					return "", ""
+				}
+			}
+			if hasItems(m["snis"]) {
+				return "snis", "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"
+			}
+			return "", ""
+		},
+	}
 }
 
 // upstreamHashChecks mirror Kong's conditional requirements on hash inputs.
