@@ -29,7 +29,9 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/store"
@@ -110,9 +112,22 @@ func New(opts Options) http.Handler {
 	return a
 }
 
-func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *api) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &latencyWriter{ResponseWriter: rw, start: time.Now()}
 	w.Header().Set("Server", "kong/"+a.opts.Version)
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	// Kong's admin CORS filter (api_helpers.lua): the request's Origin (or
+	// *), credentials allowed, and on a preflight the headers it asks for.
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = "*"
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Allow-Credentials", "true")
+	if r.Method == http.MethodOptions {
+		if h := r.Header.Get("Access-Control-Request-Headers"); h != "" {
+			w.Header().Set("Access-Control-Allow-Headers", h)
+		}
+	}
 	if a.opts.Token != "" && !a.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
 		return
@@ -133,6 +148,41 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
+// latencyWriter stamps X-Kong-Admin-Latency (milliseconds since the request
+// arrived) on the response head, as Kong's admin_header_filter does.
+type latencyWriter struct {
+	http.ResponseWriter
+	start       time.Time
+	wroteHeader bool
+}
+
+func (w *latencyWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		w.Header().Set("X-Kong-Admin-Latency", strconv.FormatInt(time.Since(w.start).Milliseconds(), 10))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *latencyWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *latencyWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *latencyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (a *api) authorized(r *http.Request) bool {
 	got := r.Header.Get("Kong-Admin-Token")
 	if got == "" {
@@ -149,9 +199,13 @@ type methods map[string]http.HandlerFunc
 // handle registers path with its methods; other methods get Kong's 405 JSON
 // and OPTIONS lists what is allowed.
 func (a *api) handle(path string, m methods) {
-	allowed := make([]string, 0, len(m)+1)
+	allowed := make([]string, 0, len(m)+2)
 	for k := range m {
 		allowed = append(allowed, k)
+	}
+	// Kong (lapis) answers HEAD wherever GET is served, and lists it.
+	if _, ok := m[http.MethodGet]; ok {
+		allowed = append(allowed, http.MethodHead)
 	}
 	allowed = append(allowed, http.MethodOptions)
 	sort.Strings(allowed)
@@ -170,6 +224,9 @@ func (a *api) handle(path string, m methods) {
 		w.Header().Set("Allow", allow)
 		if r.Method == http.MethodOptions {
 			w.Header().Set("Access-Control-Allow-Methods", allow)
+			if w.Header().Get("Access-Control-Allow-Headers") == "" {
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+			}
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}

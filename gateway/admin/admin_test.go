@@ -413,7 +413,7 @@ func TestErrorsLeaveStoreUnchanged(t *testing.T) {
 		{"wrong type", "PATCH", "/services/s", ctJSON, `{"port":"80"}`, 400, 2, "schema violation (port: expected an integer)"},
 		{"out of range", "PATCH", "/services/s", ctJSON, `{"port":65536}`, 400, 2, "schema violation (port: value should be between 0 and 65535)"},
 		{"bad path", "POST", "/services/s/routes", ctJSON, `{"paths":["x"]}`, 400, 2, "schema violation (paths.1: should start with: / (fixed path) or ~/ (regex path))"},
-		{"route without matcher", "POST", "/routes", ctJSON, `{"name":"r"}`, 400, 2, "schema violation (must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http')"},
+		{"route without matcher", "POST", "/routes", ctJSON, `{"name":"r"}`, 400, 2, "schema violation (must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https')"},
 		{"upstream with port", "POST", "/upstreams", ctJSON, `{"name":"v:80"}`, 400, 2, "schema violation (name: Invalid name ('v:80'); no port allowed)"},
 		{"bad weight", "POST", "/upstreams/u/targets", ctJSON, `{"target":"b","weight":70000}`, 400, 2, "schema violation (weight: value should be between 0 and 65535)"},
 		{"bad status", "PATCH", "/upstreams/u", ctJSON, `{"healthchecks":{"active":{"healthy":{"http_statuses":[1000]}}}}`, 400, 2, `schema violation (healthchecks.active: {healthy={http_statuses={"value should be between 100 and 999"}}})`},
