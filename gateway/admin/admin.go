@@ -289,12 +289,22 @@ func (a *api) routes() {
 	targets := &collection{table: config.TableTargets, parent: &parentRef{upstreams, "upstream", "upstream"}}
 	a.entity("/upstreams/{upstream}/targets", "{target}", targets)
 
-	// The service a route points at, as an item of its own.
+	// The service a route points at, as an item of its own. Kong generates
+	// no DELETE for a foreign-entity endpoint: it is 405, never a delete of
+	// the service (and, here, of its sibling routes).
 	a.handle("/routes/{route}/service", methods{
-		"GET":    a.routeService(a.getItem),
-		"PATCH":  a.routeService(a.patchItem),
-		"PUT":    a.routeService(a.putItem),
-		"DELETE": a.routeService(a.deleteItem),
+		"GET":   a.routeService(a.getItem),
+		"PATCH": a.routeService(a.patchItem),
+		"PUT":   a.routeService(a.putItem),
+		"DELETE": a.routeService(func(w http.ResponseWriter, r *http.Request, _ *collection, find finder, _ string) {
+			// Kong's delete_entity_endpoint for a foreign-entity endpoint: 404
+			// when the route or its service is missing, else 405.
+			if _, _, err := find(a.store.Current()); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed"})
+		}),
 	})
 
 	a.handle("/upstreams/{upstream}/targets/all", methods{"GET": func(w http.ResponseWriter, r *http.Request) { a.list(w, r, targets) }})
