@@ -106,12 +106,14 @@ func validHeaderName(k string) bool {
 
 // upstreamHead is everything the request line and the gateway-set headers need.
 type upstreamHead struct {
-	method   string
-	path     string // escaped
-	query    string
-	host     string // Host header value
-	hostPort int    // appended to host as ":port" when non-zero
-	header   http.Header
+	method string
+	path   string // escaped
+	query  string
+	// forceQuery: the client sent "?" with an empty query, which Kong passes on
+	forceQuery bool
+	host       string // Host header value
+	hostPort   int    // appended to host as ":port" when non-zero
+	header     http.Header
 	// forwarding headers
 	xff        string // existing X-Forwarded-For value(s), joined, or ""
 	clientIP   string
@@ -135,8 +137,8 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(h.path)
-	if h.query != "" {
-		bw.WriteByte('?')
+	if h.query != "" || h.forceQuery {
+		bw.WriteByte('?') // a client's bare "?" goes on too, as nginx's $request_uri keeps it
 		bw.WriteString(h.query)
 	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")

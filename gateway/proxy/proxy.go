@@ -579,6 +579,7 @@ func (p *Proxy) serve(rs *reqState) {
 	h.method = r.Method
 	h.path = escapePath(upstreamPath(svc.path, cr.stripPath, path, prefix))
 	h.query = r.URL.RawQuery
+	h.forceQuery = r.URL.ForceQuery
 	h.header = r.Header
 	h.xff = joinXFF(r.Header)
 	h.clientIP = rs.pctx.ClientIP

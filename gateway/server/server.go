@@ -144,11 +144,11 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Logger: log.With("component", "admin"),
 	})
 
-	if err := g.listen(proxyListens, g.proxy, s.SSLCert, s.SSLCertKey, g.proxy.ConnState, &g.proxyAddrs); err != nil {
+	if err := g.listen(proxyListens, g.proxy, s.SSLCert, s.SSLCertKey, g.proxy.ConnState, &g.proxyAddrs, newKongErrors(KongVersion, hdrs.headers)); err != nil {
 		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("proxy-listen: %w", err)
 	}
-	if err := g.listen(adminListens, adminHandler, s.AdminSSLCert, s.AdminSSLCertKey, nil, &g.adminAddrs); err != nil {
+	if err := g.listen(adminListens, adminHandler, s.AdminSSLCert, s.AdminSSLCertKey, nil, &g.adminAddrs, nil); err != nil {
 		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("admin-listen: %w", err)
 	}
@@ -233,7 +233,7 @@ func newUUID() string {
 }
 
 func (g *Gateway) listen(listens []Listen, h http.Handler, certFile, keyFile string,
-	connState func(net.Conn, http.ConnState), bound *[]Bound) error {
+	connState func(net.Conn, http.ConnState), bound *[]Bound, kerr *kongErrors) error {
 	var cert *tls.Certificate
 	for _, l := range listens {
 		ln, err := net.Listen("tcp", l.Addr)
@@ -266,6 +266,9 @@ func (g *Gateway) listen(listens []Listen, h http.Handler, certFile, keyFile str
 		}
 		g.servers = append(g.servers, srv)
 		*bound = append(*bound, Bound{Addr: ln.Addr().String(), SSL: l.SSL})
+		if kerr != nil && !l.SSL {
+			ln = kongErrListener{Listener: ln, k: kerr} // Kong's words for net/http's own refusals
+		}
 		go func() {
 			var err error
 			if l.SSL {
