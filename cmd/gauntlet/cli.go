@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/check"
 	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/lint"
 )
 
-// subcommand is one `gauntlet NAME ...`; check and run join this table when
-// they exist.
+// subcommand is one `gauntlet NAME ...`; run joins this table when it
+// exists.
 type subcommand struct {
 	name, synopsis, summary string
 	run                     func(args []string, stdout, stderr io.Writer) int
@@ -16,6 +17,7 @@ type subcommand struct {
 
 var subcommands = []subcommand{
 	{"lint", lint.Usage, "static rules for well-known mistakes in a kong.yml and the node's settings", lint.Command},
+	{"check", check.Usage, "lint, then a fault battery against the configuration itself, bounds from its own settings", check.Command},
 }
 
 func usage(w io.Writer) {

@@ -11,10 +11,12 @@ func TestHelpListsOnlyWhatExists(t *testing.T) {
 	if code := run([]string{"--help"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(out.String(), "gauntlet lint kong.yml") {
-		t.Errorf("help lacks lint: %s", out.String())
+	for _, present := range []string{"gauntlet lint kong.yml", "gauntlet check kong.yml"} {
+		if !strings.Contains(out.String(), present) {
+			t.Errorf("help lacks %q: %s", present, out.String())
+		}
 	}
-	for _, absent := range []string{"gauntlet check", "gauntlet run"} {
+	for _, absent := range []string{"gauntlet run"} {
 		if strings.Contains(out.String(), absent) {
 			t.Errorf("help names %q, which does not exist yet", absent)
 		}
@@ -37,5 +39,30 @@ func TestLintDispatch(t *testing.T) {
 	code := run([]string{"lint", "../../examples/seed-tutorial/kong.yml", "--env-file", "../../examples/seed-tutorial/kong.env"}, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "config-in-memory") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// Bad input to check is one line on stderr and exit 2, before any container
+// starts.
+func TestCheckBadInput(t *testing.T) {
+	for name, args := range map[string][]string{
+		"no file":      {"check"},
+		"missing file": {"check", "does-not-exist.yml"},
+		"two files":    {"check", "a.yml", "b.yml"},
+		"unknown flag": {"check", "../../examples/seed-tutorial/kong.yml", "--bogus"},
+		"not a map":    {"check", "testdata/list.yml"},
+		"bad env file": {"check", "../../examples/seed-tutorial/kong.yml", "--env-file", "testdata/list.yml"},
+		"directory":    {"check", "../../examples"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(args, &out, &errb)
+			if code != 2 || strings.Count(errb.String(), "\n") != 1 || !strings.HasPrefix(errb.String(), "gauntlet check: ") {
+				t.Errorf("exit %d, stderr %q", code, errb.String())
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out.String())
+			}
+		})
 	}
 }

@@ -392,3 +392,13 @@ var (
 	_ config.PluginEntityValidator = pluginSchemas{}
 	_ config.PluginScopes          = pluginSchemas{}
 )
+
+// ParseFor is Parse for the node these settings describe: custom plugins its
+// plugins setting names are left out as well (gauntlet check loads what
+// remains).
+func ParseFor(file string, data []byte, s *Settings) (*Parsed, error) {
+	if s == nil {
+		s = NewSettings()
+	}
+	return parse(file, data, customPlugins(s))
+}

@@ -1,0 +1,29 @@
+package harness
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/chaos"
+	"github.com/gauntlet-dev/gauntlet/reports"
+	"github.com/gauntlet-dev/gauntlet/scenarios/stack"
+)
+
+// Adopt is Begin for a stack the caller started itself (gauntlet check brings
+// up the user's own topology with stack.Docker.StartUser): the same checks,
+// attacks, record and teardown. outDir "" means OutDir().
+func Adopt(st *stack.Stack, log *slog.Logger, name string, labels []string, outDir string) *Scenario {
+	if outDir == "" {
+		outDir = OutDir()
+	}
+	s := &Scenario{
+		Name: name, Labels: labels, Log: log.With("scenario", name), Stack: st,
+		steps:  map[chaos.Fault]chaos.Step{},
+		outDir: outDir,
+		rec: reports.Record{
+			Schema: reports.SchemaVersion, Scenario: name, Labels: labels,
+			Stack: st.Kind, Start: time.Now(), Gateway: st.Gateway.Image,
+		},
+	}
+	return s
+}

@@ -1,0 +1,391 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	mobynet "github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/gauntlet-dev/gauntlet/reports"
+)
+
+// HostPort is one address a user's configuration sends traffic to, exactly as
+// the file writes it (a target "mockbin1:8080", a service host and port, a
+// rate-limiting plugin's redis.host and redis.port).
+type HostPort struct {
+	Host string
+	Port int
+}
+
+func (h HostPort) String() string { return net.JoinHostPort(h.Host, strconv.Itoa(h.Port)) }
+
+// UserOptions shape a stack around a user's own configuration (gauntlet
+// check): nothing in the user's file is rewritten; instead the stack's
+// containers take over the names the file uses, as network aliases.
+type UserOptions struct {
+	// Name labels the stack's objects.
+	Name string
+	// Upstreams are the addresses the file's targets and service hosts name.
+	// Each gets its own mockbin process listening on that port, reachable
+	// under that host name.
+	Upstreams []HostPort
+	// Redis are the Redis servers the file's rate-limiting plugins name.
+	Redis []HostPort
+	// GatewayArgs are the gateway's flags after the harness's own
+	// --proxy-listen/--admin-listen (so the harness can reach it), e.g.
+	// --database off --declarative-config /etc/kong/kong.yml.
+	GatewayArgs []string
+	// GatewayFiles are put into the gateway's container before it starts,
+	// path → content (the user's kong.yml at its declarative_config path).
+	GatewayFiles map[string][]byte
+}
+
+// UserStack is a Stack whose mockbins are named by the address they stand in
+// for ("mockbin1:8080"), plus the Redis servers by address.
+type UserStack struct {
+	*Stack
+	// RedisAt maps "host:port" from the file to the server standing in for it.
+	RedisAt map[string]*Redis
+}
+
+// holderPort is where the placeholder process of a host listens: a port the
+// user's file does not use for that host (see StartUser).
+func holderPort(used map[int]bool) int {
+	for p := 39999; p > 1024; p-- {
+		if !used[p] {
+			return p
+		}
+	}
+	return 1
+}
+
+// StartUser brings up the stack for a user's configuration.
+//
+// A killed target must look like a dead machine, not a vanished name: a host
+// that stops resolving is answered 503 with no retry (Kong does the same for
+// a service host that does not resolve), while a dead machine refuses or
+// swallows connections and is retried. So every host of the file is a
+// placeholder container that owns the network alias (and the published
+// ports) and lives through the battery; each host:port is a mockbin process
+// in the placeholder's network namespace, which chaos kills, pauses and
+// starts. Several ports on one host are several mockbins in one namespace.
+func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, err error) {
+	if o.Name == "" {
+		o.Name = "check"
+	}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(d.labels))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: network: %w", o.Name, err)
+	}
+	var nodes []*userNode
+	st := &Stack{Kind: reports.StackContainers}
+	us := &UserStack{Stack: st, RedisAt: map[string]*Redis{}}
+	st.closeFn = func(ctx context.Context) ([]reports.Log, error) {
+		ctx = context.WithoutCancel(ctx)
+		var logs []reports.Log
+		var errs []error
+		// Dependants first: a placeholder's namespace holds its mockbins.
+		for i := len(nodes) - 1; i >= 0; i-- {
+			n := nodes[i]
+			if !n.holder {
+				logs = append(logs, reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))})
+			}
+			if err := n.c.Terminate(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
+			}
+		}
+		if err := nw.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("remove network: %w", err))
+		}
+		return logs, errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = st.Close(ctx)
+		}
+	}()
+
+	for _, r := range o.Redis {
+		if d.redisErr != nil {
+			return nil, fmt.Errorf("stack %s: redis: %w", o.Name, d.redisErr)
+		}
+		port := strconv.Itoa(r.Port)
+		n, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+			name: "redis-" + r.String(), image: d.redisImage, aliases: []string{r.Host},
+			// The image listens on 6379; a later --port wins in redis-server.
+			cmd:   []string{"--port", port},
+			ports: []string{port},
+			ready: func(ctx context.Context, addr string) error { return RedisPing(ctx, addr) },
+			probe: port,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+		}
+		nodes = append(nodes, n)
+		us.RedisAt[r.String()] = &Redis{Node: n, Host: r.Host, Port: r.Port, Addr: "127.0.0.1:" + ports[port]}
+		if st.Redis == nil {
+			st.Redis = us.RedisAt[r.String()]
+		}
+	}
+
+	byHost := map[string][]int{}
+	for _, u := range o.Upstreams {
+		if !containsInt(byHost[u.Host], u.Port) {
+			byHost[u.Host] = append(byHost[u.Host], u.Port)
+		}
+	}
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, host := range hosts {
+		ports := byHost[host]
+		sort.Ints(ports)
+		used := map[int]bool{}
+		var exposed []string
+		for _, p := range ports {
+			used[p] = true
+			exposed = append(exposed, strconv.Itoa(p))
+		}
+		hp := strconv.Itoa(holderPort(used))
+		holder, published, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+			name: "host-" + host, image: d.images["mockbin"], aliases: []string{host}, holder: true,
+			cmd:   []string{"--listen", ":" + hp, "--name", host + " (placeholder)"},
+			ports: append([]string{hp}, exposed...),
+			ready: httpReadyAt("/__mockbin/health"),
+			probe: hp,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+		}
+		nodes = append(nodes, holder)
+		for _, p := range ports {
+			addr := HostPort{host, p}.String()
+			port := strconv.Itoa(p)
+			url := "http://127.0.0.1:" + published[port]
+			n, _, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+				name: "mockbin-" + addr, image: d.images["mockbin"], netns: holder.c.GetContainerID(),
+				cmd:      []string{"--listen", ":" + port, "--name", addr},
+				readyURL: url,
+				ready:    httpReadyAt("/__mockbin/health"),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+			}
+			n.name = addr
+			nodes = append(nodes, n)
+			st.Mockbins = append(st.Mockbins, &Mockbin{Name: addr, Node: n, Target: addr, Direct: addr, URL: url})
+		}
+	}
+
+	var files []testcontainers.ContainerFile
+	for path, data := range o.GatewayFiles {
+		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(string(data)), ContainerFilePath: path, FileMode: 0o644})
+	}
+	gw, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+		name: "gateway", image: d.images["gateway"], aliases: []string{"gateway"},
+		cmd:   append([]string{"--proxy-listen", "0.0.0.0:8000", "--admin-listen", "0.0.0.0:8001"}, o.GatewayArgs...),
+		ports: []string{"8000", "8001"},
+		ready: httpReadyAt("/status"),
+		probe: "8001",
+		files: files,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+	}
+	gw.name = "gateway"
+	nodes = append(nodes, gw)
+	st.Gateway = &Gateway{
+		Node:     gw,
+		ProxyURL: "http://127.0.0.1:" + ports["8000"],
+		AdminURL: "http://127.0.0.1:" + ports["8001"],
+		Image:    d.images["gateway"],
+	}
+	st.Gateway.Admin = NewAdmin(st.Gateway.AdminURL)
+	d.log.Info("user stack up", "name", o.Name, "proxy", st.Gateway.ProxyURL, "admin", st.Gateway.AdminURL,
+		"upstreams", len(st.Mockbins), "redis", len(us.RedisAt))
+	return us, nil
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// userSpec is one container of a user stack.
+type userSpec struct {
+	name    string
+	image   string
+	cmd     []string
+	aliases []string
+	ports   []string // container ports published on 127.0.0.1
+	// netns, when set, runs the container in that container's network
+	// namespace (no network, aliases or ports of its own).
+	netns string
+	// holder marks a placeholder: its log is not worth keeping.
+	holder bool
+	files  []testcontainers.ContainerFile
+	// ready checks readiness at addr (127.0.0.1:published probe port), or at
+	// readyURL's host when the container publishes nothing itself.
+	ready    func(ctx context.Context, addr string) error
+	probe    string
+	readyURL string
+}
+
+func httpReadyAt(path string) func(ctx context.Context, addr string) error {
+	return func(ctx context.Context, addr string) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return nil
+	}
+}
+
+// userNode is a container of a user stack as a chaos target. Unlike
+// containerNode its Start waits for its own readiness check, because a
+// mockbin in a placeholder's namespace has no published port of its own for
+// testcontainers' wait strategies.
+type userNode struct {
+	containerNode
+	holder bool
+	addr   string // 127.0.0.1:port the readiness check dials
+	ready  func(ctx context.Context, addr string) error
+}
+
+func (n *userNode) Start(ctx context.Context) error {
+	if err := n.c.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	return n.waitReady(ctx)
+}
+
+func (n *userNode) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		err := n.ready(ctx, n.addr)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %v: %w", n.name, readyTimeout, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (d *Docker) startUserContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec userSpec) (*userNode, map[string]string, error) {
+	for attempt := 1; ; attempt++ {
+		n, ports, err := d.startUserContainerOnce(ctx, stackName, nw, spec)
+		if err == nil || attempt == 3 || !portClash(err) {
+			return n, ports, err
+		}
+		d.log.Warn("host port taken, retrying with new ports", "component", spec.name, "err", err)
+	}
+}
+
+func (d *Docker) startUserContainerOnce(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec userSpec) (*userNode, map[string]string, error) {
+	bindings := mobynet.PortMap{}
+	hostPorts := map[string]string{}
+	var exposed []string
+	for _, p := range spec.ports {
+		hp, err := freePort()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: free port: %w", spec.name, err)
+		}
+		port := mobynet.MustParsePort(p + "/tcp")
+		bindings[port] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: hp}}
+		hostPorts[p] = hp
+		exposed = append(exposed, p+"/tcp")
+	}
+	name := fmt.Sprintf("gauntlet-%s-%d-%s-%s", d.run, d.seq.Add(1), stackName, containerName(spec.name))
+	req := testcontainers.ContainerRequest{
+		Image:        spec.image,
+		Name:         name,
+		Cmd:          spec.cmd,
+		ExposedPorts: exposed,
+		Labels:       d.labels,
+		Files:        spec.files,
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.PortBindings = bindings
+			if spec.netns != "" {
+				hc.NetworkMode = container.NetworkMode("container:" + spec.netns)
+			}
+		},
+	}
+	if spec.netns == "" {
+		req.Networks = []string{nw.Name}
+		req.NetworkAliases = map[string][]string{nw.Name: spec.aliases}
+	}
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	dc, _ := c.(*testcontainers.DockerContainer)
+	if err != nil {
+		if dc != nil {
+			logs := containerLog(ctx, dc)
+			_ = dc.Terminate(context.WithoutCancel(ctx))
+			return nil, nil, fmt.Errorf("start %s: %w\n%s", spec.name, err, logTail(logs, 2048))
+		}
+		return nil, nil, fmt.Errorf("start %s: %w", spec.name, err)
+	}
+	n := &userNode{
+		containerNode: containerNode{name: spec.name, c: dc, cli: d.cli, netID: nw.ID, aliases: spec.aliases},
+		holder:        spec.holder,
+		ready:         spec.ready,
+	}
+	switch {
+	case spec.readyURL != "":
+		n.addr = strings.TrimPrefix(spec.readyURL, "http://")
+	case spec.probe != "":
+		n.addr = "127.0.0.1:" + hostPorts[spec.probe]
+	}
+	if n.ready != nil {
+		if err := n.waitReady(ctx); err != nil {
+			logs := containerLog(ctx, dc)
+			_ = dc.Terminate(context.WithoutCancel(ctx))
+			return nil, nil, fmt.Errorf("start %s: %w\n%s", spec.name, err, logTail(logs, 2048))
+		}
+	}
+	return n, hostPorts, nil
+}
+
+// containerName keeps the characters Docker allows in a container name.
+func containerName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
