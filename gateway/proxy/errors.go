@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"strconv"
@@ -96,14 +97,24 @@ func mediaBodyType(mt string) bodyType {
 // that, error_default_type, whose default is text/plain. (Kong's
 // kong.response.error, used for "no Route matched", plugin exits and the
 // balancer's 503, falls back to JSON instead: responseType alone.)
-func handlerType(h http.Header) bodyType {
+func handlerType(h http.Header, def bodyType) bodyType {
 	if vv, ok := h["Accept"]; ok && len(vv) > 0 {
 		return responseType(vv[0])
 	}
 	if vv, ok := h["Content-Type"]; ok && len(vv) > 0 {
 		return responseType(vv[0])
 	}
-	return typeText
+	return def
+}
+
+// ParseErrorDefaultType checks Kong's error_default_type: text/plain (the
+// default), application/json, application/xml or text/html.
+func ParseErrorDefaultType(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "text/plain", "application/json", "application/xml", "text/html":
+		return nil
+	}
+	return fmt.Errorf("error_default_type: must be one of: text/plain, application/json, application/xml, text/html (got %q)", v)
 }
 
 // handlerMessage is error_handlers.lua's body for status.
@@ -224,7 +235,7 @@ func (p *Proxy) writeHandlerError(rs *reqState, status int, msg string, extra ht
 	if msg == "" {
 		msg = handlerMessage(status)
 	}
-	p.writeResponse(rs, status, msg, handlerType(rs.r.Header), extra)
+	p.writeResponse(rs, status, msg, handlerType(rs.r.Header, p.errDefault), extra)
 }
 
 // writeGenerated writes a response the gateway makes itself as

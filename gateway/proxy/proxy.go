@@ -112,6 +112,10 @@ type Options struct {
 	// NoUpstreamRequestID is Kong's headers_upstream=off: X-Kong-Request-Id is
 	// not sent upstream (a client's own passes unchanged).
 	NoUpstreamRequestID bool
+	// ErrorDefaultType is Kong's error_default_type: the format of the error
+	// handler's bodies when the request has neither Accept nor Content-Type
+	// ("" means text/plain; see ParseErrorDefaultType).
+	ErrorDefaultType string
 	// AllowDebugHeader is Kong's allow_debug_header: a request with a
 	// Kong-Debug header gets Kong-Route-Id, Kong-Route-Name, Kong-Service-Id
 	// and Kong-Service-Name on its response once a route matched.
@@ -140,7 +144,8 @@ type Proxy struct {
 	viaIn10      string
 	viaIn2       string
 	serverHeader []string
-	hdr          Headers // the gateway's own response headers (Kong's `headers`)
+	hdr          Headers  // the gateway's own response headers (Kong's `headers`)
+	errDefault   bodyType // error_default_type
 
 	stats struct {
 		totalRequests atomic.Int64
@@ -238,6 +243,10 @@ func New(opts Options) *Proxy {
 	}
 	if opts.Headers != nil {
 		p.hdr = *opts.Headers
+	}
+	p.errDefault = typeText
+	if opts.ErrorDefaultType != "" {
+		p.errDefault = mediaBodyType(strings.ToLower(strings.TrimSpace(opts.ErrorDefaultType)))
 	}
 	if p.metrics = newMetrics(opts.Metrics); p.metrics != nil {
 		p.noSvc = p.metrics.forService(noServiceLabel)
@@ -635,6 +644,7 @@ func (p *Proxy) serve(rs *reqState) {
 }
 
 var connClose = []string{"close"} // read only: shared by every response that closes
+var teChunked = []string{"chunked"} // read only: shared
 
 // mayHideFraming reports an HTTP/1.x request after which the connection must
 // close, because net/http may have framed its body differently from a front
@@ -1146,6 +1156,12 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	}
 	if hd.UpstreamStatus {
 		dst["X-Kong-Upstream-Status"] = []string{strconv.Itoa(u.status)}
+	}
+	if u.chunked && !u.noBody && rs.r.ProtoMajor == 1 && rs.r.ProtoMinor == 1 {
+		// nginx keeps a chunked upstream response chunked (it streams it);
+		// without this net/http would give a small body that arrived whole a
+		// Content-Length (03-upstream_headers_spec.lua:163).
+		dst["Transfer-Encoding"] = teChunked
 	}
 	rs.wroteHeader = true
 	rs.status = u.status

@@ -114,6 +114,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Headers:             &hdrs.headers,
 		NoUpstreamRequestID: !hdrs.upstreamRequestID,
 		AllowDebugHeader:    hdrs.debug,
+		ErrorDefaultType:    s.ErrorDefaultType,
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.

@@ -48,6 +48,9 @@ type Settings struct {
 	// off): a Kong-Debug request header gets the matched route's and
 	// service's ids and names on the response.
 	AllowDebugHeader string
+	// ErrorDefaultType is Kong's error_default_type: the format of error
+	// pages for a request with neither Accept nor Content-Type (text/plain).
+	ErrorDefaultType string
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -91,6 +94,7 @@ func (s *Settings) table() []setting {
 		{"log-level", "debug, info, notice, warn, error", []string{"GATEWAY_LOG_LEVEL", "KONG_LOG_LEVEL"}, "info", &s.LogLevel},
 		{"headers", "the gateway's own response headers, Kong syntax (server_tokens, latency_tokens, header names, off)", []string{"GATEWAY_HEADERS", "KONG_HEADERS"}, "server_tokens, latency_tokens, x-kong-request-id", &s.Headers},
 		{"headers-upstream", "headers sent upstream: x-kong-request-id or off", []string{"GATEWAY_HEADERS_UPSTREAM", "KONG_HEADERS_UPSTREAM"}, "x-kong-request-id", &s.HeadersUpstream},
+		{"error-default-type", "format of Kong's error pages when the request has no Accept: text/plain, application/json, application/xml, text/html", []string{"GATEWAY_ERROR_DEFAULT_TYPE", "KONG_ERROR_DEFAULT_TYPE"}, "text/plain", &s.ErrorDefaultType},
 		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
 	}
 }
@@ -183,6 +187,9 @@ func (s Settings) proxyHeaders() (h proxyHeaderSettings, err error) {
 		if h.upstreamRequestID, err = proxy.ParseHeadersUpstream(s.HeadersUpstream); err != nil {
 			return h, err
 		}
+	}
+	if err := proxy.ParseErrorDefaultType(s.ErrorDefaultType); err != nil {
+		return h, err
 	}
 	switch strings.ToLower(strings.TrimSpace(s.AllowDebugHeader)) {
 	case "", "off", "false", "0":
