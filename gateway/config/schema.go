@@ -63,6 +63,70 @@ type Schema struct {
 	EntityChecks []func(m map[string]any) string
 	// FieldChecks see the whole entity too but report under a field name.
 	FieldChecks []func(m map[string]any) (field, msg string)
+	// Checks are Kong's conditional and distinct entity checks: they run
+	// even when fields are invalid, before the other checks.
+	Checks []Check
+}
+
+// Check is one of Kong's entity checks that run with invalid fields.
+type Check struct {
+	Conditional *Conditional
+	Distinct    []string // "values of these fields must be distinct: 'a', 'b'"
+}
+
+// Conditional is Kong's conditional entity check: when IfField equals
+// IfValue, ThenField must be present (Required) or one of OneOf. A failure
+// sets the field's error and adds "failed conditional validation given value
+// of field 'IfField'" under @entity.
+type Conditional struct {
+	IfField, IfValue, ThenField string
+	Required                    bool
+	OneOf                       []any
+}
+
+// runChecks applies s.Checks to m, adding to errs; it returns the @entity
+// messages.
+func (s *Schema) runChecks(m map[string]any, errs map[string]any) []any {
+	var ent []any
+	for _, c := range s.Checks {
+		if cd := c.Conditional; cd != nil {
+			if v, ok := m[cd.IfField].(string); !ok || v != cd.IfValue {
+				continue
+			}
+			then := m[cd.ThenField]
+			switch {
+			case cd.Required && then == nil:
+				errs[cd.ThenField] = "required field missing"
+			case len(cd.OneOf) > 0 && !slices.ContainsFunc(cd.OneOf, func(x any) bool { return equalJSON(x, then) }):
+				parts := make([]string, len(cd.OneOf))
+				for i, o := range cd.OneOf {
+					parts[i] = fmt.Sprint(o)
+				}
+				errs[cd.ThenField] = "expected one of: " + strings.Join(parts, ", ")
+			default:
+				continue
+			}
+			ent = append(ent, "failed conditional validation given value of field '"+cd.IfField+"'")
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range c.Distinct {
+			v, ok := m[f].(string)
+			if !ok || v == "" {
+				continue
+			}
+			if seen[v] {
+				q := make([]string, len(c.Distinct))
+				for i, n := range c.Distinct {
+					q[i] = "'" + n + "'"
+				}
+				ent = append(ent, "values of these fields must be distinct: "+strings.Join(q, ", "))
+				break
+			}
+			seen[v] = true
+		}
+	}
+	return ent
 }
 
 // Field returns the named top-level field or nil.
@@ -91,7 +155,11 @@ func (s *Schema) Normalize(input, base map[string]any) (map[string]any, map[stri
 	}
 	errs := map[string]any{}
 	normalizeRecord(s.Fields, out, errs)
-	if len(errs) == 0 {
+	var checked []any
+	if len(s.Checks) > 0 {
+		checked = s.runChecks(out, errs)
+	}
+	if len(errs) == 0 && len(checked) == 0 {
 		for _, fc := range s.FieldChecks {
 			if f, msg := fc(out); msg != "" {
 				if _, dup := errs[f]; !dup {
@@ -99,6 +167,9 @@ func (s *Schema) Normalize(input, base map[string]any) (map[string]any, map[stri
 				}
 			}
 		}
+	}
+	if len(checked) > 0 {
+		errs["@entity"] = checked
 	}
 	if len(errs) == 0 {
 		var ent []any

@@ -100,7 +100,8 @@ func TestSchemaErrors(t *testing.T) {
 		{"bad foreign id", TableRoutes, `{"paths":["/"],"service":{"id":"nope"}}`,
 			"schema violation (service.id: expected a valid UUID)", `{"service":{"id":"expected a valid UUID"}}`},
 		{"hash on header needs header", TableUpstreams, `{"name":"u","hash_on":"header"}`,
-			"schema violation (hash_on_header: required field missing)", `{"hash_on_header":"required field missing"}`},
+			"2 schema violations (failed conditional validation given value of field 'hash_on'; hash_on_header: required field missing)",
+			`{"@entity":["failed conditional validation given value of field 'hash_on'"],"hash_on_header":"required field missing"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

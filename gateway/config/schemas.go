@@ -389,9 +389,9 @@ var Schemas = map[string]*Schema{
 			{Name: "algorithm", Type: TString, Default: "round-robin", OneOf: strs("consistent-hashing", "least-connections", "round-robin", "latency")},
 			{Name: "hash_on", Type: TString, Default: "none", OneOf: hashOn},
 			{Name: "hash_fallback", Type: TString, Default: "none", OneOf: hashOn},
-			{Name: "hash_on_header", Type: TString},
-			{Name: "hash_fallback_header", Type: TString},
-			{Name: "hash_on_cookie", Type: TString},
+			{Name: "hash_on_header", Type: TString, Check: checkHeaderName},
+			{Name: "hash_fallback_header", Type: TString, Check: checkHeaderName},
+			{Name: "hash_on_cookie", Type: TString, Check: checkCookieName},
 			{Name: "hash_on_cookie_path", Type: TString, Default: "/", Check: checkServicePath},
 			{Name: "hash_on_query_arg", Type: TString, LenMin: 1},
 			{Name: "hash_fallback_query_arg", Type: TString, LenMin: 1},
@@ -404,7 +404,7 @@ var Schemas = map[string]*Schema{
 			foreign("client_certificate", "certificates", false),
 			{Name: "use_srv_name", Type: TBoolean, Default: false},
 		},
-		FieldChecks: upstreamHashChecks(),
+		Checks: upstreamHashChecks(),
 	},
 	TableTargets: {
 		Name: TableTargets,
@@ -622,35 +622,56 @@ func routeFieldChecks() []func(map[string]any) (string, string) {
 	}
 }
 
-// upstreamHashChecks mirror Kong's conditional requirements on hash inputs.
-func upstreamHashChecks() []func(map[string]any) (string, string) {
-	need := func(on, value, field string) func(map[string]any) (string, string) {
-		return func(m map[string]any) (string, string) {
-			if m[on] == value && isBlank(m[field]) {
-				return field, "required field missing"
-			}
-			return "", ""
+// upstreamHashChecks are Kong's upstreams entity_checks
+// (kong/db/schema/entities/upstreams.lua), in its order.
+func upstreamHashChecks() []Check {
+	req := func(ifField, value, then string) Check {
+		return Check{Conditional: &Conditional{IfField: ifField, IfValue: value, ThenField: then, Required: true}}
+	}
+	oneOf := func(ifField, value, then string, allowed ...string) Check {
+		return Check{Conditional: &Conditional{IfField: ifField, IfValue: value, ThenField: then, OneOf: strs(allowed...)}}
+	}
+	return []Check{
+		req("hash_on", "header", "hash_on_header"),
+		req("hash_fallback", "header", "hash_fallback_header"),
+		req("hash_on", "cookie", "hash_on_cookie"),
+		req("hash_fallback", "cookie", "hash_on_cookie"),
+		oneOf("hash_on", "none", "hash_fallback", "none"),
+		oneOf("hash_on", "cookie", "hash_fallback", "none"),
+		oneOf("hash_on", "consumer", "hash_fallback", "none", "ip", "header", "cookie", "path", "query_arg", "uri_capture"),
+		oneOf("hash_on", "ip", "hash_fallback", "none", "consumer", "header", "cookie", "path", "query_arg", "uri_capture"),
+		oneOf("hash_on", "path", "hash_fallback", "none", "consumer", "header", "cookie", "query_arg", "ip", "uri_capture"),
+		{Distinct: []string{"hash_on_header", "hash_fallback_header"}},
+		req("hash_on", "query_arg", "hash_on_query_arg"),
+		req("hash_fallback", "query_arg", "hash_fallback_query_arg"),
+		{Distinct: []string{"hash_on_query_arg", "hash_fallback_query_arg"}},
+		req("hash_on", "uri_capture", "hash_on_uri_capture"),
+		req("hash_fallback", "uri_capture", "hash_fallback_uri_capture"),
+		{Distinct: []string{"hash_on_uri_capture", "hash_fallback_uri_capture"}},
+	}
+}
+
+// checkHeaderName is Kong's tools.http validate_header_name.
+func checkHeaderName(v any) string {
+	s := v.(string)
+	if s != "" && headerNameRe.MatchString(s) {
+		return ""
+	}
+	return fmt.Sprintf("bad header name '%s', allowed characters are A-Z, a-z, 0-9, '_', and '-'", s)
+}
+
+
+// checkCookieName is Kong's tools.http validate_cookie_name.
+func checkCookieName(v any) string {
+	s := v.(string)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 32 || c == 127 || strings.IndexByte(" \t()<>@,;:\\\"/?={}[]", c) >= 0 {
+			return `contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the characters ()<>@,;:\"/?={}[] are not allowed.`
 		}
 	}
-	return []func(map[string]any) (string, string){
-		need("hash_on", "header", "hash_on_header"),
-		need("hash_on", "cookie", "hash_on_cookie"),
-		need("hash_on", "query_arg", "hash_on_query_arg"),
-		need("hash_on", "uri_capture", "hash_on_uri_capture"),
-		need("hash_fallback", "header", "hash_fallback_header"),
-		need("hash_fallback", "query_arg", "hash_fallback_query_arg"),
-		need("hash_fallback", "uri_capture", "hash_fallback_uri_capture"),
-		func(m map[string]any) (string, string) {
-			if m["hash_on"] == "none" && m["hash_fallback"] != "none" {
-				return "hash_fallback", "expected one of: none"
-			}
-			if m["hash_on"] == "cookie" && m["hash_fallback"] != "none" {
-				return "hash_fallback", "expected one of: none"
-			}
-			if m["hash_on"] != "none" && m["hash_on"] == m["hash_fallback"] && m["hash_on"] != "header" && m["hash_on"] != "query_arg" && m["hash_on"] != "uri_capture" {
-				return "hash_fallback", "must be different from hash_on"
-			}
-			return "", ""
-		},
+	if s == "" {
+		return `contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the characters ()<>@,;:\"/?={}[] are not allowed.`
 	}
+	return ""
 }
