@@ -91,11 +91,36 @@ func (a *api) resolve(c *config.Config, r *http.Request, col *collection, key st
 		}
 		return t, parent, nil
 	}
+	if err := checkUniqueKey(col.table, key); err != nil {
+		return nil, nil, err
+	}
 	e := c.Find(col.table, key)
 	if e != nil && parent != nil && config.ForeignID(e, col.parent.field) != parent.EntityID() {
 		e = nil
 	}
 	return e, parent, nil
+}
+
+// checkUniqueKey validates an item URL's endpoint key as Kong's
+// select_by_<key> does before looking it up: an invalid value is 400, code 10
+// "invalid unique <key>", with the field's own message (PUT /upstreams/1.2.3.4:
+// "Invalid name ('1.2.3.4'); no ip addresses allowed").
+func checkUniqueKey(table, key string) error {
+	if config.IsUUID(key) {
+		return nil
+	}
+	ek := config.EndpointKey(table)
+	if ek == "" {
+		return nil
+	}
+	f := config.Schemas[table].Field(ek)
+	if f == nil || f.Check == nil {
+		return nil
+	}
+	if msg := f.Check(key); msg != "" {
+		return &config.Error{Code: 10, Name: "invalid unique " + ek, Message: msg, Status: http.StatusBadRequest}
+	}
+	return nil
 }
 
 func (a *api) writeOpts() config.WriteOptions {
@@ -163,7 +188,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 		}
 		start = n
 	}
-	match, terr := tagFilter(q.Get("tags"))
+	match, terr := tagFilter(q)
 	if terr != nil {
 		a.writeError(w, r, terr)
 		return
@@ -209,21 +234,37 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// tagFilter parses Kong's ?tags=: "a,b" needs all, "a/b" needs any.
-func tagFilter(s string) (func([]string) bool, error) {
-	if s == "" {
+// tagFilter parses Kong's ?tags= (endpoints.lua extract_options and
+// dao validate_options_value): "a,b" needs all, "a/b" needs any; a present
+// but empty filter is "cannot be null"; bytes outside printable ASCII
+// (except , and /) and UTF-8 lead/continuation bytes are "invalid filter
+// syntax"; at most 5 tags.
+func tagFilter(q url.Values) (func([]string) bool, error) {
+	if !q.Has("tags") {
 		return func([]string) bool { return true }, nil
 	}
-	if strings.Contains(s, ",") && strings.Contains(s, "/") {
-		return nil, &httpError{http.StatusBadRequest, "invalid option (tags: invalid filter syntax)"}
+	s := q.Get("tags")
+	if s == "" {
+		return nil, invalidOption("tags", "cannot be null")
 	}
-	if strings.Contains(s, "/") {
-		want := strings.Split(s, "/")
+	var want []string
+	any := false
+	switch {
+	case tagsMatch(s, ','):
+		want = strings.Split(strings.TrimSuffix(s, ","), ",")
+	case tagsMatch(s, '/'):
+		want, any = strings.Split(strings.TrimSuffix(s, "/"), "/"), true
+	default:
+		return nil, invalidOption("tags", "invalid filter syntax")
+	}
+	if len(want) > 5 {
+		return nil, invalidOption("tags", "cannot query more than 5 tags")
+	}
+	if any {
 		return func(tags []string) bool {
 			return slices.ContainsFunc(want, func(t string) bool { return slices.Contains(tags, t) })
 		}, nil
 	}
-	want := strings.Split(s, ",")
 	return func(tags []string) bool {
 		for _, t := range want {
 			if !slices.Contains(tags, t) {
@@ -232,6 +273,35 @@ func tagFilter(s string) (func([]string) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// tagsMatch is Kong's TAGS_AND_REGEX (sep ',') or TAGS_OR_REGEX (sep '/'),
+// matched on bytes as PCRE does without the u flag: non-empty runs of tag
+// bytes (printable ASCII except , and /, and 0x80-0xF4), each ended by sep
+// or the end of the string.
+func tagsMatch(s string, sep byte) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == sep:
+			if run == 0 {
+				return false
+			}
+			run = 0
+		case c >= 0x20 && c <= 0x7E && c != ',' && c != '/', c >= 0x80 && c <= 0xF4:
+			run++
+		default:
+			return false
+		}
+	}
+	return len(s) > 0 && (run > 0 || s[len(s)-1] == sep)
+}
+
+// invalidOption is Kong's code 11 (errors.lua invalid_options) for one option.
+func invalidOption(name, msg string) *config.Error {
+	return &config.Error{Code: 11, Name: "invalid options", Message: "invalid option (" + name + ": " + msg + ")",
+		Fields: map[string]any{name: msg}, Status: http.StatusBadRequest}
 }
 
 // commitFunc stores a write that was validated outside the store's lock. It
