@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/proxy"
@@ -140,3 +141,48 @@ func (c *kongErrConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// adminHeaders applies Kong's `headers` setting to the Admin API's own
+// headers (14-server_tokens_spec.lua:934-1030): Server with server_tokens or
+// Server, X-Kong-Admin-Latency with latency_tokens or its name; the Admin
+// API sets both, this removes what the setting leaves out.
+func adminHeaders(next http.Handler, h proxy.Headers) http.Handler {
+	if h.Server && h.AdminLatency {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&adminHeaderWriter{ResponseWriter: w, h: h}, r)
+	})
+}
+
+type adminHeaderWriter struct {
+	http.ResponseWriter
+	h     proxy.Headers
+	wrote bool
+}
+
+func (w *adminHeaderWriter) strip() {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if !w.h.Server {
+		w.Header().Del("Server")
+	}
+	if !w.h.AdminLatency {
+		w.Header().Del("X-Kong-Admin-Latency")
+	}
+}
+
+func (w *adminHeaderWriter) WriteHeader(code int) {
+	w.strip()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *adminHeaderWriter) Write(b []byte) (int, error) {
+	w.strip()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *adminHeaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

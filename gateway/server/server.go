@@ -141,6 +141,10 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 			"prefix":             s.DataDir,
 			"declarative_config": nilIfEmpty(s.DeclarativeConfig),
 			"role":               "traditional",
+			"headers":            headerList(s.Headers, "server_tokens, latency_tokens, x-kong-request-id"),
+			"headers_upstream":   headerList(s.HeadersUpstream, "x-kong-request-id"),
+			"error_default_type": defaultString(s.ErrorDefaultType, "text/plain"),
+			"allow_debug_header": hdrs.debug,
 		},
 		Logger: log.With("component", "admin"),
 	})
@@ -149,7 +153,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("proxy-listen: %w", err)
 	}
-	if err := g.listen(adminListens, adminHandler, s.AdminSSLCert, s.AdminSSLCertKey, nil, &g.adminAddrs, nil); err != nil {
+	if err := g.listen(adminListens, adminHeaders(adminHandler, hdrs.headers), s.AdminSSLCert, s.AdminSSLCertKey, nil, &g.adminAddrs, nil); err != nil {
 		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("admin-listen: %w", err)
 	}
@@ -382,4 +386,26 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// headerList is a comma-separated setting as Kong's /configuration shows it:
+// an array of its entries, def when unset.
+func headerList(v, def string) []string {
+	if strings.TrimSpace(v) == "" {
+		v = def
+	}
+	out := []string{}
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func defaultString(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return v
 }
