@@ -1,8 +1,13 @@
 package admin
 
 import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
@@ -64,10 +69,23 @@ func (a *api) handlePostConfig(w http.ResponseWriter, r *http.Request) {
 		data = in.files["config"]
 	case in.values["_format_version"] != nil:
 		doc = in.values
-	case in.raw != nil:
+	case len(in.raw) > 0:
 		data = in.raw
 	default:
-		a.writeError(w, r, config.DeclarativeError(map[string]any{"config": "required field missing"}))
+		// Kong's hydrate_config_from_request: nothing to load.
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "expected a declarative configuration"})
+		return
+	}
+	// Kong's check_hash=1 (query or body): the same configuration as the one
+	// loaded is answered 304 and not loaded again.
+	checkHash := r.URL.Query().Get("check_hash") == "1" || fmt.Sprint(in.values["check_hash"]) == "1"
+	if doc != nil {
+		delete(doc, "check_hash")
+		delete(doc, "flatten_errors")
+	}
+	hash := inputHash(data, doc)
+	if checkHash && a.opts.DBLess && hash == a.declarativeHash() {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	// A decoded document goes to the loader as it is: re-encoding it would
@@ -85,6 +103,7 @@ func (a *api) handlePostConfig(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	loadedHashes.Store(a, loadedHash{cfg: a.store.Current(), hash: hash})
 	a.log.Info("admin: configuration replaced", "services", len(cfg.Services), "routes", len(cfg.Routes),
 		"upstreams", len(cfg.Upstreams), "targets", len(cfg.Targets), "consumers", len(cfg.Consumers), "plugins", len(cfg.Plugins))
 	// Kong answers with the loaded entities keyed by table and id.
@@ -97,4 +116,25 @@ func (a *api) handlePostConfig(w http.ResponseWriter, r *http.Request) {
 		resp[t] = byID
 	}
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// loadedHash is the hash of the declarative input behind a configuration
+// POST /config loaded (Kong's declarative.get_current_hash), kept per Admin
+// API instance: cfg is the configuration it produced, so a later change
+// (none happen through the Admin API in DB-less mode) makes it stale.
+type loadedHash struct {
+	cfg  *config.Config
+	hash string
+}
+
+var loadedHashes sync.Map // *api → loadedHash
+
+// inputHash is the declarative input's md5: of its text, or of a decoded
+// document's JSON (keys sorted, so the same document hashes the same).
+func inputHash(data []byte, doc map[string]any) string {
+	if doc != nil {
+		data, _ = json.Marshal(doc)
+	}
+	sum := md5.Sum(data)
+	return hex.EncodeToString(sum[:])
 }

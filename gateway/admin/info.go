@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
@@ -62,6 +64,26 @@ func (a *api) handleRoot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) handleStatus(w http.ResponseWriter, r *http.Request) {
+	// Kong's unit and scale arguments (kong/api/routes/health.lua, checked
+	// with bytes_to_str before anything else).
+	q := r.URL.Query()
+	unit, scale := "m", 2
+	if v, ok := q["unit"]; ok && len(v) > 0 {
+		unit = v[0]
+	}
+	if v := q.Get("scale"); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			if n < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"message": "scale must be equal or greater than 0"})
+				return
+			}
+			scale = int(n)
+		}
+	}
+	if _, err := bytesToStr(0, unit, scale); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": err.Error()})
+		return
+	}
 	server := map[string]int64{}
 	for _, k := range []string{"total_requests", "connections_active", "connections_accepted", "connections_handled",
 		"connections_reading", "connections_writing", "connections_waiting"} {
@@ -74,22 +96,74 @@ func (a *api) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	gc, _ := bytesToStr(ms.HeapAlloc, unit, scale)
 	resp := map[string]any{
 		"server": server,
 		"memory": map[string]any{
 			"lua_shared_dicts": map[string]any{},
 			"workers_lua_vms": []any{map[string]any{
 				"pid":               os.Getpid(),
-				"http_allocated_gc": fmt.Sprintf("%.2f MiB", float64(ms.HeapAlloc)/(1<<20)),
+				"http_allocated_gc": gc,
 			}},
 		},
-		"database":           map[string]any{"reachable": true},
-		"configuration_hash": configHash(a.store.Current()),
+	}
+	// Kong reports the configuration's hash only where the configuration is
+	// declarative (DB-less), all zeros until one is loaded, and then has no
+	// database to report on; with a database it is the other way round.
+	if a.opts.DBLess {
+		resp["configuration_hash"] = a.declarativeHash()
+	} else {
+		resp["database"] = map[string]any{"reachable": true}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// configHash identifies the loaded configuration (Kong reports one in DB-less mode).
+// bytesToStr is Kong's kong.tools.string.bytes_to_str: a plain number for
+// unit "b" or "", else "%.<scale>f KiB|MiB|GiB".
+func bytesToStr(n uint64, unit string, scale int) (any, error) {
+	f := float64(n)
+	switch strings.ToLower(unit) {
+	case "", "b":
+		return n, nil
+	case "k":
+		return fmt.Sprintf("%.*f KiB", scale, f/(1<<10)), nil
+	case "m":
+		return fmt.Sprintf("%.*f MiB", scale, f/(1<<20)), nil
+	case "g":
+		return fmt.Sprintf("%.*f GiB", scale, f/(1<<30)), nil
+	}
+	return nil, fmt.Errorf("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
+}
+
+// emptyConfigHash is Kong's DECLARATIVE_EMPTY_CONFIG_HASH.
+const emptyConfigHash = "00000000000000000000000000000000"
+
+// declarativeHash is the DB-less configuration's hash: the one POST /config
+// recorded for the configuration now loaded, else a hash of the loaded
+// configuration, or all zeros while it is empty.
+func (a *api) declarativeHash() string {
+	c := a.store.Current()
+	if h, ok := loadedHashes.Load(a); ok {
+		if lh := h.(loadedHash); lh.cfg == c {
+			return lh.hash
+		}
+	}
+	if configEmpty(c) {
+		return emptyConfigHash
+	}
+	return configHash(c)
+}
+
+func configEmpty(c *config.Config) bool {
+	for _, t := range config.Tables {
+		if len(c.Rows(t)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// configHash identifies the loaded configuration.
 func configHash(c *config.Config) string {
 	b, _ := json.Marshal(c)
 	sum := md5.Sum(b)
@@ -146,7 +220,9 @@ func schemaJSON(s *config.Schema) map[string]any {
 	for _, f := range s.Fields {
 		fields = append(fields, map[string]any{f.Name: fieldJSON(f)})
 	}
-	out := map[string]any{"fields": fields}
+	// Kong's schema_to_jsonable keeps entity_checks, which every entity has
+	// (02-kong_routes_spec.lua:431 asserts a table for each).
+	out := map[string]any{"fields": fields, "entity_checks": []any{}}
 	switch s.Name {
 	case config.TableRoutes:
 		out["entity_checks"] = []any{map[string]any{"conditional_at_least_one_of": map[string]any{

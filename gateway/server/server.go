@@ -215,6 +215,9 @@ func isEmpty(c *config.Config) bool {
 
 // nodeID is stable across restarts with a persistent store, as Kong's kong.id is.
 func (g *Gateway) nodeID() (string, error) {
+	if id := g.settings.NodeID; id != "" {
+		return strings.ToLower(id), nil // checked by proxyHeaders
+	}
 	if g.settings.Database == "off" {
 		return newUUID(), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -51,6 +52,9 @@ type Settings struct {
 	// ErrorDefaultType is Kong's error_default_type: the format of error
 	// pages for a request with neither Accept nor Content-Type (text/plain).
 	ErrorDefaultType string
+	// NodeID is Kong's node_id: this node's UUID, instead of a generated
+	// one (kept in the data dir with the embedded store).
+	NodeID string
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -95,6 +99,7 @@ func (s *Settings) table() []setting {
 		{"headers", "the gateway's own response headers, Kong syntax (server_tokens, latency_tokens, header names, off)", []string{"GATEWAY_HEADERS", "KONG_HEADERS"}, "server_tokens, latency_tokens, x-kong-request-id", &s.Headers},
 		{"headers-upstream", "headers sent upstream: x-kong-request-id or off", []string{"GATEWAY_HEADERS_UPSTREAM", "KONG_HEADERS_UPSTREAM"}, "x-kong-request-id", &s.HeadersUpstream},
 		{"error-default-type", "format of Kong's error pages when the request has no Accept: text/plain, application/json, application/xml, text/html", []string{"GATEWAY_ERROR_DEFAULT_TYPE", "KONG_ERROR_DEFAULT_TYPE"}, "text/plain", &s.ErrorDefaultType},
+		{"node-id", "this node's UUID (generated and kept in the data dir when unset)", []string{"GATEWAY_NODE_ID", "KONG_NODE_ID"}, "", &s.NodeID},
 		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
 	}
 }
@@ -188,6 +193,9 @@ func (s Settings) proxyHeaders() (h proxyHeaderSettings, err error) {
 			return h, err
 		}
 	}
+	if s.NodeID != "" && !uuidRe.MatchString(strings.ToLower(s.NodeID)) {
+		return h, fmt.Errorf("node-id %q: want a UUID", s.NodeID)
+	}
 	if err := proxy.ParseErrorDefaultType(s.ErrorDefaultType); err != nil {
 		return h, err
 	}
@@ -200,6 +208,8 @@ func (s Settings) proxyHeaders() (h proxyHeaderSettings, err error) {
 	}
 	return h, nil
 }
+
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 type proxyHeaderSettings struct {
 	headers           proxy.Headers
