@@ -128,6 +128,15 @@ func (a *api) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Access-Control-Allow-Headers", h)
 		}
 	}
+	// Kong's router (lapis) takes a route with or without a trailing slash:
+	// /upstreams/u/targets/ is /upstreams/u/targets.
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimRight(p, "/")
+		if r.URL.Path == "" {
+			r.URL.Path = "/"
+		}
+		r.URL.RawPath = ""
+	}
 	if a.opts.Token != "" && !a.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
 		return
@@ -286,8 +295,12 @@ func (a *api) routes() {
 	a.entity("/routes/{route}/plugins", "{plugin}", &collection{table: config.TablePlugins, parent: &parentRef{routes, "route", "route"}})
 	a.entity("/consumers/{consumer}/plugins", "{plugin}", &collection{table: config.TablePlugins, parent: &parentRef{consumers, "consumer", "consumer"}})
 	a.entity("/consumers/{consumer}/key-auth", "{keyauth}", &collection{table: config.TableKeyAuth, parent: &parentRef{consumers, "consumer", "consumer"}})
-	targets := &collection{table: config.TableTargets, parent: &parentRef{upstreams, "upstream", "upstream"}}
+	// Kong's targets endpoints (kong/api/routes/upstreams.lua): the list is
+	// newest first; PUT on a target is an update like PATCH (a new "target"
+	// renames it, the weight is kept) and 404 when the target is missing.
+	targets := &collection{table: config.TableTargets, parent: &parentRef{upstreams, "upstream", "upstream"}, newestFirst: true, putAsPatch: true}
 	a.entity("/upstreams/{upstream}/targets", "{target}", targets)
+	allTargets := &collection{table: config.TableTargets, parent: targets.parent, nextWithoutSize: true}
 
 	// The service a route points at, as an item of its own. Kong generates
 	// no DELETE for a foreign-entity endpoint: it is 405, never a delete of
@@ -307,8 +320,8 @@ func (a *api) routes() {
 		}),
 	})
 
-	a.handle("/upstreams/{upstream}/targets/all", methods{"GET": func(w http.ResponseWriter, r *http.Request) { a.list(w, r, targets) }})
-	a.handle("/upstreams/{upstream}/health", methods{"GET": a.handleUpstreamHealth})
+	a.handle("/upstreams/{upstream}/targets/all", methods{"GET": func(w http.ResponseWriter, r *http.Request) { a.list(w, r, allTargets) }})
+	a.handle("/upstreams/{upstream}/health", methods{"GET": a.upstreamHealth})
 	for _, verb := range []string{"healthy", "unhealthy"} {
 		h := a.setTargetHealth(verb == "healthy")
 		a.handle("/upstreams/{upstream}/targets/{target}/"+verb, methods{"PUT": h, "POST": h})

@@ -274,7 +274,9 @@ func TestNestedEndpoints(t *testing.T) {
 	if got := h.must(h.do("GET", "/upstreams/u/targets/"+tg["id"].(string), "", ""), 200).body; got["weight"] != 0.0 {
 		t.Fatalf("reweighted: %v", got)
 	}
-	h.must(h.json("PUT", "/upstreams/u/targets/10.0.0.2:80", `{"weight":5}`), 200)
+	// Kong's PUT on a target updates an existing one only (update_target_cb).
+	h.must(h.json("PUT", "/upstreams/u/targets/10.0.0.2:80", `{"weight":5}`), 404)
+	h.must(h.json("POST", "/upstreams/u/targets", `{"target":"10.0.0.2:80","weight":5}`), 201)
 	if n := dataLen(h.must(h.do("GET", "/upstreams/u/targets/all", "", ""), 200)); n != 2 {
 		t.Fatalf("targets/all: %d", n)
 	}
@@ -634,12 +636,13 @@ func TestUpstreamHealth(t *testing.T) {
 	if len(data) != 2 || r.body["node_id"] != "n1" || r.body["next"] != nil {
 		t.Fatalf("health: %s", r.raw)
 	}
-	if d0 := data[0].(map[string]any); d0["health"] != "UNHEALTHY" || d0["target"] != "127.0.0.1:9001" ||
-		d0["data"].(map[string]any)["addresses"].([]any)[0].(map[string]any)["port"] != 9001.0 {
-		t.Fatalf("target 1: %v", d0)
+	// Newest first, as Kong's page_for_upstream.
+	if d1 := data[1].(map[string]any); d1["health"] != "UNHEALTHY" || d1["target"] != "127.0.0.1:9001" ||
+		d1["data"].(map[string]any)["addresses"].([]any)[0].(map[string]any)["port"] != 9001.0 {
+		t.Fatalf("target 1: %v", d1)
 	}
-	if d1 := data[1].(map[string]any); d1["health"] != "HEALTHCHECKS_OFF" {
-		t.Fatalf("target 2 (no state): %v", d1)
+	if d0 := data[0].(map[string]any); d0["health"] != "HEALTHCHECKS_OFF" || d0["target"] != "127.0.0.1:9002" {
+		t.Fatalf("target 2 (no state): %v", d0)
 	}
 	b := h.must(h.do("GET", "/upstreams/u/health?balancer_health=1", "", ""), 200).body["data"].(map[string]any)
 	if b["health"] != "UNHEALTHY" || b["balancer_health"] != "UNHEALTHY" || b["id"] != u["id"] {

@@ -19,6 +19,14 @@ import (
 type collection struct {
 	table  string
 	parent *parentRef
+	// newestFirst lists the most recent rows first (Kong's targets
+	// page_for_upstream walks them backwards).
+	newestFirst bool
+	// nextWithoutSize leaves size out of "next" (Kong's /targets/all).
+	nextWithoutSize bool
+	// putAsPatch makes PUT on an item an update of an existing one (Kong's
+	// targets: update_target_cb for both PUT and PATCH).
+	putAsPatch bool
 }
 
 type parentRef struct {
@@ -46,9 +54,13 @@ func (a *api) entity(base, param string, col *collection) {
 			}, r.PathValue(itemParam))
 		}
 	}
+	put := item(a.putItem)
+	if col.putAsPatch {
+		put = item(a.patchItem)
+	}
 	a.handle(base+"/"+param, methods{
 		"GET":    item(a.getItem),
-		"PUT":    item(a.putItem),
+		"PUT":    put,
 		"PATCH":  item(a.patchItem),
 		"DELETE": item(a.deleteItem),
 	})
@@ -119,6 +131,19 @@ func checkUniqueKey(table, key string) error {
 	}
 	if msg := f.Check(key); msg != "" {
 		return &config.Error{Code: 10, Name: "invalid unique " + ek, Message: msg, Status: http.StatusBadRequest}
+	}
+	return nil
+}
+
+// targetInsertCheck is Kong's targets DAO insert: a target that is no
+// hostname or IP fails before schema validation, with its own message and
+// no other field errors.
+func targetInsertCheck(table string, values map[string]any) error {
+	if table != config.TableTargets {
+		return nil
+	}
+	if t, ok := values["target"].(string); ok && config.Schemas[table].Field("target").Check(t) != "" {
+		return config.SchemaViolation(map[string]any{"target": "Invalid target; not a valid hostname or ip address"})
 	}
 	return nil
 }
@@ -194,7 +219,12 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 		return
 	}
 	var rows []config.Entity
-	for _, e := range c.Rows(col.table) {
+	all := c.Rows(col.table)
+	if col.newestFirst {
+		all = slices.Clone(all)
+		slices.Reverse(all)
+	}
+	for _, e := range all {
 		if parent != nil && config.ForeignID(e, col.parent.field) != parent.EntityID() {
 			continue
 		}
@@ -219,7 +249,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
 		next := url.Values{}
 		next.Set("offset", off)
-		if q.Has("size") {
+		if q.Has("size") && !col.nextWithoutSize {
 			next.Set("size", strconv.Itoa(size))
 		}
 		if t := q.Get("tags"); t != "" {
@@ -400,6 +430,9 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
 			return nil, err
 		}
 		setParent(values, col, parent)
+		if err := targetInsertCheck(col.table, values); err != nil {
+			return nil, err
+		}
 		m, perr := config.Prepare(col.table, values, nil, a.writeOpts().Plugins)
 		if perr != nil {
 			return nil, perr
@@ -559,4 +592,87 @@ func (a *api) routeService(f itemFunc) http.HandlerFunc {
 		}
 		f(w, r, col, find, "")
 	}
+}
+
+// upstreamHealth is Kong's GET /upstreams/{u}/health: targets newest first
+// (page_for_upstream walks them backwards) with their health, paginated with
+// size and offset; ?balancer_health=1 is the balancer's own health.
+func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
+	c := a.store.Current()
+	key := r.PathValue("upstream")
+	if err := checkUniqueKey(config.TableUpstreams, key); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	u := c.Upstream(key)
+	if u == nil {
+		notFound(w)
+		return
+	}
+	targets := slices.Clone(c.TargetsOf(u.ID))
+	q := r.URL.Query()
+	if bh := q.Get("balancer_health"); bh == "1" {
+		health, details := "", map[string]any(nil)
+		if a.opts.Health != nil {
+			health, details = a.opts.Health.BalancerHealth(u.ID)
+		}
+		if health == "" {
+			health, details = configBalancerHealth(targets)
+		}
+		balancer := health
+		if !healthchecksOn(u) {
+			health = "HEALTHCHECKS_OFF"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+			"health": health, "balancer_health": balancer, "id": u.ID, "details": details,
+		}, "next": nil, "node_id": a.opts.NodeID})
+		return
+	}
+	slices.Reverse(targets)
+	size := defaultPageSize
+	if s := q.Get("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			a.writeError(w, r, config.InvalidSize("size must be a number"))
+			return
+		}
+		size = min(max(n, 1), maxPageSize)
+	}
+	start := 0
+	if off := q.Get("offset"); off != "" {
+		n, err := strconv.Atoi(off)
+		if err != nil || n < 0 {
+			a.writeError(w, r, config.InvalidOffset(off, "bad offset"))
+			return
+		}
+		start = min(n, len(targets))
+	}
+	end := min(start+size, len(targets))
+	var states map[string]string
+	if a.opts.Health != nil {
+		states = a.opts.Health.TargetsHealth(u.ID)
+	}
+	data := make([]any, 0, end-start)
+	for _, t := range targets[start:end] {
+		m := config.EntityMap(t)
+		state := states[t.ID]
+		if state == "" || t.Weight == 0 {
+			// Kong's health checker does not track a weight-0 address.
+			state = "HEALTHCHECKS_OFF"
+		}
+		m["health"] = state
+		host, port, _ := config.SplitHostPort(t.Target)
+		addr := map[string]any{"ip": host, "port": port, "health": state, "weight": t.Weight}
+		avail := availableWeight(state, t.Weight)
+		m["data"] = map[string]any{"addresses": []any{addr},
+			"weight": map[string]any{"total": t.Weight, "available": avail, "unavailable": t.Weight - avail}}
+		data = append(data, m)
+	}
+	resp := map[string]any{"data": data, "next": nil, "node_id": a.opts.NodeID}
+	if end < len(targets) {
+		off := strconv.Itoa(end)
+		resp["offset"] = off
+		resp["next"] = "/upstreams/" + url.PathEscape(key) + "/health?offset=" + url.QueryEscape(off)
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

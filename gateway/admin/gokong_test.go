@@ -115,7 +115,8 @@ func TestGoKongClient(t *testing.T) {
 	if err := client.Targets.Delete(ctx, up.ID, targets[0].ID); err != nil {
 		t.Fatalf("delete target: %v", err)
 	}
-	if targets, _ = client.Targets.ListAll(ctx, up.Name); len(targets) != 1 || *targets[0].Target != "mockbin2:8080" {
+	// Kong lists targets newest first: the first one deleted was mockbin2.
+	if targets, _ = client.Targets.ListAll(ctx, up.Name); len(targets) != 1 || *targets[0].Target != "mockbin1:8080" {
 		t.Fatalf("targets after delete: %v", targets)
 	}
 	ups, err := client.Upstreams.ListAll(ctx)
