@@ -730,10 +730,49 @@ func matchValue(want, got any, ok bool, vars map[string]string) error {
 	if vars != nil {
 		want = expandAny(want, vars)
 	}
-	if !jsonEqual(want, got) {
+	if !deepMatch(want, got) {
 		return fmt.Errorf("got %s, want %s", show(got), show(want))
 	}
 	return nil
+}
+
+// deepMatch compares like jsonEqual, except that Matchers may appear inside
+// expected objects and arrays (obj{"created_at": isNumber, ...}).
+func deepMatch(want, got any) bool {
+	switch w := want.(type) {
+	case Matcher:
+		return w(got, true) == nil
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok {
+				if m, isM := wv.(Matcher); isM && m(nil, false) == nil {
+					continue
+				}
+				return false
+			}
+			if !deepMatch(wv, gv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !deepMatch(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return jsonEqual(want, got)
 }
 
 func jsonEqual(a, b any) bool {
@@ -751,6 +790,9 @@ func normalize(v any) any {
 }
 
 func show(v any) string {
+	if _, ok := v.(Matcher); ok {
+		return "<matcher>"
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
