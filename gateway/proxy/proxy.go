@@ -643,7 +643,7 @@ func (p *Proxy) serve(rs *reqState) {
 	p.proxy(rs, cr, svc, idem)
 }
 
-var connClose = []string{"close"} // read only: shared by every response that closes
+var connClose = []string{"close"}   // read only: shared by every response that closes
 var teChunked = []string{"chunked"} // read only: shared
 
 // mayHideFraming reports an HTTP/1.x request after which the connection must
