@@ -213,6 +213,11 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 		}
 		start = n
 	}
+	// Kong's /consumers?custom_id= (kong/api/routes/consumers.lua).
+	if col.table == config.TableConsumers && q.Has("custom_id") && q.Get("custom_id") == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "custom_id must be an unempty string"})
+		return
+	}
 	match, terr := tagFilter(q)
 	if terr != nil {
 		a.writeError(w, r, terr)
@@ -558,6 +563,11 @@ func (a *api) deleteItem(w http.ResponseWriter, r *http.Request, col *collection
 			return err
 		}
 		if e == nil {
+			// Kong answers 204 for a missing top-level entity, but a nested
+			// endpoint (/consumers/{c}/plugins/{p}) selects it first: 404.
+			if col.parent != nil {
+				return errNotFound
+			}
 			return errGone
 		}
 		next.Delete(col.table, e.EntityID())
