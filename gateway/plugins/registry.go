@@ -157,6 +157,9 @@ func Schema(name string) (any, bool) {
 			map[string]any{"config": fieldJSON(&field{typ: tRecord, fields: d.fields})},
 		},
 	}
+	// Kong always sends entity_checks, an empty array when there are none
+	// (04-plugins_routes_spec: "returns the schema of all bundled plugins").
+	s["entity_checks"] = []any{}
 	if len(d.entityJSON) > 0 {
 		s["entity_checks"] = d.entityJSON
 	}
