@@ -50,5 +50,12 @@ run:
 report:
 	go run ./reports/cmd/reports render reports/out
 
+# gauntlet check against your own configuration: lint, then the fault battery
+# (docs/gauntlet.md). make check CONFIG=kong.yml [ENV=kong.env] [OUT=dir]
+.PHONY: check
+check:
+	@test -n "$(CONFIG)" || { echo "usage: make check CONFIG=path/to/kong.yml [ENV=path/to/kong.env] [OUT=dir]" >&2; exit 2; }
+	go run ./cmd/gauntlet check $(CONFIG) $(if $(ENV),--env-file $(ENV)) --out $(or $(OUT),reports/out/check)
+
 report-diff:
 	go run ./reports/cmd/reports diff $(BASE) $(NEW)

@@ -8,6 +8,7 @@
 #   GAUNTLET_PROVE_FAIL=kill make test-resilience  break a scenario on purpose: it must fail
 #   GAUNTLET_BIN_DIR=dir make test-resilience      use prebuilt gateway, mockbin, toxiproxy binaries
 #   GINKGO_TIMEOUT=40m                             the whole suite's timeout (default 10m; make soak sets it)
+#   GAUNTLET_CHECK=0|1                             skip / force gauntlet check on examples/ (default: with the whole catalogue)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=-buildvcs=false
@@ -39,6 +40,39 @@ args=(--tags resilience --timeout "${GINKGO_TIMEOUT:-10m}" --poll-progress-after
 args+=(--label-filter "${LABELS:-!soak}")
 rc=0
 go tool ginkgo "${args[@]}" ./scenarios || rc=$?
+
+# gauntlet check on both examples (the whole catalogue only, or GAUNTLET_CHECK=1;
+# GAUNTLET_CHECK=0 skips it): the seed tutorial must fail with exactly these
+# verdicts (exit 1), the resilient configuration must hold everywhere (exit 0).
+# Each leaves its own report directory, rendered and browser-checked below.
+check_example() { # name expected-exit expected-row
+  local name=$1 want_rc=$2 want_row=$3 dir="$out/check-$1" got_rc=0
+  echo "gauntlet check examples/$name"
+  "$gauntlet" check "examples/$name/kong.yml" --env-file "examples/$name/kong.env" --out "$dir" \
+    | tee "$dir.txt" || got_rc=$?
+  local row
+  row=$(grep -E '^mockbin-service +(holds|fails|n/a|error) ' "$dir.txt" | tr -s ' ' | sed 's/ $//' || true)
+  if [ "$got_rc" != "$want_rc" ] || [ "$row" != "$want_row" ]; then
+    echo "gauntlet check examples/$name: exit $got_rc, verdicts '$row'; want exit $want_rc, '$want_row'" >&2
+    rc=1
+  fi
+  check_dirs+=("$dir")
+}
+check_dirs=()
+if [ "${GAUNTLET_CHECK:-}" = 1 ] || { [ -z "${LABELS:-}" ] && [ "${GAUNTLET_CHECK:-}" != 0 ]; }; then
+  rm -rf "$out"/check-*
+  mkdir -p "$out/check-seed-tutorial" "$out/check-resilient"
+  gauntlet=$out/check-gauntlet
+  go build -o "$gauntlet" ./cmd/gauntlet
+  #                                                    kill  stall blackhole all-down restart rate-limit
+  check_example seed-tutorial 1 "mockbin-service holds fails fails holds fails n/a"
+  check_example resilient     0 "mockbin-service holds holds holds holds holds holds"
+  rm -f "$gauntlet"
+fi
+for dir in "${check_dirs[@]}"; do
+  go run ./reports/cmd/reports render "$dir" >/dev/null || { echo "rendering $dir failed" >&2; rc=1; }
+  go run ./reports/cmd/reports check "$dir" || { echo "the browser check of $dir failed" >&2; rc=1; }
+done
 
 # Render the reports, then open them in headless Chromium: the plots must
 # have rendered with no console error (screenshots land next to the index).
