@@ -320,6 +320,8 @@ func (a *api) routes() {
 		}),
 	})
 
+	a.handle("/tags", methods{"GET": a.tagsList})
+	a.handle("/tags/{tag}", methods{"GET": a.tagsList})
 	a.handle("/upstreams/{upstream}/targets/all", methods{"GET": func(w http.ResponseWriter, r *http.Request) { a.list(w, r, allTargets) }})
 	a.handle("/upstreams/{upstream}/health", methods{"GET": a.upstreamHealth})
 	for _, verb := range []string{"healthy", "unhealthy"} {

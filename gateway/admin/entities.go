@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
@@ -233,7 +235,10 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 		if parent != nil && config.ForeignID(e, col.parent.field) != parent.EntityID() {
 			continue
 		}
-		if !match(e.EntityTags()) {
+		// Kong filters by tags only at the top level: page_for_<parent>
+		// ignores them (14-tags_spec "ignores tags when filtering by multiple
+		// filters #6779"), though a bad filter is still refused.
+		if col.parent == nil && !match(e.EntityTags()) {
 			continue
 		}
 		if col.table == config.TableConsumers {
@@ -252,16 +257,20 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, col *collection) {
 	resp := map[string]any{"data": rows[start:end], "next": nil}
 	if end < len(rows) {
 		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
-		next := url.Values{}
-		next.Set("offset", off)
-		if q.Has("size") && !col.nextWithoutSize {
-			next.Set("size", strconv.Itoa(size))
-		}
-		if t := q.Get("tags"); t != "" {
-			next.Set("tags", t)
+		// Kong's get_collection_endpoint: offset, then tags and size as
+		// given (escape_uri), at the top level; a nested collection's next
+		// carries the offset only.
+		next := r.URL.EscapedPath() + "?offset=" + escapeURI(off)
+		if col.parent == nil && !col.nextWithoutSize {
+			if q.Has("tags") {
+				next += "&tags=" + escapeURI(q.Get("tags"))
+			}
+			if q.Has("size") {
+				next += "&size=" + escapeURI(q.Get("size"))
+			}
 		}
 		resp["offset"] = off
-		resp["next"] = r.URL.Path + "?" + next.Encode()
+		resp["next"] = next
 	}
 	if rows == nil {
 		resp["data"] = []any{}
@@ -685,4 +694,91 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 		resp["next"] = "/upstreams/" + url.PathEscape(key) + "/health?offset=" + url.QueryEscape(off)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// tagsList is Kong's /tags and /tags/{tag} (the tags entity): one row per
+// tag of every entity, {"entity_name", "entity_id", "tag"}, paginated; a
+// ?tags= filter is ignored. An invalid {tag} is code 10, as page_by_tag's
+// validate_field.
+func (a *api) tagsList(w http.ResponseWriter, r *http.Request) {
+	want, byTag := r.PathValue("tag"), r.PathValue("tag") != ""
+	if byTag {
+		if !utf8.ValidString(want) {
+			i := 0
+			for i < len(want) {
+				c, n := utf8.DecodeRuneInString(want[i:])
+				if c == utf8.RuneError && n <= 1 {
+					break
+				}
+				i += n
+			}
+			a.writeError(w, r, &config.Error{Code: 10, Name: "invalid unique tag",
+				Message: fmt.Sprintf("invalid utf-8 character sequence detected at position %d", i+1), Status: http.StatusBadRequest})
+			return
+		}
+		if msg := config.Schemas[config.TableServices].Field("tags").Elem.Check(want); msg != "" {
+			a.writeError(w, r, &config.Error{Code: 10, Name: "invalid unique tag", Message: msg, Status: http.StatusBadRequest})
+			return
+		}
+	}
+	c := a.store.Current()
+	var rows []any
+	for _, table := range config.Tables {
+		for _, e := range c.Rows(table) {
+			for _, t := range e.EntityTags() {
+				if !byTag || t == want {
+					rows = append(rows, map[string]any{"entity_name": table, "entity_id": e.EntityID(), "tag": t})
+				}
+			}
+		}
+	}
+	q := r.URL.Query()
+	size := defaultPageSize
+	if s := q.Get("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageSize {
+			a.writeError(w, r, config.InvalidSize("size must be an integer between 1 and 1000"))
+			return
+		}
+		size = n
+	}
+	start := 0
+	if off := q.Get("offset"); off != "" {
+		b, err := base64.RawURLEncoding.DecodeString(off)
+		n, err2 := strconv.Atoi(string(b))
+		if err != nil || err2 != nil || n < 0 {
+			a.writeError(w, r, config.InvalidOffset(off, "bad base64 encoding"))
+			return
+		}
+		start = min(n, len(rows))
+	}
+	end := min(start+size, len(rows))
+	page := rows[start:end]
+	if page == nil {
+		page = []any{}
+	}
+	resp := map[string]any{"data": page, "next": nil}
+	if end < len(rows) {
+		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+		resp["offset"] = off
+		resp["next"] = r.URL.EscapedPath() + "?offset=" + url.QueryEscape(off)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// escapeURI is ngx.escape_uri: everything but ALPHA, DIGIT and -._~ is %XX.
+func escapeURI(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
