@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/server"
 )
 
 // Kong 3.9 spec/02-integration/05-proxy/03-upstream_headers_spec.lua: the
@@ -15,7 +17,6 @@ import (
 var _ = register("proxy-upstream-headers", proxyUpstreamHeaderCases)
 
 const (
-	skipTrusted       = "trusted_ips / real_ip_header settings (the gateway trusts no client's forwarding headers)"
 	skipProxyProtocol = "proxy_protocol listeners"
 	skipPortMaps      = "port_maps setting"
 	skipReqTransform  = "request-transformer plugin"
@@ -50,7 +51,7 @@ type fwdRow struct {
 	port       bool // X-Forwarded-Port must be the proxy's port
 }
 
-func fwdCases(rows []fwdRow) []Case {
+func fwdCases(rows []fwdRow, settings ...func(*server.Settings)) []Case {
 	var out []Case
 	for _, r := range rows {
 		path := r.path
@@ -74,6 +75,9 @@ func fwdCases(rows []fwdRow) []Case {
 		if r.port {
 			c.Run = fwdPortIsProxy
 		}
+		if len(settings) > 0 {
+			c.Settings = settings[0]
+		}
 		out = append(out, c)
 	}
 	return out
@@ -89,9 +93,8 @@ func hostGiven(hdr []string) bool {
 }
 
 // untrustedRows are the blocks where the client (127.0.0.1) is not trusted:
-// "(using the default configuration values)" (base 0) and "(using the
-// non-trusted configuration values)", trusted_ips = 10.0.0.1, which is the
-// gateway's only behaviour: it trusts no client.
+// "(using the default configuration values)" and "(using the non-trusted
+// configuration values)", trusted_ips = 10.0.0.1.
 func untrustedRows(lines []string, pathValue string) []fwdRow {
 	n := 0
 	next := func() string { n++; return lines[n-1] }
@@ -204,19 +207,37 @@ var proxyUpstreamHeaderCases = rows(
 			"headers.x-forwarded-host": "headers-inspect.test", "headers.x-forwarded-path": "/"})},
 		Run: fwdPortIsProxy,
 	},
-	skipped(specUpHeaders, skipTrusted, "562:should be added if not present in request", "570:should be forwarded if present in request",
-		"582:should be added if not present in request", "590:should be appended if present in request",
-		"602:should be added if not present in request", "610:should be forwarded if present in request",
-		"621:should be added if not present in request", "629:should be forwarded if present in request",
-		"640:should be added if not present in request", "648:should be forwarded if present in request",
-		"659:should be added if not present in request", "667:should be forwarded if present in request",
-		"678:should be preserved even if path was stripped", "686:should be preserved even if path was stripped"),
-	fwdCases(untrustedRows([]string{"707", "715", "727", "735", "747", "755", "766", "774", "785", "793", "804", "812", "823", "829", "837", "843"}, "/untrusted")),
-	skipped(specUpHeaders, skipTrusted, "864:should be added if not present in request", "873:should be changed according to rules if present in request",
-		"886:should be forwarded even if X-Forwarded-For header has a port in it"),
-	// "(using the recursive non-trusted configuration values)": real_ip_header
-	// X-Forwarded-For, real_ip_recursive on, trusted_ips without 127.0.0.1:
-	// the client is untrusted, as the gateway treats every client.
+	// "(using the trusted configuration values)": trusted_ips = 127.0.0.1.
+	fwdCases([]fwdRow{
+		{line: "562", name: "should be added if not present in request", seen: obj{"headers.x-real-ip": "127.0.0.1"}},
+		{line: "570", name: "should be forwarded if present in request", hdr: []string{"X-Real-IP", "10.0.0.1"}, seen: obj{"headers.x-real-ip": "10.0.0.1"}},
+		{line: "582", name: "should be added if not present in request", seen: obj{"headers.x-forwarded-for": "127.0.0.1"}},
+		{line: "590", name: "should be appended if present in request", hdr: []string{"X-Forwarded-For", "10.0.0.1"}, seen: obj{"headers.x-forwarded-for": "10.0.0.1, 127.0.0.1"}},
+		{line: "602", name: "should be added if not present in request", seen: obj{"headers.x-forwarded-proto": "http"}},
+		{line: "610", name: "should be forwarded if present in request", hdr: []string{"X-Forwarded-Proto", "https"}, seen: obj{"headers.x-forwarded-proto": "https"}},
+		{line: "621", name: "should be added if not present in request", seen: obj{"headers.x-forwarded-host": "headers-inspect.test"}},
+		{line: "629", name: "should be forwarded if present in request", hdr: []string{"X-Forwarded-Host", "example.test"}, seen: obj{"headers.x-forwarded-host": "example.test"}},
+		{line: "640", name: "should be added if not present in request", port: true},
+		{line: "648", name: "should be forwarded if present in request", hdr: []string{"X-Forwarded-Port", "80"}, seen: obj{"headers.x-forwarded-port": "80"}},
+		{line: "659", name: "should be added if not present in request", seen: obj{"headers.x-forwarded-path": "/"}},
+		{line: "667", name: "should be forwarded if present in request", hdr: []string{"X-Forwarded-Path", "/original-path"}, seen: obj{"headers.x-forwarded-path": "/original-path"}},
+		{line: "678", name: "should be preserved even if path was stripped", path: "/foo/status/200", hdr: []string{"X-Forwarded-Prefix", "/preserved"}, seen: obj{"headers.x-forwarded-prefix": "/preserved"}},
+		{line: "686", name: "should be preserved even if path was stripped", path: "/status/200", hdr: []string{"X-Forwarded-Prefix", "/preserved"}, seen: obj{"headers.x-forwarded-prefix": "/preserved"}},
+	}, func(s *server.Settings) { s.TrustedIPs = "127.0.0.1" }),
+	fwdCases(untrustedRows([]string{"707", "715", "727", "735", "747", "755", "766", "774", "785", "793", "804", "812", "823", "829", "837", "843"}, "/untrusted"),
+		func(s *server.Settings) { s.TrustedIPs = "10.0.0.1" }),
+	// "(using the recursive trusted configuration values)".
+	fwdCases([]fwdRow{
+		{line: "864", name: "should be added if not present in request", seen: obj{"headers.x-real-ip": "127.0.0.1", "headers.x-forwarded-for": "127.0.0.1"}},
+		{line: "873", name: "should be changed according to rules if present in request",
+			hdr:  []string{"X-Forwarded-For", "127.0.0.1, 10.0.0.1, 192.168.0.1, 127.0.0.1, 172.16.0.1", "X-Real-IP", "10.0.0.2"},
+			seen: obj{"headers.x-real-ip": "10.0.0.1", "headers.x-forwarded-for": "127.0.0.1, 10.0.0.1, 192.168.0.1, 127.0.0.1, 172.16.0.1, 127.0.0.1"}},
+		{line: "886", name: "should be forwarded even if X-Forwarded-For header has a port in it",
+			hdr: []string{"X-Forwarded-For", "127.0.0.1:14, 10.0.0.1:15, 192.168.0.1:16, 127.0.0.1:17, 172.16.0.1:18", "X-Real-IP", "10.0.0.2", "X-Forwarded-Port", "14"},
+			seen: obj{"headers.x-real-ip": "10.0.0.1", "headers.x-forwarded-for": "127.0.0.1:14, 10.0.0.1:15, 192.168.0.1:16, 127.0.0.1:17, 172.16.0.1:18, 127.0.0.1",
+				"headers.x-forwarded-port": "14"}},
+	}, recursive("127.0.0.1,172.16.0.1,192.168.0.1")),
+	// "(using the recursive non-trusted configuration values)".
 	fwdCases([]fwdRow{
 		{line: "926", name: "should be added if not present in request", seen: obj{"headers.x-real-ip": "127.0.0.1", "headers.x-forwarded-for": "127.0.0.1"}},
 		{line: "935", name: "should be changed according to rules if present in request",
@@ -228,7 +249,7 @@ var proxyUpstreamHeaderCases = rows(
 		{line: "961", name: "should not take a port from X-Forwarded-For header if it has a port in it",
 			hdr:  []string{"X-Forwarded-For", "127.0.0.1:14, 10.0.0.1:15, 192.168.0.1:16, 127.0.0.1:17, 172.16.0.1:18", "X-Real-IP", "10.0.0.2"},
 			seen: obj{"headers.x-real-ip": "127.0.0.1", "headers.x-forwarded-for": "127.0.0.1:14, 10.0.0.1:15, 192.168.0.1:16, 127.0.0.1:17, 172.16.0.1:18, 127.0.0.1"}, port: true},
-	}),
+	}, recursive("10.0.0.1,172.16.0.1,192.168.0.1")),
 	skipped(specUpHeaders, skipProxyProtocol, "993:should be added if not present in request", "1020:should be changed according to rules if present in request",
 		"1050:should be forwarded even if proxy protocol and X-Forwarded-For header has a port in it",
 		"1099:should be added if not present in request", "1126:should be changed according to rules if present in request",
@@ -283,6 +304,13 @@ func charsetCase(line, name, ctype string) Case {
 			g.mustDo(t, pxRoute("charset", obj{"hosts": arr{"headers-charset.test"}}))
 			g.mustDo(t, Step{To: Proxy, Path: "/nocharset", Host: "headers-charset.test", Status: 200, Headers: obj{"Content-Type": ctype}})
 		},
+	}
+}
+
+// recursive is real_ip_header = X-Forwarded-For, real_ip_recursive = on.
+func recursive(trusted string) func(*server.Settings) {
+	return func(s *server.Settings) {
+		s.TrustedIPs, s.RealIPHeader, s.RealIPRecursive = trusted, "X-Forwarded-For", "on"
 	}
 }
 

@@ -116,7 +116,9 @@ type upstreamHead struct {
 	header     http.Header
 	// forwarding headers
 	xff        string // existing X-Forwarded-For value(s), joined, or ""
-	clientIP   string
+	clientIP   string // the client (X-Real-IP): the connection's, or the one a trusted proxy names
+	connIP     string // the connecting address, appended to an existing X-Forwarded-For
+	fwdPort    string // a trusted client's X-Forwarded-Port; "": serverPort
 	proto      string
 	fwdHost    string
 	serverPort int
@@ -166,16 +168,24 @@ func writeHead(bw *bufio.Writer, h *upstreamHead) {
 	}
 	bw.WriteString("X-Forwarded-For: ")
 	if h.xff != "" {
+		// Kong appends the connecting address (realip_remote_addr), which
+		// differs from clientIP only for a trusted proxy naming the client.
 		bw.WriteString(h.xff)
 		bw.WriteString(", ")
+		bw.WriteString(h.connIP)
+	} else {
+		bw.WriteString(h.clientIP)
 	}
-	bw.WriteString(h.clientIP)
 	bw.WriteString("\r\nX-Forwarded-Proto: ")
 	bw.WriteString(h.proto)
 	bw.WriteString("\r\nX-Forwarded-Host: ")
 	bw.WriteString(h.fwdHost)
 	bw.WriteString("\r\nX-Forwarded-Port: ")
-	bw.Write(strconv.AppendInt(num[:0], int64(h.serverPort), 10))
+	if h.fwdPort != "" {
+		bw.WriteString(h.fwdPort) // a trusted client's own
+	} else {
+		bw.Write(strconv.AppendInt(num[:0], int64(h.serverPort), 10))
+	}
 	bw.WriteString("\r\nX-Forwarded-Path: ")
 	bw.WriteString(h.fwdPath)
 	if h.fwdPrefix != "" {

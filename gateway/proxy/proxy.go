@@ -116,6 +116,9 @@ type Options struct {
 	// handler's bodies when the request has neither Accept nor Content-Type
 	// ("" means text/plain; see ParseErrorDefaultType).
 	ErrorDefaultType string
+	// RealIP is Kong's trusted_ips, real_ip_header and real_ip_recursive;
+	// nil trusts no client.
+	RealIP *RealIP
 	// AllowDebugHeader is Kong's allow_debug_header: a request with a
 	// Kong-Debug header gets Kong-Route-Id, Kong-Route-Name, Kong-Service-Id
 	// and Kong-Service-Name on its response once a route matched.
@@ -531,7 +534,20 @@ func (p *Proxy) serve(rs *reqState) {
 	if p.opts.AllowDebugHeader && len(r.Header["Kong-Debug"]) > 0 {
 		addDebugHeaders(rs.w.Header(), cr)
 	}
-	if scheme == "http" && !cr.httpOK {
+	connIP := clientIP(r.RemoteAddr)
+	realIP, trusted := connIP, false
+	if ri := p.opts.RealIP; ri != nil && len(ri.Trusted) > 0 && ri.trusts(connIP) {
+		realIP, trusted = ri.clientAddr(r.Header, connIP), true
+	}
+	fwdProto := scheme
+	if trusted {
+		if v, ok := firstHeader(r.Header, "X-Forwarded-Proto"); ok {
+			fwdProto = v
+		}
+	}
+	if fwdProto != "https" && !cr.httpOK {
+		// An https-only route: Kong checks the forwarded protocol, so a
+		// trusted TLS-terminating proxy's X-Forwarded-Proto: https passes.
 		p.redirectHTTPS(rs, cr, host)
 		return
 	}
@@ -548,7 +564,7 @@ func (p *Proxy) serve(rs *reqState) {
 		rs.r = r
 	}
 	rs.pctx.Request = r
-	rs.pctx.ClientIP = clientIP(r.RemoteAddr)
+	rs.pctx.ClientIP = realIP
 	rs.pctx.Route = cr.cfg
 	if svc != nil {
 		rs.pctx.Service = svc.cfg
@@ -591,11 +607,12 @@ func (p *Proxy) serve(rs *reqState) {
 	h.forceQuery = r.URL.ForceQuery
 	h.header = r.Header
 	h.xff = joinXFF(r.Header)
-	h.clientIP = rs.pctx.ClientIP
-	h.proto = scheme
+	h.clientIP, h.connIP = realIP, connIP
+	h.proto = fwdProto
 	h.fwdHost = host
 	h.serverPort = serverPort
 	h.fwdPath = rawPath // as the client sent it, before normalisation (Kong's too)
+	h.fwdPort, h.fwdPrefix = "", ""
 	h.requestID = rs.requestID
 	if p.opts.NoUpstreamRequestID {
 		h.requestID = "" // writeHead then passes a client's own X-Kong-Request-Id
@@ -603,6 +620,21 @@ func (p *Proxy) serve(rs *reqState) {
 	// Kong: the prefix the route stripped, unless that was just "/".
 	if cr.stripPath && m.prefixLen > 0 && prefix != "/" {
 		h.fwdPrefix = escapePath(prefix) // decoded bytes (CR, LF) never reach a header raw
+	}
+	if trusted {
+		// A trusted client's forwarding headers are passed on as it sent them.
+		if v, ok := firstHeader(r.Header, "X-Forwarded-Host"); ok {
+			h.fwdHost = v
+		}
+		if v, ok := firstHeader(r.Header, "X-Forwarded-Port"); ok {
+			h.fwdPort = v
+		}
+		if v, ok := firstHeader(r.Header, "X-Forwarded-Path"); ok {
+			h.fwdPath = v
+		}
+		if v, ok := firstHeader(r.Header, "X-Forwarded-Prefix"); ok {
+			h.fwdPrefix = v
+		}
 	}
 	h.via = p.inboundVia(r)
 	h.teTrailers = acceptsTrailers(r.Header)

@@ -115,6 +115,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		NoUpstreamRequestID: !hdrs.upstreamRequestID,
 		AllowDebugHeader:    hdrs.debug,
 		ErrorDefaultType:    s.ErrorDefaultType,
+		RealIP:              &hdrs.realIP,
 	})
 	// Subscribers run in commit order; balancers and plugins first, so the
 	// proxy's new routes never point at an upstream or plugin not yet known.
@@ -145,6 +146,9 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 			"headers_upstream":   headerList(s.HeadersUpstream, "x-kong-request-id"),
 			"error_default_type": defaultString(s.ErrorDefaultType, "text/plain"),
 			"allow_debug_header": hdrs.debug,
+			"trusted_ips":        headerList(s.TrustedIPs, ""),
+			"real_ip_header":     defaultString(s.RealIPHeader, "X-Real-IP"),
+			"real_ip_recursive":  defaultString(s.RealIPRecursive, "off"),
 		},
 		Logger: log.With("component", "admin"),
 	})

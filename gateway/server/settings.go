@@ -55,6 +55,12 @@ type Settings struct {
 	// NodeID is Kong's node_id: this node's UUID, instead of a generated
 	// one (kept in the data dir with the embedded store).
 	NodeID string
+	// TrustedIPs, RealIPHeader and RealIPRecursive are Kong's trusted_ips,
+	// real_ip_header (X-Real-IP) and real_ip_recursive (off): which clients
+	// may name the real client and pass their X-Forwarded-* headers on.
+	TrustedIPs      string
+	RealIPHeader    string
+	RealIPRecursive string
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -100,6 +106,9 @@ func (s *Settings) table() []setting {
 		{"headers-upstream", "headers sent upstream: x-kong-request-id or off", []string{"GATEWAY_HEADERS_UPSTREAM", "KONG_HEADERS_UPSTREAM"}, "x-kong-request-id", &s.HeadersUpstream},
 		{"error-default-type", "format of Kong's error pages when the request has no Accept: text/plain, application/json, application/xml, text/html", []string{"GATEWAY_ERROR_DEFAULT_TYPE", "KONG_ERROR_DEFAULT_TYPE"}, "text/plain", &s.ErrorDefaultType},
 		{"node-id", "this node's UUID (generated and kept in the data dir when unset)", []string{"GATEWAY_NODE_ID", "KONG_NODE_ID"}, "", &s.NodeID},
+		{"trusted-ips", "clients (addresses, CIDR blocks) whose X-Forwarded-* and real-IP headers are believed", []string{"GATEWAY_TRUSTED_IPS", "KONG_TRUSTED_IPS"}, "", &s.TrustedIPs},
+		{"real-ip-header", "header a trusted client names the real client in", []string{"GATEWAY_REAL_IP_HEADER", "KONG_REAL_IP_HEADER"}, "X-Real-IP", &s.RealIPHeader},
+		{"real-ip-recursive", "on: skip trusted addresses in X-Forwarded-For from the right", []string{"GATEWAY_REAL_IP_RECURSIVE", "KONG_REAL_IP_RECURSIVE"}, "off", &s.RealIPRecursive},
 		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
 	}
 }
@@ -199,14 +208,30 @@ func (s Settings) proxyHeaders() (h proxyHeaderSettings, err error) {
 	if err := proxy.ParseErrorDefaultType(s.ErrorDefaultType); err != nil {
 		return h, err
 	}
-	switch strings.ToLower(strings.TrimSpace(s.AllowDebugHeader)) {
-	case "", "off", "false", "0":
-	case "on", "true", "1":
-		h.debug = true
-	default:
-		return h, fmt.Errorf("allow-debug-header %q: want on or off", s.AllowDebugHeader)
+	if h.debug, err = onOff("allow-debug-header", s.AllowDebugHeader); err != nil {
+		return h, err
+	}
+	if h.realIP.Trusted, err = proxy.ParseTrustedIPs(s.TrustedIPs); err != nil {
+		return h, err
+	}
+	if h.realIP.Header, err = proxy.ParseRealIPHeader(s.RealIPHeader); err != nil {
+		return h, err
+	}
+	if h.realIP.Recursive, err = onOff("real-ip-recursive", s.RealIPRecursive); err != nil {
+		return h, err
 	}
 	return h, nil
+}
+
+// onOff reads one of Kong's boolean settings.
+func onOff(name, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "off", "false", "0":
+		return false, nil
+	case "on", "true", "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s %q: want on or off", name, v)
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -215,6 +240,7 @@ type proxyHeaderSettings struct {
 	headers           proxy.Headers
 	upstreamRequestID bool
 	debug             bool
+	realIP            proxy.RealIP
 }
 
 // Level maps Kong's log levels onto slog's.
