@@ -183,7 +183,8 @@ type compiledService struct {
 	read       time.Duration
 	hostHeader string // the upstream's host_header, when host names one that sets it
 	verifyTLS  bool
-	tlsConfs   sync.Map        // peer host → *tlsTarget
+	tlsConfs   sync.Map        // SNI host → *tlsTarget
+	tlsCount   atomic.Int32    // entries in tlsConfs, bounded by maxTLSTargets
 	metrics    *serviceMetrics // nil without Options.Metrics
 }
 
@@ -206,9 +207,20 @@ func (s *compiledService) tlsFor(host string) *tlsTarget {
 		},
 		prefix: fmt.Sprintf("tls|%s|%t|", host, s.verifyTLS),
 	}
-	v, _ := s.tlsConfs.LoadOrStore(host, t)
+	if s.tlsCount.Load() >= maxTLSTargets {
+		// preserve_host puts the client's Host in the SNI: clients must not
+		// grow this cache without bound. Past the bound a name gets a
+		// configuration of its own each time (no session resumption).
+		return t
+	}
+	v, loaded := s.tlsConfs.LoadOrStore(host, t)
+	if !loaded {
+		s.tlsCount.Add(1)
+	}
 	return v.(*tlsTarget)
 }
+
+const maxTLSTargets = 1024
 
 // New returns a proxy with an empty configuration (every request gets 404 until
 // Apply).
@@ -911,7 +923,15 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 
 		dt := dialTarget{key: peer.Addr, addr: peer.Addr, connectTimeout: svc.connect}
 		if svc.scheme == "https" {
-			tt := svc.tlsFor(peer.Host)
+			sni := peer.Host
+			if cr.cfg.PreserveHost {
+				// Kong's SNI follows the upstream Host: the client's with
+				// preserve_host (06-ssl_spec.lua:531).
+				if ph := requestHost(rs.r.Host); ph != "" {
+					sni = ph
+				}
+			}
+			tt := svc.tlsFor(sni)
 			dt.tls, dt.key = tt.conf, tt.prefix+peer.Addr
 		}
 		switch {
