@@ -305,20 +305,8 @@ func (a *api) routes() {
 	// The service a route points at, as an item of its own. Kong generates
 	// no DELETE for a foreign-entity endpoint: it is 405, never a delete of
 	// the service (and, here, of its sibling routes).
-	a.handle("/routes/{route}/service", methods{
-		"GET":   a.routeService(a.getItem),
-		"PATCH": a.routeService(a.patchItem),
-		"PUT":   a.routeService(a.putItem),
-		"DELETE": a.routeService(func(w http.ResponseWriter, r *http.Request, _ *collection, find finder, _ string) {
-			// Kong's delete_entity_endpoint for a foreign-entity endpoint: 404
-			// when the route or its service is missing, else 405.
-			if _, _, err := find(a.store.Current()); err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed"})
-		}),
-	})
+	a.foreignEntityEndpoint("/routes/{route}/service", config.TableRoutes, "route", "service", config.TableServices)
+	a.foreignEntityEndpoint("/key-auths/{keyauth}/consumer", config.TableKeyAuth, "keyauth", "consumer", config.TableConsumers)
 
 	a.handle("/tags", methods{"GET": a.tagsList})
 	a.handle("/tags/{tag}", methods{"GET": a.tagsList})

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/plugins"
 )
 
 // collection is one entity table as reached through one URL: top level, or
@@ -154,8 +155,61 @@ func (a *api) writeOpts() config.WriteOptions {
 	o := config.WriteOptions{Now: time.Now()}
 	if a.opts.Plugins != nil {
 		o.Plugins = a.opts.Plugins
+		if a.opts.DBLess {
+			o.Plugins = dblessPlugins{a.opts.Plugins}
+		}
 	}
 	return o
+}
+
+// dblessPlugins adds the checks Kong's plugin schemas make only without a
+// database (plugins.DBLessConfigErrors) to the validator it wraps, keeping
+// its optional interfaces.
+type dblessPlugins struct{ PluginSchemas }
+
+func (d dblessPlugins) Validate(name string, cfg map[string]any) (map[string]any, map[string]any, bool) {
+	norm, errs, known := d.PluginSchemas.Validate(name, cfg)
+	return norm, mergeErrs(errs, plugins.DBLessConfigErrors(name, cfg)), known
+}
+
+func (d dblessPlugins) ValidateEntity(name string, cfg map[string]any) (map[string]any, map[string]any, []any, bool) {
+	ev, ok := d.PluginSchemas.(config.PluginEntityValidator)
+	if !ok {
+		norm, errs, known := d.Validate(name, cfg)
+		return norm, errs, nil, known
+	}
+	norm, errs, ent, known := ev.ValidateEntity(name, cfg)
+	return norm, mergeErrs(errs, plugins.DBLessConfigErrors(name, cfg)), ent, known
+}
+
+func (d dblessPlugins) Protocols(name string) ([]string, bool) {
+	if ps, ok := d.PluginSchemas.(config.PluginScopes); ok {
+		return ps.Protocols(name)
+	}
+	return nil, false
+}
+
+func (d dblessPlugins) ConsumerScopable(name string) bool {
+	if ps, ok := d.PluginSchemas.(config.PluginScopes); ok {
+		return ps.ConsumerScopable(name)
+	}
+	return true
+}
+
+func mergeErrs(a, b map[string]any) map[string]any {
+	if len(b) == 0 {
+		return a
+	}
+	out := map[string]any{}
+	for k, v := range a {
+		if k != config.PluginConfigMessage {
+			out[k] = v
+		}
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 // dbless answers Kong's error for writes in database=off mode.
@@ -593,24 +647,52 @@ func (a *api) deleteItem(w http.ResponseWriter, r *http.Request, col *collection
 // nothing is written.
 var errGone = &httpError{http.StatusNoContent, "already gone"}
 
-// routeService serves /routes/{route}/service with the item handlers: the
-// item is the service the route points at.
-func (a *api) routeService(f itemFunc) http.HandlerFunc {
-	col := &collection{table: config.TableServices}
+// foreignEntity serves a foreign-entity endpoint with the item handlers:
+// /routes/{route}/service is the service a route points at,
+// /key-auths/{keyauth}/consumer the consumer a credential belongs to. The
+// child is found by id or endpoint key; a missing child or reference is 404.
+func (a *api) foreignEntity(child, param, field, parent string, f itemFunc) http.HandlerFunc {
+	col := &collection{table: parent}
 	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.PathValue(param)
 		find := func(c *config.Config) (config.Entity, config.Entity, error) {
-			rt := c.Route(r.PathValue("route"))
-			if rt == nil || rt.Service == nil {
+			if err := checkUniqueKey(child, key); err != nil {
+				return nil, nil, err
+			}
+			e := c.Find(child, key)
+			if e == nil {
 				return nil, nil, errNotFound
 			}
-			s := c.Get(config.TableServices, rt.Service.ID)
-			if s == nil {
+			id := config.ForeignID(e, field)
+			if id == "" {
 				return nil, nil, errNotFound
 			}
-			return s, nil, nil
+			p := c.Get(parent, id)
+			if p == nil {
+				return nil, nil, errNotFound
+			}
+			return p, nil, nil
 		}
 		f(w, r, col, find, "")
 	}
+}
+
+// foreignEntityEndpoint registers a foreign-entity endpoint: GET, PATCH and
+// PUT act on the referenced entity; DELETE is Kong's 405 once both exist.
+func (a *api) foreignEntityEndpoint(path, child, param, field, parent string) {
+	fe := func(f itemFunc) http.HandlerFunc { return a.foreignEntity(child, param, field, parent, f) }
+	a.handle(path, methods{
+		"GET":   fe(a.getItem),
+		"PATCH": fe(a.patchItem),
+		"PUT":   fe(a.putItem),
+		"DELETE": fe(func(w http.ResponseWriter, r *http.Request, _ *collection, find finder, _ string) {
+			if _, _, err := find(a.store.Current()); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed"})
+		}),
+	})
 }
 
 // upstreamHealth is Kong's GET /upstreams/{u}/health: targets newest first

@@ -165,3 +165,16 @@ func Schema(name string) (any, bool) {
 	}
 	return s, true
 }
+
+// DBLessConfigErrors is what Kong's plugin schemas refuse only when the node
+// has no database (database=off): rate-limiting's policy is one of local and
+// redis there (kong/plugins/rate-limiting/schema.lua is_dbless), "cluster"
+// needing a database to count in. Nil when cfg is fine.
+func DBLessConfigErrors(name string, cfg map[string]any) map[string]any {
+	if name == "rate-limiting" {
+		if p, _ := cfg["policy"].(string); p == "cluster" {
+			return map[string]any{"policy": "expected one of: local, redis"}
+		}
+	}
+	return nil
+}
