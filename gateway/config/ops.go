@@ -135,6 +135,11 @@ func firstInvalidUTF8(v any) string {
 	return ""
 }
 
+// PluginConfigMessage is the key of a plugin validator's configErrs that
+// holds the message of a check on the config record as a whole (Kong's
+// custom_validator on "config"): alone, it becomes the config field's error.
+const PluginConfigMessage = "@message"
+
 // PluginEntityValidator is optionally implemented by a PluginValidator that
 // can tell checks of the plugin entity as a whole (Kong's "@entity" at the top
 // of "fields") from checks inside its config.
@@ -179,7 +184,12 @@ func preparePlugin(out map[string]any, pv PluginValidator, defaultProtocols bool
 		return map[string]any{"name": fmt.Sprintf("plugin '%s' not enabled; add it to the 'plugins' configuration property", name)}
 	}
 	errs := map[string]any{}
-	if len(cfgErrs) > 0 {
+	if msg, ok := cfgErrs[PluginConfigMessage].(string); ok && len(cfgErrs) == 1 {
+		// A custom_validator on the whole config record: Kong reports its
+		// message as the config field's error ("config": "The limit for
+		// hour(10.0) cannot be lower than ...").
+		errs["config"] = msg
+	} else if len(cfgErrs) > 0 {
 		errs["config"] = cfgErrs
 	}
 	if len(entErrs) > 0 {

@@ -463,7 +463,8 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 	if len(cfgErrs) == 0 {
 		// custom_validator: runs on a config whose fields are valid.
 		if msg := checkPeriodOrder(cfg); msg != "" {
-			cfgErrs["@entity"] = []any{msg}
+			// Reported as the config field's own error (config.PluginConfigMessage).
+			cfgErrs[config.PluginConfigMessage] = msg
 		}
 	}
 	return entity
