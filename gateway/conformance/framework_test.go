@@ -305,6 +305,9 @@ func startGateway(t *testing.T, c Case) *GW {
 }
 
 func runCase(t *testing.T, c Case) {
+	if c.Differs != "" {
+		t.Logf("%s: documented difference from Kong: %s", c.Spec, c.Differs)
+	}
 	g := startGateway(t, c)
 	for i, s := range c.Setup {
 		r := g.Do(t, s)

@@ -69,7 +69,7 @@ var servicesCases = rows(
 		},
 	},
 	Case{
-		Spec: specServices + ":433", Name: "deletes a service that still has a route, and its routes",
+		Spec: "spec/02-integration/03-db/02-db_core_entities_spec.lua:2048", Name: ":delete() a Service is not allowed if a Route is associated to it (Admin API: deletes the service and its routes)",
 		Differs: "Deleting a service deletes its routes (Kong: 400 code 4, an existing 'routes' entity references this 'services' entity)",
 		Setup: []Step{
 			{Method: "POST", Path: "/services", Body: obj{"name": "s", "url": "{{echo_url}}"}},
