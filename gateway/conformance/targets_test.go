@@ -107,7 +107,7 @@ var targetsCases = rows(
 		Spec: specTargets + ":287", Name: "shows all targets with no ending slash",
 		Setup: fourAPITargets(),
 		Steps: []Step{get("/upstreams/u/targets", 200, obj{"data.#": 4,
-			"data.0": obj{"id": "{{t4}}", "target": "api-4:80", "weight": 10, "upstream": obj{"id": "{{uid}}"}, "tags": nil, "created_at": NotNull, "updated_at": NotNull},
+			"data.0":    obj{"id": "{{t4}}", "target": "api-4:80", "weight": 10, "upstream": obj{"id": "{{uid}}"}, "tags": nil, "created_at": NotNull, "updated_at": NotNull},
 			"data.1.id": "{{t3}}", "data.1.weight": 50, "data.2.id": "{{t2}}", "data.2.weight": 0, "data.3.id": "{{t1}}", "data.3.target": "api-1:80"})},
 	},
 	Case{
