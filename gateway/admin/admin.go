@@ -55,6 +55,9 @@ type Options struct {
 	MaxBodyBytes int64
 }
 
+// maxURIArgs is Kong's lua_max_uri_args for the Admin API.
+const maxURIArgs = 1000
+
 // DefaultMaxBodyBytes is Kong's Admin API body limit: its admin server's
 // client_max_body_size is 10m (nginx_admin_client_max_body_size). Larger
 // bodies get 413 {"message":"Payload too large"}, as from Kong.
@@ -136,6 +139,20 @@ func (a *api) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			r.URL.Path = "/"
 		}
 		r.URL.RawPath = ""
+	}
+	// Kong reads at most lua_max_uri_args (1000) query arguments and refuses
+	// a request with more (21-truncated_arguments_spec).
+	if q := r.URL.RawQuery; q != "" && strings.Count(q, "&") >= maxURIArgs {
+		n := 0
+		for _, part := range strings.Split(q, "&") {
+			if part != "" {
+				n++
+			}
+		}
+		if n > maxURIArgs {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Too many arguments"})
+			return
+		}
 	}
 	if a.opts.Token != "" && !a.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
