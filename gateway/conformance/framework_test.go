@@ -178,6 +178,32 @@ func TestTableRows(t *testing.T) {
 	}
 }
 
+// TestSpecCoverage logs, per Kong spec file, how many rows the tables hold
+// and how many of them are skipped (go test -v -run TestSpecCoverage).
+func TestSpecCoverage(t *testing.T) {
+	type tally struct{ rows, skipped, differs int }
+	by := map[string]*tally{}
+	for _, g := range groups {
+		for _, c := range g.cases {
+			file, _, _ := strings.Cut(c.Spec, ":")
+			if by[file] == nil {
+				by[file] = &tally{}
+			}
+			by[file].rows++
+			if c.Skip != "" {
+				by[file].skipped++
+			}
+			if c.Differs != "" {
+				by[file].differs++
+			}
+		}
+	}
+	for _, f := range sortedKeys(by) {
+		x := by[f]
+		t.Logf("%-70s %4d rows, %4d skipped, %d documented differences", f, x.rows, x.skipped, x.differs)
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	fmt.Println(reportLine())

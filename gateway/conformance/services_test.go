@@ -92,12 +92,3 @@ func tenServices() []Step {
 	}
 	return s
 }
-
-var _ = register("skipped-features", skippedFeatureCases)
-
-// skippedFeatureCases lists Kong spec cases for entities the gateway does not
-// have, so the coverage figure counts them.
-var skippedFeatureCases = rows(
-	Case{Spec: "spec/02-integration/04-admin_api/06-certificates_routes_spec.lua:94", Name: "certificates: retrieves all certificates",
-		Skip: "certificates entity"},
-)
