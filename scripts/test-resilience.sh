@@ -8,7 +8,7 @@
 #   GAUNTLET_PROVE_FAIL=kill make test-resilience  break a scenario on purpose: it must fail
 #   GAUNTLET_BIN_DIR=dir make test-resilience      use prebuilt gateway, mockbin, toxiproxy binaries
 #   GINKGO_TIMEOUT=40m                             the whole suite's timeout (default 10m; make soak sets it)
-#   GAUNTLET_CHECK=0|1                             skip / force gauntlet check on examples/ (default: with the whole catalogue)
+#   GAUNTLET_CHECK=0|1                             skip / force gauntlet check and run on examples/ (default: with the whole catalogue)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=-buildvcs=false
@@ -41,8 +41,8 @@ args+=(--label-filter "${LABELS:-!soak}")
 rc=0
 go tool ginkgo "${args[@]}" ./scenarios || rc=$?
 
-# gauntlet check on both examples (the whole catalogue only, or GAUNTLET_CHECK=1;
-# GAUNTLET_CHECK=0 skips it): the seed tutorial must fail with exactly these
+# gauntlet check on both examples and gauntlet run on examples/scenarios (the
+# whole catalogue only, or GAUNTLET_CHECK=1; GAUNTLET_CHECK=0 skips them): the seed tutorial must fail with exactly these
 # verdicts (exit 1), the resilient configuration must hold everywhere (exit 0).
 # Each leaves its own report directory, rendered and browser-checked below.
 check_example() { # name expected-exit expected-row
@@ -60,13 +60,17 @@ check_example() { # name expected-exit expected-row
 }
 check_dirs=()
 if [ "${GAUNTLET_CHECK:-}" = 1 ] || { [ -z "${LABELS:-}" ] && [ "${GAUNTLET_CHECK:-}" != 0 ]; }; then
-  rm -rf "$out"/check-*
+  rm -rf "$out"/check-* "$out/run-examples"
   mkdir -p "$out/check-seed-tutorial" "$out/check-resilient"
   gauntlet=$out/check-gauntlet
   go build -o "$gauntlet" ./cmd/gauntlet
   #                                                    kill  stall blackhole all-down restart rate-limit
   check_example seed-tutorial 1 "mockbin-service holds fails fails holds fails n/a"
   check_example resilient     0 "mockbin-service holds holds holds holds holds holds"
+  # gauntlet run on the example scenario files: every one must pass.
+  echo "gauntlet run examples/scenarios/*.yaml"
+  "$gauntlet" run examples/scenarios/*.yaml --out "$out/run-examples" || { echo "gauntlet run examples/scenarios failed" >&2; rc=1; }
+  check_dirs+=("$out/run-examples")
   rm -f "$gauntlet"
 fi
 for dir in "${check_dirs[@]}"; do

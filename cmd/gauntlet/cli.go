@@ -6,10 +6,10 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/check"
 	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/lint"
+	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/run"
 )
 
-// subcommand is one `gauntlet NAME ...`; run joins this table when it
-// exists.
+// subcommand is one `gauntlet NAME ...`.
 type subcommand struct {
 	name, synopsis, summary string
 	run                     func(args []string, stdout, stderr io.Writer) int
@@ -18,6 +18,7 @@ type subcommand struct {
 var subcommands = []subcommand{
 	{"lint", lint.Usage, "static rules for well-known mistakes in a kong.yml and the node's settings", lint.Command},
 	{"check", check.Usage, "lint, then a fault battery against the configuration itself, bounds from its own settings", check.Command},
+	{"run", run.Usage, "declarative scenario files: stack, configuration, load, fault timeline, expectations", run.Command},
 }
 
 func usage(w io.Writer) {
@@ -28,7 +29,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'gauntlet SUBCOMMAND --help' for its flags. Manual: docs/gauntlet.md\n")
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func runMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2

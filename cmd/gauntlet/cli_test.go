@@ -8,15 +8,15 @@ import (
 
 func TestHelpListsOnlyWhatExists(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"--help"}, &out, &errb); code != 0 {
+	if code := runMain([]string{"--help"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, present := range []string{"gauntlet lint kong.yml", "gauntlet check kong.yml"} {
+	for _, present := range []string{"gauntlet lint kong.yml", "gauntlet check kong.yml", "gauntlet run scenario.yaml"} {
 		if !strings.Contains(out.String(), present) {
 			t.Errorf("help lacks %q: %s", present, out.String())
 		}
 	}
-	for _, absent := range []string{"gauntlet run"} {
+	for _, absent := range []string{} {
 		if strings.Contains(out.String(), absent) {
 			t.Errorf("help names %q, which does not exist yet", absent)
 		}
@@ -25,18 +25,18 @@ func TestHelpListsOnlyWhatExists(t *testing.T) {
 
 func TestUnknownSubcommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"chek"}, &out, &errb); code != 2 || strings.Count(errb.String(), "\n") != 1 {
+	if code := runMain([]string{"chek"}, &out, &errb); code != 2 || strings.Count(errb.String(), "\n") != 1 {
 		t.Errorf("exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "Usage") {
+	if code := runMain(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "Usage") {
 		t.Errorf("no args: exit %d, stderr %q", code, errb.String())
 	}
 }
 
 func TestLintDispatch(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"lint", "../../examples/seed-tutorial/kong.yml", "--env-file", "../../examples/seed-tutorial/kong.env"}, &out, &errb)
+	code := runMain([]string{"lint", "../../examples/seed-tutorial/kong.yml", "--env-file", "../../examples/seed-tutorial/kong.env"}, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "config-in-memory") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
@@ -56,7 +56,7 @@ func TestCheckBadInput(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(args, &out, &errb)
+			code := runMain(args, &out, &errb)
 			if code != 2 || strings.Count(errb.String(), "\n") != 1 || !strings.HasPrefix(errb.String(), "gauntlet check: ") {
 				t.Errorf("exit %d, stderr %q", code, errb.String())
 			}
@@ -64,5 +64,21 @@ func TestCheckBadInput(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", out.String())
 			}
 		})
+	}
+}
+
+// A malformed scenario file is file:line and exit 2, before any stack starts.
+func TestRunBadInput(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain([]string{"run", "../../examples/scenarios/kill.yaml", "testdata/typo.yaml"}, &out, &errb)
+	if code != 2 || errb.String() != "gauntlet run: testdata/typo.yaml:9: faults[0].fault \"kil\": unknown fault (want one of kill, stop, restart, pause, partition, latency, timeout, reset, bandwidth, mockbin)\n" {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q", out.String())
+	}
+	errb.Reset()
+	if code := runMain([]string{"run"}, &out, &errb); code != 2 || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("no files: exit %d, stderr %q", code, errb.String())
 	}
 }

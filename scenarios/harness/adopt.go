@@ -27,3 +27,11 @@ func Adopt(st *stack.Stack, log *slog.Logger, name string, labels []string, outD
 	}
 	return s
 }
+
+// SetOutDir sends the scenario's record and results to dir instead of
+// OutDir() (gauntlet run --out).
+func (s *Scenario) SetOutDir(dir string) {
+	if dir != "" {
+		s.outDir = dir
+	}
+}
