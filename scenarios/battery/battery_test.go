@@ -334,3 +334,19 @@ func TestTableAndJUnit(t *testing.T) {
 		}
 	}
 }
+
+// An IP address or localhost cannot be taken over by a network alias: the
+// service is not loaded (no traffic may leave the project's containers).
+func TestPlanForeignAddresses(t *testing.T) {
+	for _, target := range []string{"10.0.0.5:8080", "[::1]:8080", "localhost:8080"} {
+		yml := strings.Replace(seed, "mockbin2:8080", `"`+target+`"`, 1)
+		p := plan(t, yml, Node{})
+		if sp := p.Services[0]; !strings.Contains(sp.Skip, "not a name") || len(p.Upstreams) != 0 {
+			t.Errorf("%s: skip %q, upstreams %v", target, sp.Skip, p.Upstreams)
+		}
+	}
+	yml := strings.Replace(resilient, "host: redis, port: 6380", "host: 192.168.1.10, port: 6380", 1)
+	if p := plan(t, yml, Node{}); !strings.Contains(p.Services[0].Skip, "redis") || len(p.Redis) != 0 {
+		t.Errorf("redis at an IP: skip %q, redis %v", p.Services[0].Skip, p.Redis)
+	}
+}

@@ -137,6 +137,10 @@ func NewPlan(c *config.Config, node Node) *Plan {
 		} else {
 			sp.Targets = []stack.HostPort{{Host: s.Host, Port: s.Port}}
 		}
+		if why := foreign(sp.Targets); why != "" {
+			sp.Skip, sp.Targets = why, nil
+			continue
+		}
 		for _, t := range sp.Targets {
 			addUp(t)
 		}
@@ -155,12 +159,31 @@ func NewPlan(c *config.Config, node Node) *Plan {
 			continue
 		}
 		sp.RateLimit = rateLimitFor(c, s, route)
+		if rl := sp.RateLimit; rl != nil && rl.Redis != nil {
+			if why := foreign([]stack.HostPort{*rl.Redis}); why != "" {
+				sp.Skip = "rate-limiting's redis: " + why
+				continue
+			}
+		}
 		if rl := sp.RateLimit; rl != nil && rl.Redis != nil && !seenRedis[rl.Redis.String()] {
 			seenRedis[rl.Redis.String()] = true
 			p.Redis = append(p.Redis, *rl.Redis)
 		}
 	}
 	return p
+}
+
+// foreign says why an address cannot be taken over: a network alias stands
+// in for a name, never for an IP address or localhost, and the battery sends
+// traffic nowhere but to its own containers.
+func foreign(hs []stack.HostPort) string {
+	for _, h := range hs {
+		host := strings.Trim(h.Host, "[]")
+		if net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") {
+			return fmt.Sprintf("%s is an address, not a name a container can take over; the battery sends no traffic outside its own containers", h)
+		}
+	}
+	return ""
 }
 
 func serviceName(s *config.Service) string {
