@@ -970,3 +970,25 @@ func TestEveryEndpoint(t *testing.T) {
 		t.Fatalf("%d entities left", n)
 	}
 }
+
+// TestPutForeignEntityAssociates is Kong's put_entity_endpoint for a route
+// without a service: PUT /routes/{r}/service creates one and points the route
+// at it.
+func TestPutForeignEntityAssociates(t *testing.T) {
+	h := newHarness(t)
+	h.must(h.json("POST", "/routes", `{"name":"r","paths":["/r"]}`), 201)
+	s := h.must(h.json("PUT", "/routes/r/service", `{"host":"new.test"}`), 200).body
+	if s["host"] != "new.test" || s["id"] == nil {
+		t.Fatalf("service: %v", s)
+	}
+	rt := h.must(h.do("GET", "/routes/r", "", ""), 200).body
+	if ref, _ := rt["service"].(map[string]any); ref == nil || ref["id"] != s["id"] {
+		t.Fatalf("route not associated: %v", rt)
+	}
+	// Now it has one: PUT replaces that service, keeping its id.
+	s2 := h.must(h.json("PUT", "/routes/r/service", `{"host":"other.test"}`), 200).body
+	if s2["id"] != s["id"] || s2["host"] != "other.test" {
+		t.Fatalf("replace: %v", s2)
+	}
+	h.must(h.json("PUT", "/routes/r/service", `{"port":"x"}`), 400)
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/plugins"
+	"github.com/google/uuid"
 )
 
 // collection is one entity table as reached through one URL: top level, or
@@ -684,7 +685,15 @@ func (a *api) foreignEntityEndpoint(path, child, param, field, parent string) {
 	a.handle(path, methods{
 		"GET":   fe(a.getItem),
 		"PATCH": fe(a.patchItem),
-		"PUT":   fe(a.putItem),
+		"PUT": func(w http.ResponseWriter, r *http.Request) {
+			// Kong's put_entity_endpoint: a child without a reference gets a
+			// new entity with a fresh id, and the child is pointed at it.
+			if e := a.store.Current().Find(child, r.PathValue(param)); e != nil && config.ForeignID(e, field) == "" {
+				a.associate(w, r, child, r.PathValue(param), field, parent)
+				return
+			}
+			fe(a.putItem)(w, r)
+		},
 		"DELETE": fe(func(w http.ResponseWriter, r *http.Request, _ *collection, find finder, _ string) {
 			if _, _, err := find(a.store.Current()); err != nil {
 				a.writeError(w, r, err)
@@ -863,4 +872,39 @@ func escapeURI(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// associate creates the entity a child's foreign key will point at (PUT
+// /routes/{r}/service on a route without a service) and points the child at
+// it, in one write.
+func (a *api) associate(w http.ResponseWriter, r *http.Request, child, key, field, parent string) {
+	col := &collection{table: parent}
+	a.write(w, r, col, "create", http.StatusOK, func(snap *config.Config, values map[string]any) (commitFunc, error) {
+		values["id"] = uuid.NewString()
+		m, perr := config.Prepare(parent, values, nil, a.writeOpts().Plugins)
+		if perr != nil {
+			return nil, perr
+		}
+		return func(next *config.Config) (config.Entity, error) {
+			e := next.Find(child, key)
+			if e == nil {
+				return nil, errNotFound
+			}
+			if config.ForeignID(e, field) != "" {
+				return nil, errStale
+			}
+			p, err := next.Save(parent, m, nil, a.writeOpts())
+			if err != nil {
+				return nil, err
+			}
+			cm, err := config.PreparePatch(child, e, map[string]any{field: map[string]any{"id": p.EntityID()}}, a.writeOpts().Plugins)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := next.Save(child, cm, e, a.writeOpts()); err != nil {
+				return nil, err
+			}
+			return p, nil
+		}, nil
+	})
 }
