@@ -1,0 +1,372 @@
+package conformance
+
+import (
+	"crypto/tls"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Kong 3.9 spec/02-integration/05-proxy/10-balancer/01-healthchecks_spec.lua,
+// the single-node "Ring-balancer #healthchecks" cases: passive and active
+// health checks, manual recovery and shutdown through the Admin API. Kong
+// generates each case per localhost mode (ipv4 127.0.0.1, ipv6 [::1],
+// hostname localhost) and, for active recovery, per protocol (http, https).
+
+const specHC = "spec/02-integration/05-proxy/10-balancer/01-healthchecks_spec.lua"
+
+var _ = register("proxy-healthchecks", proxyHealthCases)
+
+const (
+	skipCluster = "a second Kong node on the same database (#cluster)"
+	skipDNSMock = "DNS mock (targets resolving to several addresses, SRV records)"
+	skipMTLS    = "upstream mutual TLS (client_certificate)"
+)
+
+var localhosts = []struct{ mode, host string }{{"ipv4", "127.0.0.1"}, {"ipv6", "::1"}, {"hostname", "localhost"}}
+
+// hcServer is Kong's https_server fixture: every path answers 200 while
+// healthy and 500 while unhealthy; ok and fail count the answers to
+// everything but the health checker's /status.
+type hcServer struct {
+	addr      string // host:port as the target names it
+	unhealthy atomic.Bool
+	ok, fail  atomic.Int64
+}
+
+func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("listen on %s: %v", host, err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	s := &hcServer{addr: net.JoinHostPort(host, port)}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := 200
+		if s.unhealthy.Load() {
+			status = 500
+		}
+		if r.URL.Path != "/status" {
+			if status == 200 {
+				s.ok.Add(1)
+			} else {
+				s.fail.Add(1)
+			}
+		}
+		w.WriteHeader(status)
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	if tlsOn {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return s
+}
+
+func (s *hcServer) take() (ok, fail int) { return int(s.ok.Swap(0)), int(s.fail.Swap(0)) }
+
+// hcDefaults is balancer_utils' healthchecks_defaults.
+func hcDefaults() obj {
+	return obj{
+		"active": obj{"timeout": 1, "concurrency": 10, "http_path": "/",
+			"healthy":   obj{"interval": 0, "http_statuses": arr{200, 302}, "successes": 2},
+			"unhealthy": obj{"interval": 0, "http_statuses": arr{429, 404, 500, 501, 502, 503, 504, 505}, "tcp_failures": 2, "timeouts": 3, "http_failures": 5}},
+		"passive": obj{
+			"healthy":   obj{"http_statuses": arr{200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308}, "successes": 5},
+			"unhealthy": obj{"http_statuses": arr{429, 500, 503}, "tcp_failures": 2, "timeouts": 7, "http_failures": 5}},
+	}
+}
+
+// hcConfig is healthchecks_config: the defaults deep-merged with over.
+func hcConfig(over obj) obj {
+	var merge func(dst, src obj)
+	merge = func(dst, src obj) {
+		for k, v := range src {
+			if sv, ok := v.(obj); ok {
+				if dv, ok := dst[k].(obj); ok {
+					merge(dv, sv)
+					continue
+				}
+			}
+			dst[k] = v
+		}
+	}
+	d := hcDefaults()
+	merge(d, over)
+	return d
+}
+
+// hcAPI creates upstream hc-up with hc, its targets, and a service on it for
+// host hc.test; service is merged into the service.
+func hcAPI(t *testing.T, g *GW, hc obj, servers []*hcServer, weights []int, service obj) {
+	g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "hc-up", "slots": 10, "healthchecks": hc}})
+	for i, s := range servers {
+		w := 10
+		if weights != nil {
+			w = weights[i]
+		}
+		g.mustDo(t, Step{Method: "POST", Path: "/upstreams/hc-up/targets", Body: obj{"target": s.addr, "weight": w}})
+	}
+	svc := obj{"name": "hc", "host": "hc-up", "port": 80, "protocol": "http"}
+	for k, v := range service {
+		svc[k] = v
+	}
+	g.mustDo(t, Step{Method: "POST", Path: "/services", Body: svc})
+	g.mustDo(t, Step{Method: "POST", Path: "/services/hc/routes", Body: obj{"hosts": arr{"hc.test"}, "paths": arr{"/"}}})
+}
+
+// hcRequests is bu.client_requests on hc.test: oks, fails (>399) and the last status.
+func hcRequests(t *testing.T, g *GW, n int, hdr ...string) (oks, fails, last int) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest("GET", g.ProxyURL+"/", nil)
+		req.Host = "hc.test"
+		for j := 0; j+1 < len(hdr); j += 2 {
+			req.Header.Set(hdr[j], hdr[j+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		last = resp.StatusCode
+		switch {
+		case last == 200:
+			oks++
+		case last > 399:
+			fails++
+		}
+	}
+	return
+}
+
+// waitHealth is bu.poll_wait_health: until the target reads want in
+// GET /upstreams/hc-up/health.
+func waitHealth(t *testing.T, g *GW, target, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last any
+	for time.Now().Before(deadline) {
+		r := g.Do(t, Step{Path: "/upstreams/hc-up/health"})
+		if r != nil {
+			data, _ := r.Get("data")
+			list, _ := data.([]any)
+			for _, e := range list {
+				m, _ := e.(map[string]any)
+				if m["target"] == target {
+					last = m["health"]
+					if m["health"] == want {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("target %s: health %v, want %s", target, last, want)
+}
+
+func near(want, got int, tolerance float64) bool {
+	return math.Abs(float64(want-got)) <= float64(want)*tolerance+0.5
+}
+
+const acceptedLBVar = 0.3 // the spec's ACCEPTED_LB_VAR
+
+func hcCases(line, name string, run func(t *testing.T, g *GW, host string)) []Case {
+	var out []Case
+	for _, lh := range localhosts {
+		host := lh.host
+		out = append(out, Case{Spec: specHC + ":" + line, Name: name + " #" + lh.mode,
+			Run: func(t *testing.T, g *GW) { run(t, g, host) }})
+	}
+	return out
+}
+
+var proxyHealthCases = rows(
+	skipped(specHC, skipDNSMock, "93:2-level dns sets the proper health-check", "139:a target that resolves to 2 IPs reports health separately",
+		"213:a target that resolves to 2 IPs reports health separately (upstream with hostname set)",
+		"289:a target that resolves to an SRV record that changes port"),
+	skipped(specHC, skipMTLS, "566:create active health checks -- global certificate", "600:#db create active health checks -- upstream certificate"),
+	skipped(specHC, skipCluster, "704:does not perform health checks when disabled (#3304) #ipv4", "750:propagates posted health info #ipv4",
+		"704:does not perform health checks when disabled (#3304) #ipv6", "750:propagates posted health info #ipv6",
+		"704:does not perform health checks when disabled (#3304) #hostname", "750:propagates posted health info #hostname"),
+	hcCases("787", "created via the API are functional", func(t *testing.T, g *GW, host string) {
+		s := newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(nil), []*hcServer{s}, nil, nil)
+		oks, fails, last := hcRequests(t, g, 1)
+		if last != 200 || oks != 1 || fails != 0 {
+			t.Errorf("oks %d fails %d last %d", oks, fails, last)
+		}
+		if ok, fail := s.take(); ok != 1 || fail != 0 {
+			t.Errorf("server ok %d fail %d", ok, fail)
+		}
+	}),
+	hcCases("1077", "do not count Kong-generated errors as failures", func(t *testing.T, g *GW, host string) {
+		// Kong's fail-once-auth fixture answers the first request 401; here
+		// key-auth answers a request without a key 401, then requests carry one.
+		s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(obj{"passive": obj{"healthy": obj{"successes": 1},
+			"unhealthy": obj{"http_statuses": arr{401, 500}, "http_failures": 1, "tcp_failures": 1, "timeouts": 1}}}),
+			[]*hcServer{s1, s2}, nil, obj{"connect_timeout": 50})
+		g.mustDo(t, Step{Method: "POST", Path: "/services/hc/plugins", Body: obj{"name": "key-auth"}})
+		g.mustDo(t, Step{Method: "POST", Path: "/consumers", Body: obj{"username": "c"}})
+		g.mustDo(t, Step{Method: "POST", Path: "/consumers/c/key-auth", Body: obj{"key": "k"}})
+		if oks, fails, last := hcRequests(t, g, 1); oks != 0 || fails != 1 || last != 401 {
+			t.Errorf("first request: oks %d fails %d last %d, want one 401", oks, fails, last)
+		}
+		oks, fails, last := hcRequests(t, g, 20, "apikey", "k")
+		if last != 200 || oks == 0 || fails != 0 {
+			t.Errorf("then: oks %d fails %d last %d", oks, fails, last)
+		}
+		ok1, fail1 := s1.take()
+		ok2, fail2 := s2.take()
+		if ok1 == 0 || ok2 == 0 || fail1 != 0 || fail2 != 0 {
+			t.Errorf("both targets must stay in use: server1 %d/%d, server2 %d/%d", ok1, fail1, ok2, fail2)
+		}
+	}),
+	hcCases("1140", "perform passive health checks", func(t *testing.T, g *GW, host string) {
+		for nfails := 1; nfails <= 3; nfails++ {
+			t.Run(fmt.Sprint("nfails=", nfails), func(t *testing.T) {
+				g.Do(t, Step{Method: "DELETE", Path: "/services/hc"})
+				g.Do(t, Step{Method: "DELETE", Path: "/upstreams/hc-up"})
+				s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+				hcAPI(t, g, hcConfig(obj{"passive": obj{"unhealthy": obj{"http_failures": nfails}}}), []*hcServer{s1, s2}, nil, nil)
+				const requests = 20
+				server2oks := requests / 4
+				server1oks := requests - server2oks
+				oks1, fails1, _ := hcRequests(t, g, 10)
+				s2.unhealthy.Store(true)
+				oks2, fails2, _ := hcRequests(t, g, 10)
+				ok1, fail1 := s1.take()
+				ok2, fail2 := s2.take()
+				if !near(server1oks, ok1, acceptedLBVar) || !near(server2oks, ok2, acceptedLBVar) || fail1 != 0 ||
+					!near(nfails, fail2, acceptedLBVar) || oks1+oks2 != requests-nfails || fails1+fails2 != nfails {
+					t.Errorf("server1 %d ok/%d fail (want ~%d ok), server2 %d ok/%d fail (want ~%d ok, %d fail); client %d ok, %d fail",
+						ok1, fail1, server1oks, ok2, fail2, server2oks, nfails, oks1+oks2, fails1+fails2)
+				}
+			})
+		}
+	}),
+	hcCases("1525", "perform active health checks -- up then down", func(t *testing.T, g *GW, host string) {
+		for nfails := 1; nfails <= 3; nfails++ {
+			t.Run(fmt.Sprint("nfails=", nfails), func(t *testing.T) {
+				g.Do(t, Step{Method: "DELETE", Path: "/services/hc"})
+				g.Do(t, Step{Method: "DELETE", Path: "/upstreams/hc-up"})
+				const requests = 20
+				server2oks := requests / 4
+				s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+				hcAPI(t, g, hcConfig(obj{"active": obj{"http_path": "/status",
+					"healthy":   obj{"interval": 1, "successes": 1},
+					"unhealthy": obj{"interval": 1, "http_failures": nfails}}}),
+					[]*hcServer{s1, s2}, nil, obj{"connect_timeout": 50})
+				oks, fails, _ := hcRequests(t, g, server2oks*2)
+				s2.unhealthy.Store(true)
+				waitHealth(t, g, s2.addr, "UNHEALTHY")
+				o, f, _ := hcRequests(t, g, requests-server2oks*2)
+				oks, fails = oks+o, fails+f
+				ok1, fail1 := s1.take()
+				ok2, fail2 := s2.take()
+				if ok1 != requests-server2oks || ok2 != server2oks || fail1 != 0 || fail2 != 0 || oks != requests || fails != 0 {
+					t.Errorf("server1 %d/%d, server2 %d/%d (want %d/0, %d/0); client %d ok %d fail",
+						ok1, fail1, ok2, fail2, requests-server2oks, server2oks, oks, fails)
+				}
+			})
+		}
+	}),
+	activeRecoveryCases("http"),
+	activeRecoveryCases("https"),
+	hcCases("2082", "perform passive health checks -- manual recovery", func(t *testing.T, g *GW, host string) {
+		s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(obj{"passive": obj{"unhealthy": obj{"http_failures": 1}}}), []*hcServer{s1, s2}, []int{100, 1}, nil)
+		const requests = 100
+		hcRequests(t, g, requests)
+		if ok, _ := s1.take(); !near(requests, ok, 0.05) {
+			t.Errorf("before: server1 answered %d of %d", ok, requests)
+		}
+		s2.take()
+		s1.unhealthy.Store(true)
+		hcRequests(t, g, requests) // the first 500 marks server1 unhealthy
+		s2.take()
+		hcRequests(t, g, requests)
+		if ok, _ := s2.take(); !near(requests, ok, 0.05) {
+			t.Errorf("server1 down: server2 answered %d of %d", ok, requests)
+		}
+		s1.unhealthy.Store(false)
+		g.mustDo(t, Step{Method: "PUT", Path: "/upstreams/hc-up/targets/" + s1.addr + "/healthy", Status: 204})
+		waitHealth(t, g, s1.addr, "HEALTHY")
+		s1.take()
+		hcRequests(t, g, requests)
+		if ok, _ := s1.take(); !near(requests, ok, 0.05) {
+			t.Errorf("after manual recovery: server1 answered %d of %d", ok, requests)
+		}
+	}),
+	hcCases("2149", "perform passive health checks -- manual shutdown", func(t *testing.T, g *GW, host string) {
+		s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(obj{"passive": obj{"unhealthy": obj{"http_failures": 1}}}), []*hcServer{s1, s2}, nil, nil)
+		oks, fails, _ := hcRequests(t, g, 10)
+		// Kong marks the target's address (…/targets/{t}/{address}/unhealthy);
+		// a target here has one address, marked through the target.
+		g.mustDo(t, Step{Method: "PUT", Path: "/upstreams/hc-up/targets/" + s2.addr + "/unhealthy", Status: 204})
+		waitHealth(t, g, s2.addr, "UNHEALTHY")
+		o, f, _ := hcRequests(t, g, 10)
+		oks, fails = oks+o, fails+f
+		g.mustDo(t, Step{Method: "PUT", Path: "/upstreams/hc-up/targets/" + s2.addr + "/healthy", Status: 204})
+		waitHealth(t, g, s2.addr, "HEALTHY")
+		o, f, _ = hcRequests(t, g, 10)
+		oks, fails = oks+o, fails+f
+		ok1, fail1 := s1.take()
+		ok2, fail2 := s2.take()
+		if ok1 != 20 || ok2 != 10 || fail1 != 0 || fail2 != 0 || oks != 30 || fails != 0 {
+			t.Errorf("server1 %d/%d (want 20/0), server2 %d/%d (want 10/0); client %d ok %d fail", ok1, fail1, ok2, fail2, oks, fails)
+		}
+	}),
+)
+
+// activeRecoveryCases is "perform active health checks -- automatic
+// recovery #<protocol>" (line 1672), for nchecks 1 and 3.
+func activeRecoveryCases(protocol string) []Case {
+	return hcCases("1672", "perform active health checks -- automatic recovery #"+protocol, func(t *testing.T, g *GW, host string) {
+		for _, nchecks := range []int{1, 3} {
+			t.Run(fmt.Sprint("nchecks=", nchecks), func(t *testing.T) {
+				g.Do(t, Step{Method: "DELETE", Path: "/services/hc"})
+				g.Do(t, Step{Method: "DELETE", Path: "/upstreams/hc-up"})
+				tlsOn := protocol == "https"
+				s1, s2 := newHCServer(t, host, tlsOn), newHCServer(t, host, tlsOn)
+				hcAPI(t, g, hcConfig(obj{"active": obj{"type": protocol, "http_path": "/status", "https_verify_certificate": false,
+					"healthy":   obj{"interval": 1, "successes": nchecks},
+					"unhealthy": obj{"interval": 1, "http_failures": nchecks}}}),
+					[]*hcServer{s1, s2}, nil, obj{"protocol": protocol, "port": map[bool]int{true: 443, false: 80}[tlsOn]})
+				waitHealth(t, g, s1.addr, "HEALTHY")
+				waitHealth(t, g, s2.addr, "HEALTHY")
+				oks, fails, _ := hcRequests(t, g, 10)
+				s2.unhealthy.Store(true)
+				waitHealth(t, g, s2.addr, "UNHEALTHY")
+				o, f, _ := hcRequests(t, g, 10)
+				oks, fails = oks+o, fails+f
+				s2.unhealthy.Store(false)
+				waitHealth(t, g, s2.addr, "HEALTHY")
+				o, f, _ = hcRequests(t, g, 10)
+				oks, fails = oks+o, fails+f
+				ok1, fail1 := s1.take()
+				ok2, fail2 := s2.take()
+				if ok1 != 20 || ok2 != 10 || fail1 != 0 || fail2 != 0 || oks != 30 || fails != 0 {
+					t.Errorf("server1 %d/%d (want 20/0), server2 %d/%d (want 10/0); client %d ok %d fail", ok1, fail1, ok2, fail2, oks, fails)
+				}
+			})
+		}
+	})
+}
+
+var _ = tls.VersionTLS12
+var _ = strings.TrimSpace
