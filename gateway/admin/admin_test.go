@@ -992,3 +992,23 @@ func TestPutForeignEntityAssociates(t *testing.T) {
 	}
 	h.must(h.json("PUT", "/routes/r/service", `{"port":"x"}`), 400)
 }
+
+// TestForeignKeysResolvedFirst is Kong's resolve_foreign order: references by
+// name are resolved before validation, so an unresolved name is code 13 even
+// when other fields are invalid, and every unresolved field is reported.
+func TestForeignKeysResolvedFirst(t *testing.T) {
+	h := newHarness(t)
+	r := h.must(h.json("POST", "/routes", `{"protocols":["foo"],"service":{"name":"missing"}}`), 400)
+	if r.body["code"] != 13.0 {
+		t.Fatalf("code: %s", r.raw)
+	}
+	r = h.must(h.json("POST", "/plugins", `{"name":"key-auth","service":{"name":"s1"},"route":{"name":"r1"}}`), 400)
+	if r.body["code"] != 13.0 || !strings.HasPrefix(r.body["message"].(string), "2 foreign keys unresolved (route.name: ") {
+		t.Fatalf("two unresolved: %s", r.raw)
+	}
+	h.must(h.json("POST", "/services", `{"name":"s1","host":"h"}`), 201)
+	p := h.must(h.json("POST", "/plugins", `{"name":"key-auth","service":{"name":"s1"}}`), 201).body
+	if ref, _ := p["service"].(map[string]any); ref == nil || ref["id"] == nil || ref["name"] != nil {
+		t.Fatalf("resolved reference is by id: %v", p["service"])
+	}
+}

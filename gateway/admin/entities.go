@@ -499,6 +499,9 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, col *collection) {
 			return nil, err
 		}
 		setParent(values, col, parent)
+		if err := config.ResolveForeign(snap, col.table, values); err != nil {
+			return nil, err
+		}
 		if err := targetInsertCheck(col.table, values); err != nil {
 			return nil, err
 		}
@@ -546,6 +549,9 @@ func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection,
 		if _, named := values[fieldOf(col)]; !named {
 			setParent(values, col, parent)
 		}
+		if err := config.ResolveForeign(snap, col.table, values); err != nil {
+			return nil, err
+		}
 		m, err := config.PreparePatch(col.table, e, values, a.writeOpts().Plugins)
 		if err != nil {
 			return nil, err
@@ -577,6 +583,9 @@ func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, f
 			return nil, err
 		}
 		setParent(values, col, parent)
+		if err := config.ResolveForeign(snap, col.table, values); err != nil {
+			return nil, err
+		}
 		// A URL naming the item by endpoint key sets that key, on replace
 		// and on create alike (PUT /services/foo names the service foo).
 		if !config.IsUUID(key) && key != "" {

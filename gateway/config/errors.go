@@ -108,20 +108,36 @@ func ForeignKeyViolation(field string, key map[string]any, parent string) *Error
 // ForeignKeysUnresolved is Kong's code 13 (errors.lua foreign_keys_unresolved):
 // a reference by unique fields ({"name": "x"}) that matches no entity.
 func ForeignKeysUnresolved(field string, keys map[string]any, parent string) *Error {
-	fe := map[string]any{}
+	return foreignKeysUnresolved(map[string]map[string]any{field: keys}, map[string]string{field: parent})
+}
+
+// foreignKeysUnresolved builds code 13 for several foreign fields: field →
+// unique field → value tried, and field → referenced table.
+func foreignKeysUnresolved(unresolved map[string]map[string]any, parents map[string]string) *Error {
+	fields := map[string]any{}
 	var buf []string
-	for _, k := range sortedKeys(keys) {
-		msg := fmt.Sprintf("the foreign key cannot be resolved with '%s' for an existing '%s' entity",
-			luaPretty(map[string]any{k: keys[k]}), parent)
-		fe[k] = msg
-		buf = append(buf, field+"."+k+": "+msg)
+	fieldNames := make([]string, 0, len(unresolved))
+	for f := range unresolved {
+		fieldNames = append(fieldNames, f)
+	}
+	sort.Strings(fieldNames)
+	for _, f := range fieldNames {
+		keys := unresolved[f]
+		fe := map[string]any{}
+		for _, k := range sortedKeys(keys) {
+			msg := fmt.Sprintf("the foreign key cannot be resolved with '%s' for an existing '%s' entity",
+				luaPretty(map[string]any{k: keys[k]}), parents[f])
+			fe[k] = msg
+			buf = append(buf, f+"."+k+": "+msg)
+		}
+		fields[f] = fe
 	}
 	message := "foreign key unresolved (" + buf[0] + ")"
 	if len(buf) > 1 {
 		message = fmt.Sprintf("%d foreign keys unresolved (%s)", len(buf), strings.Join(buf, "; "))
 	}
 	return &Error{Code: CodeForeignKeysUnresolved, Name: codeNames[CodeForeignKeysUnresolved], Message: message,
-		Fields: map[string]any{field: fe}, Status: http.StatusBadRequest}
+		Fields: fields, Status: http.StatusBadRequest}
 }
 
 // InvalidOffset is Kong's code 7.

@@ -346,6 +346,56 @@ func randomKey() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ResolveForeign is Kong's resolve_foreign (kong/db/dao/init.lua), run on
+// Admin API input before it is validated: a foreign value without a valid
+// id that names the referenced entity by a unique field ({"name": "x"}) is
+// replaced by that entity's id; a name that matches nothing is code 13 for
+// every such field, before any schema violation is reported.
+func ResolveForeign(c *Config, table string, input map[string]any) *Error {
+	unresolved := map[string]map[string]any{}
+	parents := map[string]string{}
+	for _, f := range foreignFields(table) {
+		ref, ok := input[f.Name].(map[string]any)
+		if !ok {
+			continue
+		}
+		if id, ok := ref["id"].(string); ok && IsUUID(id) {
+			continue
+		}
+		rs := Schemas[f.Reference]
+		tried := map[string]any{}
+		var found Entity
+		for _, uf := range rs.Fields {
+			if !uf.Unique || uf.Name == "id" {
+				continue
+			}
+			v, ok := ref[uf.Name].(string)
+			if !ok {
+				continue
+			}
+			if _, bad := normalizeValue(uf, v); bad != nil {
+				continue
+			}
+			if found = c.FindBy(f.Reference, uf.Name, v); found != nil {
+				break
+			}
+			tried[uf.Name] = v
+		}
+		if found != nil {
+			input[f.Name] = map[string]any{"id": found.EntityID()}
+			continue
+		}
+		if len(tried) > 0 {
+			unresolved[f.Name] = tried
+			parents[f.Name] = f.Reference
+		}
+	}
+	if len(unresolved) > 0 {
+		return foreignKeysUnresolved(unresolved, parents)
+	}
+	return nil
+}
+
 // foreignFields lists table's foreign-key fields that point at tables the
 // gateway stores (certificates are not stored, so those stay unchecked).
 func foreignFields(table string) []*Field {

@@ -660,7 +660,6 @@ func checkHeaderName(v any) string {
 	return fmt.Sprintf("bad header name '%s', allowed characters are A-Z, a-z, 0-9, '_', and '-'", s)
 }
 
-
 // checkCookieName is Kong's tools.http validate_cookie_name.
 func checkCookieName(v any) string {
 	s := v.(string)
