@@ -332,6 +332,9 @@ func (a *api) routes() {
 	for _, verb := range []string{"healthy", "unhealthy"} {
 		h := a.setTargetHealth(verb == "healthy")
 		a.handle("/upstreams/{upstream}/targets/{target}/"+verb, methods{"PUT": h, "POST": h})
+		// Kong's per-address form; the gateway keeps health per target, so
+		// the address sets its target's health.
+		a.handle("/upstreams/{upstream}/targets/{target}/{address}/"+verb, methods{"PUT": h, "POST": h})
 	}
 }
 

@@ -498,7 +498,7 @@ func TestAdminToken(t *testing.T) {
 func TestDBLess(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.DBLess = true })
 	for _, tc := range []struct{ method, path, verb string }{
-		{"POST", "/services", "create"}, {"PATCH", "/services/x", "update"}, {"PUT", "/routes/x", "update"},
+		{"POST", "/services", "create"}, {"PATCH", "/services/x", "update"}, {"PUT", "/routes/x", "create or update"},
 		{"DELETE", "/upstreams/x", "delete"}, {"POST", "/consumers/x/key-auth", "create"},
 	} {
 		r := h.json(tc.method, tc.path, `{"host":"h"}`)

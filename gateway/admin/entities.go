@@ -577,7 +577,8 @@ func (a *api) patchItem(w http.ResponseWriter, r *http.Request, col *collection,
 // putItem is Kong's upsert: replace the item named in the URL, or create it
 // with that id or endpoint key.
 func (a *api) putItem(w http.ResponseWriter, r *http.Request, col *collection, find finder, key string) {
-	a.write(w, r, col, "update", http.StatusOK, func(snap *config.Config, values map[string]any) (commitFunc, error) {
+	// An upsert: in DB-less mode Kong says "cannot create or update".
+	a.write(w, r, col, "create or update", http.StatusOK, func(snap *config.Config, values map[string]any) (commitFunc, error) {
 		e, parent, err := find(snap)
 		if err != nil {
 			return nil, err

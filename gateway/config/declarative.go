@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func LoadDeclarativeWith(data []byte, opts DeclarativeOptions) (*Config, error) 
 	}
 	doc, ok := jsonShape(raw).(map[string]any)
 	if !ok {
-		return nil, DeclarativeError(map[string]any{"error": "expected an object"})
+		return nil, DeclarativeError(map[string]any{"error": "failed parsing declarative configuration: expected an object"})
 	}
 	return FromDeclarativeMap(doc, opts)
 }
@@ -140,10 +141,24 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 		}
 		if _, err := c.Save(p.table, m, nil, wo); err != nil {
 			var fields any = err.Error()
+			path := p.path
 			if e, ok := err.(*Error); ok {
 				fields = declarativeMsg(p.table, e)
+				// Kong reports a clash on a unique field other than the
+				// endpoint key under the entity's endpoint key (or id), not
+				// its index: consumers: {bar: "uniqueness violation: ..."}.
+				if e.Code == CodeUniqueViolation && len(path) == 2 {
+					ek := EndpointKey(p.table)
+					if _, onKey := e.Fields[ek]; !onKey || ek == "" {
+						key, _ := m[ek].(string)
+						if key == "" {
+							key = id
+						}
+						path = []any{p.table, key}
+					}
+				}
 			}
-			setErr(errTree, p.path, fields)
+			setErr(errTree, path, fields)
 			failed[id] = true
 		}
 	}
@@ -454,10 +469,12 @@ func DeclarativeMap(c *Config) map[string]any {
 		}
 		list := make([]any, 0, len(rows))
 		for _, e := range rows {
+			// Unset fields stay, as null (Kong's export: custom_id: null);
+			// whole-second timestamps are integers, not 1.566863706e+09.
 			m := EntityMap(e)
 			for k, v := range m {
-				if v == nil {
-					delete(m, k) // unset fields read back as their defaults or null anyway
+				if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+					m[k] = int64(f)
 				}
 			}
 			list = append(list, m)
