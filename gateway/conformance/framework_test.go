@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -204,10 +205,41 @@ func TestSpecCoverage(t *testing.T) {
 	}
 }
 
+var updateReadme = flag.Bool("update-readme", false,
+	"after a full run, write the conformance line into README.md (between its conformance markers)")
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	fmt.Println(reportLine())
+	line := reportLine()
+	fmt.Println(line)
+	if *updateReadme {
+		if err := writeReadmeLine(line); err != nil {
+			fmt.Fprintln(os.Stderr, "update-readme:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// writeReadmeLine replaces the text between README.md's conformance markers
+// with line, so the figure there is always one a full run printed.
+func writeReadmeLine(line string) error {
+	if strings.Contains(line, "partial run") {
+		return fmt.Errorf("not a full run: %s", line)
+	}
+	const begin, end = "<!-- conformance:begin -->", "<!-- conformance:end -->"
+	path := filepath.Join("..", "..", "README.md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s … %s markers", path, begin, end)
+	}
+	s = s[:i+len(begin)] + "\n" + line + "\n" + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
 }
 
 // reportLine computes the summary line from the tables and the results.
