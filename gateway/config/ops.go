@@ -61,6 +61,8 @@ func Prepare(table string, input, base map[string]any, pv PluginValidator) (map[
 		if t, ok := input["target"].(string); ok && checkTarget(t) == "" {
 			input["target"] = NormalizeTarget(t)
 		}
+	case TableUpstreams:
+		upstreamShorthands(input)
 	case TableRoutes:
 		// The grpc subschema's strip_path defaults to false.
 		if _, given := input["strip_path"]; !given && base == nil {
@@ -344,6 +346,30 @@ func randomKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// upstreamShorthands are the upstreams schema's shorthand_fields, in order
+// (kong/db/schema/entities/upstreams.lua): algorithm least-connections or
+// latency clears hash_on; then a hash_on other than none makes the algorithm
+// consistent-hashing, none makes it round-robin, and null is none.
+func upstreamShorthands(in map[string]any) {
+	if alg, present := in["algorithm"]; present {
+		if alg == "least-connections" || alg == "latency" {
+			in["hash_on"] = nil
+		}
+	}
+	h, present := in["hash_on"]
+	if !present {
+		return
+	}
+	switch h {
+	case nil:
+		in["hash_on"] = "none"
+	case "none":
+		in["algorithm"] = "round-robin"
+	default:
+		in["algorithm"] = "consistent-hashing"
+	}
 }
 
 // ResolveForeign is Kong's resolve_foreign (kong/db/dao/init.lua), run on
