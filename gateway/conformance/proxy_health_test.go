@@ -38,6 +38,12 @@ type hcServer struct {
 	addr      string // host:port as the target names it
 	unhealthy atomic.Bool
 	ok, fail  atomic.Int64
+	// timeouts: the next n requests (all while negative) stall 3s and
+	// count as failures (the fixture's /timeout).
+	timeouts atomic.Int64
+	// expectHost, when set, answers 400 to a Host naming another server
+	// (the fixture's check_hostname: nginx's server_name).
+	expectHost string
 }
 
 func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
@@ -49,6 +55,29 @@ func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	s := &hcServer{addr: net.JoinHostPort(host, port)}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.expectHost != "" {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if host != s.expectHost {
+				w.WriteHeader(400)
+				return
+			}
+		}
+		if r.URL.Path != "/status" {
+			if n := s.timeouts.Load(); n != 0 {
+				if n > 0 {
+					s.timeouts.Add(-1)
+				}
+				s.fail.Add(1)
+				select {
+				case <-time.After(3 * time.Second):
+				case <-r.Context().Done():
+				}
+				return
+			}
+		}
 		status := 200
 		if s.unhealthy.Load() {
 			status = 500
@@ -332,6 +361,90 @@ var proxyHealthCases = rows(
 		}
 	}),
 )
+
+var proxyHealthCases2 = rows(
+	hcCases("828", "properly set the host header", func(t *testing.T, g *GW, host string) {
+		s := newHCServer(t, host, false)
+		s.expectHost = host
+		g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "hc-up", "slots": 10, "host_header": host}})
+		g.mustDo(t, Step{Method: "POST", Path: "/upstreams/hc-up/targets", Body: obj{"target": s.addr, "weight": 10}})
+		g.mustDo(t, Step{Method: "POST", Path: "/services", Body: obj{"name": "hc", "host": "hc-up", "port": 80}})
+		g.mustDo(t, Step{Method: "POST", Path: "/services/hc/routes", Body: obj{"hosts": arr{"hc.test"}, "paths": arr{"/"}}})
+		oks, fails, last := hcRequests(t, g, 5)
+		ok, fail := s.take()
+		if last != 200 || oks != 5 || fails != 0 || ok != 5 || fail != 0 {
+			t.Errorf("client %d ok %d fail (last %d); server %d ok %d fail", oks, fails, last, ok, fail)
+		}
+	}),
+	Case{
+		Spec: specHC + ":850", Name: "fail with wrong host header #hostname",
+		Run: func(t *testing.T, g *GW) {
+			s := newHCServer(t, "127.0.0.1", false)
+			s.expectHost = "127.0.0.1"
+			_, port, _ := net.SplitHostPort(s.addr)
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "hc-up", "slots": 10, "host_header": "localhost"}})
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams/hc-up/targets", Body: obj{"target": "localhost:" + port, "weight": 10}})
+			g.mustDo(t, Step{Method: "POST", Path: "/services", Body: obj{"name": "hc", "host": "hc-up", "port": 80, "connect_timeout": 100}})
+			g.mustDo(t, Step{Method: "POST", Path: "/services/hc/routes", Body: obj{"hosts": arr{"hc.test"}, "paths": arr{"/"}}})
+			oks, fails, last := hcRequests(t, g, 5)
+			ok, fail := s.take()
+			if last != 400 || oks != 0 || fails != 5 || ok != 0 || fail != 0 {
+				t.Errorf("client %d ok %d fail (last %d); server %d ok %d fail", oks, fails, last, ok, fail)
+			}
+		},
+	},
+	hcCases("2004", "perform active health checks -- can detect before any proxy traffic", func(t *testing.T, g *GW, host string) {
+		// Kong restarts here so that no request preceded the checks; a
+		// gateway applies the configuration at once: no request is sent
+		// before the target is seen unhealthy either.
+		s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+		s2.unhealthy.Store(true)
+		hcAPI(t, g, hcConfig(obj{"active": obj{"http_path": "/status",
+			"healthy":   obj{"interval": 1, "successes": 1},
+			"unhealthy": obj{"interval": 1, "http_failures": 2, "tcp_failures": 2}}}), []*hcServer{s1, s2}, nil, nil)
+		waitHealth(t, g, s2.addr, "UNHEALTHY")
+		oks, fails, _ := hcRequests(t, g, 20)
+		ok1, fail1 := s1.take()
+		ok2, fail2 := s2.take()
+		if ok1 != 20 || ok2 != 0 || fail1 != 0 || fail2 != 0 || oks != 20 || fails != 0 {
+			t.Errorf("server1 %d/%d (want 20/0), server2 %d/%d (want 0/0); client %d ok %d fail", ok1, fail1, ok2, fail2, oks, fails)
+		}
+	}),
+	hcCases("2227", "perform passive health checks -- connection #timeouts", func(t *testing.T, g *GW, host string) {
+		s1, s2 := newHCServer(t, host, false), newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(obj{"passive": obj{"unhealthy": obj{"timeouts": 1}}}), []*hcServer{s1, s2}, nil,
+			obj{"read_timeout": 2000, "write_timeout": 2000})
+		oks, fails, _ := hcRequests(t, g, 10)
+		s2.timeouts.Store(1)
+		o, f, _ := hcRequests(t, g, 10)
+		oks, fails = oks+o, fails+f
+		ok1, fail1 := s1.take()
+		ok2, fail2 := s2.take()
+		if ok1 != 15 || ok2 != 5 || fail1 != 0 || fail2 != 1 || oks != 20 || fails != 0 {
+			t.Errorf("server1 %d/%d (want 15/0), server2 %d/%d (want 5/1); client %d ok %d fail", ok1, fail1, ok2, fail2, oks, fails)
+		}
+	}),
+	hcCases("2293", "#db perform passive health checks -- send #timeouts", func(t *testing.T, g *GW, host string) {
+		s1 := newHCServer(t, host, false)
+		hcAPI(t, g, hcConfig(obj{"passive": obj{"unhealthy": obj{"http_failures": 0, "timeouts": 1, "tcp_failures": 0}}}),
+			[]*hcServer{s1}, nil, obj{"read_timeout": 2000, "write_timeout": 2000, "retries": 0})
+		s1.timeouts.Store(-1)
+		if _, _, last := hcRequests(t, g, 1); last != 504 {
+			t.Fatalf("a stalled target: status %d, want 504", last)
+		}
+		g.mustDo(t, Step{Method: "PATCH", Path: "/services/hc", Body: obj{"read_timeout": 60000}, Status: 200})
+		s2 := newHCServer(t, host, false)
+		g.mustDo(t, Step{Method: "POST", Path: "/upstreams/hc-up/targets", Body: obj{"target": s2.addr, "weight": 10}})
+		_, _, last := hcRequests(t, g, 10)
+		ok2, fail2 := s2.take()
+		if last != 200 || ok2 != 10 || fail2 != 0 {
+			t.Errorf("last status %d; server2 %d ok %d fail, want 10/0", last, ok2, fail2)
+		}
+	}),
+	skipped(specHC, skipDNSMock, "1364:threshold for health checks"),
+)
+
+var _ = register("proxy-healthchecks-2", proxyHealthCases2)
 
 // activeRecoveryCases is "perform active health checks -- automatic
 // recovery #<protocol>" (line 1672), for nchecks 1 and 3.
