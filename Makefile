@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 BIN ?= bin
 
-.PHONY: all build gateway mockbin test fuzz test-resilience bench run report report-diff deps-test soak
+.PHONY: all build gateway mockbin test fuzz test-resilience bench run report report-diff deps-test soak mutate
 
 all: build
 
@@ -39,6 +39,12 @@ test-resilience:
 # test-resilience (whose default filter is '!soak'); writes reports/out/soak/.
 soak:
 	LABELS=soak GINKGO_TIMEOUT=$${GINKGO_TIMEOUT:-60m} GAUNTLET_OUT=$${GAUNTLET_OUT:-reports/out/soak} scripts/test-resilience.sh
+
+# Mutation testing: each mutant of scenarios/mutants planted in a copy of HEAD, built, and run
+# through test-resilience on its labels; writes reports/out/mutate/ (mutants.md, .json, index.html).
+# MUTANTS=id1,id2 runs a subset. ~1.5 min a mutant; not part of CI.
+mutate:
+	go run ./scenarios/mutants/cmd/mutate
 
 # BENCH_ARGS go to bench/main.go, e.g. BENCH_ARGS="-path /request" or "-ab -a old -b new".
 bench:
