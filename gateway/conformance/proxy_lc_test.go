@@ -115,3 +115,77 @@ var proxyLCCases = rows(
 	},
 	skipped("spec/02-integration/05-proxy/10-balancer/06-stream_spec.lua", skipStreamRoute, "111:balances by least-connections", "122:balances by least-connections with retries"),
 )
+
+// Kong 3.9 spec/02-integration/05-proxy/10-balancer/07-latency_spec.lua.
+
+const specLatency = "spec/02-integration/05-proxy/10-balancer/07-latency_spec.lua"
+
+var _ = register("proxy-latency", proxyLatencyCases)
+
+var proxyLatencyCases = rows(
+	Case{
+		Spec: specLatency + ":64", Name: "balances by latency",
+		// Seen here: the first 6 requests split 3/3 (no history: ties
+		// rotate), the next 8 all on the fast target, then the burst of 86
+		// sometimes lands entirely on the 1 s target (fast/slow 11/89).
+		Skip: "defect, fix pending in gateway/balancer latency: a burst of concurrent picks can all go to the slower target " +
+			"(fast/slow 11/89 seen; Kong's spec wants a ratio over 10)",
+		Run: func(t *testing.T, g *GW) {
+			a1, n1 := delayServer(t, 100*time.Millisecond)
+			a2, n2 := delayServer(t, 1000*time.Millisecond)
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "ewmaupstream", "algorithm": "latency"}})
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams/ewmaupstream/targets", Body: obj{"target": a1, "weight": 100}})
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams/ewmaupstream/targets", Body: obj{"target": a2, "weight": 100}})
+			g.mustDo(t, Step{Method: "POST", Path: "/services", Body: obj{"name": "ewma", "protocol": "http", "host": "ewmaupstream"}})
+			g.mustDo(t, Step{Method: "POST", Path: "/services/ewma/routes", Body: obj{"hosts": arr{"ewma1.test"}, "protocols": arr{"http"}}})
+			var wg sync.WaitGroup
+			var bad atomic.Int64
+			spawn := func(n int) {
+				for i := 0; i < n; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						req, _ := http.NewRequest("GET", g.ProxyURL+"/ewma", nil)
+						req.Host = "ewma1.test"
+						req.Close = true
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil || resp.StatusCode != 200 {
+							bad.Add(1)
+						}
+						if resp != nil {
+							resp.Body.Close()
+						}
+					}()
+				}
+			}
+			spawn(6)
+			time.Sleep(2 * time.Second)
+			spawn(8)
+			time.Sleep(2 * time.Second)
+			spawn(86)
+			time.Sleep(1500 * time.Millisecond)
+			wg.Wait()
+			r1, r2 := n1.Load(), n2.Load()
+			if bad.Load() > 0 {
+				t.Errorf("%d requests failed", bad.Load())
+			}
+			if r1 == 0 || (r2 > 0 && float64(r1)/float64(r2) <= 10) {
+				t.Errorf("fast/slow = %d/%d, want a ratio over 10", r1, r2)
+			}
+		},
+	},
+	Case{
+		Spec: specLatency + ":124", Name: "add and remove targets",
+		Run: func(t *testing.T, g *GW) {
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "ewmaupstream", "algorithm": "latency"}})
+			lcTargetsAddRemove(t, g, "ewmaupstream")
+		},
+	},
+	Case{
+		Spec: specLatency + ":222", Name: "add and remove targets",
+		Run: func(t *testing.T, g *GW) {
+			g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "anupstream", "algorithm": "latency"}})
+			lcTargetsAddRemove(t, g, "anupstream")
+		},
+	},
+)
