@@ -350,3 +350,26 @@ func TestPlanForeignAddresses(t *testing.T) {
 		t.Errorf("redis at an IP: skip %q, redis %v", p.Services[0].Skip, p.Redis)
 	}
 }
+
+// Another gateway image is configured through Kong's variables only, DB-less;
+// a node with a database cannot have its restart proven there.
+func TestGatewayImage(t *testing.T) {
+	b := &Battery{GatewayImage: "kong:3.9", Plan: plan(t, seed, Node{Database: "off", DeclarativeConfig: "/etc/kong/kong.yml"})}
+	env := b.gatewayEnv()
+	if env["KONG_DATABASE"] != "off" || env["KONG_DECLARATIVE_CONFIG"] != "/etc/kong/kong.yml" || env["KONG_ADMIN_LISTEN"] != "0.0.0.0:8001" || env["KONG_PROXY_LISTEN"] != "0.0.0.0:8000" {
+		t.Errorf("env %v", env)
+	}
+	if body, _ := b.property(b.Plan.Services[0], PropRestart); body == nil {
+		t.Error("a DB-less node's restart can be proven on another image")
+	}
+	b.Plan = plan(t, seed, Node{Database: "postgres"})
+	if env := b.gatewayEnv(); env["KONG_DECLARATIVE_CONFIG"] != "" || env["KONG_DATABASE"] != "off" {
+		t.Errorf("database node: env %v", env)
+	}
+	if body, why := b.property(b.Plan.Services[0], PropRestart); body != nil || !strings.Contains(why, "database") {
+		t.Errorf("database node on another image: restart %v (%s)", body != nil, why)
+	}
+	if (&Battery{Plan: b.Plan}).gatewayEnv() != nil {
+		t.Error("the project's gateway takes flags, no environment")
+	}
+}

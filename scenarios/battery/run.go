@@ -55,6 +55,10 @@ type Battery struct {
 	Progress io.Writer
 	// Rate is the load of the fault properties (default 100 rps).
 	Rate int
+	// GatewayImage runs another gateway speaking Kong's Admin API instead of
+	// this project's (stack.UserOptions.GatewayImage): configured through
+	// KONG_* only, DB-less, since the battery brings no database.
+	GatewayImage string
 }
 
 // Run runs every property of every service and returns the verdicts in
@@ -117,6 +121,7 @@ func (b *Battery) runOne(ctx context.Context, sp *ServicePlan, prop string) (res
 	us, err := b.Docker.StartUser(ctx, stack.UserOptions{
 		Name: reports.Slug(name), Upstreams: b.Plan.Upstreams, Redis: b.Plan.Redis,
 		GatewayArgs: b.gatewayArgs(), GatewayFiles: b.gatewayFiles(),
+		GatewayImage: b.GatewayImage, GatewayEnv: b.gatewayEnv(),
 	})
 	if err != nil {
 		res.Verdict, res.Key = Error, "stack: "+oneLine(err.Error())
@@ -163,6 +168,9 @@ func (b *Battery) property(sp *ServicePlan, prop string) (property, string) {
 	case PropAllDown:
 		return propAllDown, ""
 	case PropRestart:
+		if b.GatewayImage != "" && !b.Plan.Node.DBLess() {
+			return nil, "the node uses a database and the battery brings none for another gateway image"
+		}
 		return propRestart, ""
 	case PropRateLimit:
 		if sp.RateLimit == nil {
@@ -198,6 +206,24 @@ func (b *Battery) gatewayArgs() []string {
 		return args
 	}
 	return []string{"--database", "embedded", "--data-dir", "/data"}
+}
+
+// gatewayEnv is another gateway image's configuration: Kong's own variables,
+// listeners where the harness reaches them, DB-less (with the file at start
+// when the node reads it then).
+func (b *Battery) gatewayEnv() map[string]string {
+	if b.GatewayImage == "" {
+		return nil
+	}
+	env := map[string]string{
+		"KONG_PROXY_LISTEN": "0.0.0.0:8000",
+		"KONG_ADMIN_LISTEN": "0.0.0.0:8001",
+		"KONG_DATABASE":     "off",
+	}
+	if p := b.declarativePath(); p != "" {
+		env["KONG_DECLARATIVE_CONFIG"] = p
+	}
+	return env
 }
 
 func (b *Battery) gatewayFiles() map[string][]byte {

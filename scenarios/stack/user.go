@@ -49,7 +49,19 @@ type UserOptions struct {
 	// GatewayFiles are put into the gateway's container before it starts,
 	// path → content (the user's kong.yml at its declarative_config path).
 	GatewayFiles map[string][]byte
+	// GatewayImage, when set, runs another gateway that speaks Kong's Admin
+	// API (kong:3.9): no flags, only GatewayEnv (KONG_*), and the harness
+	// reaches it on container ports 8000 (proxy) and 8001 (Admin API, whose
+	// GET /status is its readiness check). BuiltinGateway names this
+	// project's own image, driven the same way.
+	GatewayImage string
+	GatewayEnv   map[string]string
 }
+
+// BuiltinGateway as UserOptions.GatewayImage is this project's gateway image
+// driven like a foreign one (KONG_* environment and ports only): the proof
+// that the seam works without a Kong image.
+const BuiltinGateway = "builtin"
 
 // UserStack is a Stack whose mockbins are named by the address they stand in
 // for ("mockbin1:8080"), plus the Redis servers by address.
@@ -194,14 +206,22 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 	for path, data := range o.GatewayFiles {
 		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(string(data)), ContainerFilePath: path, FileMode: 0o644})
 	}
-	gw, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+	gwSpec := userSpec{
 		name: "gateway", image: d.images["gateway"], aliases: []string{"gateway"},
 		cmd:   append([]string{"--proxy-listen", "0.0.0.0:8000", "--admin-listen", "0.0.0.0:8001"}, o.GatewayArgs...),
+		env:   o.GatewayEnv,
 		ports: []string{"8000", "8001"},
 		ready: httpReadyAt("/status"),
 		probe: "8001",
 		files: files,
-	})
+	}
+	if o.GatewayImage != "" {
+		gwSpec.cmd = nil
+		if o.GatewayImage != BuiltinGateway {
+			gwSpec.image = o.GatewayImage
+		}
+	}
+	gw, ports, err := d.startUserContainer(ctx, o.Name, nw, gwSpec)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", o.Name, err)
 	}
@@ -211,7 +231,7 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 		Node:     gw,
 		ProxyURL: "http://127.0.0.1:" + ports["8000"],
 		AdminURL: "http://127.0.0.1:" + ports["8001"],
-		Image:    d.images["gateway"],
+		Image:    gwSpec.image,
 	}
 	st.Gateway.Admin = NewAdmin(st.Gateway.AdminURL)
 	d.log.Info("user stack up", "name", o.Name, "proxy", st.Gateway.ProxyURL, "admin", st.Gateway.AdminURL,
@@ -233,6 +253,7 @@ type userSpec struct {
 	name    string
 	image   string
 	cmd     []string
+	env     map[string]string
 	aliases []string
 	ports   []string // container ports published on 127.0.0.1
 	// netns, when set, runs the container in that container's network
@@ -331,6 +352,7 @@ func (d *Docker) startUserContainerOnce(ctx context.Context, stackName string, n
 		Image:        spec.image,
 		Name:         name,
 		Cmd:          spec.cmd,
+		Env:          spec.env,
 		ExposedPorts: exposed,
 		Labels:       d.labels,
 		Files:        spec.files,

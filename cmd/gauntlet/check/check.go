@@ -25,7 +25,7 @@ import (
 )
 
 // Usage is the check subcommand's synopsis.
-const Usage = "gauntlet check kong.yml [--conf kong.conf] [--env-file file] [--out dir] [--verbose]"
+const Usage = "gauntlet check kong.yml [--conf kong.conf] [--env-file file] [--out dir] [--gateway-image IMAGE] [--verbose]"
 
 // Exit statuses of the check subcommand.
 const (
@@ -64,6 +64,7 @@ func Command(args []string, stdout, stderr io.Writer) (code int) {
 
 type options struct {
 	file, conf, envFile, out, binDir string
+	gatewayImage                     string
 	verbose                          bool
 }
 
@@ -75,6 +76,7 @@ func parseArgs(args []string, stderr io.Writer) (options, int, error) {
 	fs.StringVar(&o.envFile, "env-file", "", "KONG_* environment file with the node's settings (KEY=value); overrides --conf")
 	fs.StringVar(&o.out, "out", "gauntlet-check", "directory for records, results, check.json, check.md and junit.xml (render with `reports render DIR`)")
 	fs.StringVar(&o.binDir, "bin-dir", os.Getenv("GAUNTLET_BIN_DIR"), "prebuilt static gateway, mockbin and toxiproxy binaries (env GAUNTLET_BIN_DIR; default: built from this module)")
+	fs.StringVar(&o.gatewayImage, "gateway-image", "", "run another gateway that speaks Kong's Admin API (e.g. kong:3.9), configured through KONG_* only; 'builtin' drives this project's gateway that way")
 	fs.BoolVar(&o.verbose, "verbose", false, "log the harness's progress (stacks, faults, checks) to stderr")
 	fs.Usage = func() {}
 	var files []string
@@ -196,6 +198,12 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 			mode = "database=off; the file mounted at " + node.DeclarativeConfig + " and read at every start"
 		}
 	}
+	if o.gatewayImage != "" {
+		mode = fmt.Sprintf("gateway image %s through KONG_* only, DB-less; the file %s", o.gatewayImage, "loaded through POST /config")
+		if node.DBLess() && node.DeclarativeConfig != "" {
+			mode = fmt.Sprintf("gateway image %s through KONG_* only, DB-less; the file mounted at %s", o.gatewayImage, node.DeclarativeConfig)
+		}
+	}
 	fmt.Fprintf(stdout, "\ncheck %s: %d service(s) × %d properties; node: %s\n", o.file, len(plan.Services), len(battery.Properties), mode)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -230,7 +238,7 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 			return ExitBadInput, err
 		}
 	}
-	b := &battery.Battery{Docker: d, Log: log, Plan: plan, OutDir: o.out, Config: in.Config, Progress: stdout}
+	b := &battery.Battery{Docker: d, Log: log, Plan: plan, OutDir: o.out, Config: in.Config, Progress: stdout, GatewayImage: o.gatewayImage}
 	results := b.Run(ctx)
 	fmt.Fprintf(stdout, "\n")
 	battery.WriteTable(stdout, results)
