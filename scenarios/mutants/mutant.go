@@ -90,30 +90,34 @@ func Validate(cat []Mutant) error {
 	return errors.Join(errs...)
 }
 
-// Select returns the mutants named in ids (comma-separated; empty = all), in
-// catalogue order, or an error naming an unknown id.
+// Select returns the mutants named in ids (comma-separated, run in that
+// order; empty = the whole catalogue in its order), or an error naming an
+// unknown id.
 func Select(cat []Mutant, ids string) ([]Mutant, error) {
 	if strings.TrimSpace(ids) == "" {
 		return cat, nil
 	}
-	want := map[string]bool{}
-	for _, id := range strings.Split(ids, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			want[id] = true
-		}
+	byID := map[string]Mutant{}
+	for _, m := range cat {
+		byID[m.ID] = m
 	}
 	var out []Mutant
-	for _, m := range cat {
-		if want[m.ID] {
-			out = append(out, m)
-			delete(want, m.ID)
+	var unknown []string
+	seen := map[string]bool{}
+	for _, id := range strings.Split(ids, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" || seen[id] {
+			continue
 		}
-	}
-	if len(want) > 0 {
-		var unknown []string
-		for id := range want {
+		seen[id] = true
+		m, ok := byID[id]
+		if !ok {
 			unknown = append(unknown, id)
+			continue
 		}
+		out = append(out, m)
+	}
+	if len(unknown) > 0 {
 		return nil, fmt.Errorf("unknown mutants: %s", strings.Join(unknown, ", "))
 	}
 	return out, nil

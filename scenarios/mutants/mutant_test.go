@@ -87,9 +87,9 @@ func TestValidate(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	cat := []Mutant{{ID: "a"}, {ID: "b"}, {ID: "c"}}
-	got, err := Select(cat, " c, a ")
-	if err != nil || len(got) != 2 || got[0].ID != "a" || got[1].ID != "c" {
-		t.Fatalf("Select(c,a) = %v, %v; want [a c] in catalogue order", got, err)
+	got, err := Select(cat, " c, a ,c")
+	if err != nil || len(got) != 2 || got[0].ID != "c" || got[1].ID != "a" {
+		t.Fatalf("Select(c,a,c) = %v, %v; want [c a] in the order given, once each", got, err)
 	}
 	if all, _ := Select(cat, ""); len(all) != 3 {
 		t.Fatalf("Select(\"\") = %d mutants, want all 3", len(all))

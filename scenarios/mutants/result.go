@@ -63,7 +63,11 @@ func Judge(out string) Judgement {
 	// that failed without a failed record (a setup error inside the spec)
 	// is named by Ginkgo's failure message.
 	for _, r := range recs {
-		what := strings.Join(r.failed, "; ")
+		failed := r.failed
+		if len(failed) > 3 {
+			failed = append(failed[:3:3], fmt.Sprintf("and %d more", len(r.failed)-3))
+		}
+		what := strings.Join(failed, "; ")
 		if what == "" {
 			what = r.failure
 		}

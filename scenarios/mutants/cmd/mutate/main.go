@@ -30,12 +30,15 @@ import (
 
 func main() {
 	list := flag.Bool("list", false, "print the catalogue and exit")
+	flag.BoolVar(&buildOnly, "build-only", false, "apply and build every mutant, run no scenario (checks the catalogue)")
 	flag.Parse()
 	if err := run(*list); err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
 	}
 }
+
+var buildOnly bool
 
 func run(list bool) error {
 	if err := mutants.Validate(mutants.Catalogue); err != nil {
@@ -88,6 +91,12 @@ func run(list bool) error {
 		return err
 	}
 	fmt.Printf("mutate: %d mutants on %s, work dir %s, out %s\n", len(sel), commit[:12], work, out)
+	if buildOnly {
+		out = filepath.Join(work, "build-only") // the detection table stays as it was
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+	}
 	for _, b := range [][2]string{{"mockbin", "./mockbin"}, {"toxiproxy", "github.com/Shopify/toxiproxy/v2/cmd/server"}} {
 		if msg, err := goBuild(tree, filepath.Join(common, b[0]), b[1]); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", b[0], err, msg)
@@ -115,7 +124,6 @@ func run(list bool) error {
 func runMutant(m *mutants.Mutant, tarball, tree, common, out string) reports.MutantResult {
 	start := time.Now()
 	res := reports.MutantResult{ID: m.ID, Rule: m.Rule, File: m.File, Labels: m.Labels, Why: m.Why}
-	defer func() { res.Duration = time.Since(start) }()
 	fail := func(outcome string, err error) reports.MutantResult {
 		res.Outcome, res.Detail = outcome, err.Error()
 		res.Duration = time.Since(start)
@@ -138,6 +146,10 @@ func runMutant(m *mutants.Mutant, tarball, tree, common, out string) reports.Mut
 	if msg, err := goBuild(tree, filepath.Join(bin, "gateway"), "./gateway"); err != nil {
 		return fail(reports.MutantBuildError, fmt.Errorf("%v: %s", err, lastLines(msg, 6)))
 	}
+	if buildOnly {
+		res.Outcome, res.Detail, res.Duration = "built", "built; no scenario run (-build-only)", time.Since(start)
+		return res
+	}
 	for _, name := range []string{"mockbin", "toxiproxy"} {
 		if err := linkOrCopy(filepath.Join(common, name), filepath.Join(bin, name)); err != nil {
 			return fail(reports.MutantError, err)
@@ -157,16 +169,27 @@ func runMutant(m *mutants.Mutant, tarball, tree, common, out string) reports.Mut
 	cmd := exec.Command("bash", "scripts/test-resilience.sh")
 	cmd.Dir = tree
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(filterEnv(os.Environ(), "GAUNTLET_PROVE_FAIL=", "LABELS=", "GAUNTLET_OUT=", "GAUNTLET_BIN_DIR=", "GAUNTLET_CHECK="),
+	env := append(filterEnv(os.Environ(), "GAUNTLET_PROVE_FAIL=", "LABELS=", "GAUNTLET_OUT=", "GAUNTLET_BIN_DIR=", "GAUNTLET_CHECK="),
 		"LABELS="+m.LabelFilter(), "GAUNTLET_CHECK=0", "GAUNTLET_OUT="+out, "GAUNTLET_BIN_DIR="+bin)
+	cmd.Env = env
 	rc := cmd.Run()
 	j := mutants.Judge(out)
+	if j.Outcome == reports.MutantError && j.Specs == 0 {
+		// The suite could not set up (e.g. Docker lost an image to another
+		// run's cleanup): that judges nothing, so try once more.
+		fmt.Fprintf(logf, "\nmutate: no scenario judged the mutant (%s); running once more\n", j.Detail)
+		cmd = exec.Command("bash", "scripts/test-resilience.sh")
+		cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = tree, logf, logf, env
+		rc = cmd.Run()
+		j = mutants.Judge(out)
+	}
 	res.Outcome, res.Catches, res.Detail, res.Specs, res.Failed = j.Outcome, j.Catches, j.Detail, j.Specs, j.Failed
 	if j.Outcome == reports.MutantMissed && rc != nil {
 		// Every scenario passed but the script failed (e.g. the report
 		// render): still missed, with the reason noted.
 		res.Detail += fmt.Sprintf("; test-resilience exited %v (see runs/%s/run.log)", rc, m.ID)
 	}
+	res.Duration = time.Since(start)
 	return res
 }
 
