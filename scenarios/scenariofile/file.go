@@ -133,7 +133,12 @@ func (e *Error) Error() string {
 func Read(path string) (*File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: errors.Unwrap(err).Error()}
+		msg := err.Error()
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, &Error{File: path, Msg: msg}
 	}
 	if st.IsDir() {
 		return nil, &Error{File: path, Msg: "is a directory"}
