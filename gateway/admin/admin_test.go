@@ -1012,3 +1012,14 @@ func TestForeignKeysResolvedFirst(t *testing.T) {
 		t.Fatalf("resolved reference is by id: %v", p["service"])
 	}
 }
+
+// TestPutValidatesTimestamps: PUT keeps the stored timestamps but still
+// refuses malformed ones, as Kong's upsert validates them.
+func TestPutValidatesTimestamps(t *testing.T) {
+	h := newHarness(t)
+	r := h.must(h.json("PUT", "/upstreams/u1", `{"created_at":"abc"}`), 400)
+	if r.body["message"] != "schema violation (created_at: expected an integer)" {
+		t.Fatalf("%s", r.raw)
+	}
+	h.must(h.json("PUT", "/upstreams/u1", `{"created_at":1461276890}`), 200)
+}

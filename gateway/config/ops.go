@@ -730,6 +730,21 @@ func (c *Config) Replace(table string, existing Entity, input map[string]any, o 
 // PrepareReplace is Replace's validation of input as the new body of the
 // entity with id; it does not depend on the entity's current content.
 func PrepareReplace(table, id string, input map[string]any, pv PluginValidator) (map[string]any, error) {
+	// The stored timestamps win, but a malformed one is still Kong's schema
+	// violation (created_at: expected an integer), as on create.
+	errs := map[string]any{}
+	for _, k := range []string{"created_at", "updated_at"} {
+		if v := input[k]; v != nil {
+			if f := Schemas[table].Field(k); f != nil {
+				if _, e := normalizeValue(f, v); e != nil {
+					errs[k] = e
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, SchemaViolation(errs)
+	}
 	delete(input, "created_at")
 	delete(input, "updated_at")
 	input["id"] = id

@@ -578,8 +578,18 @@ func expand(s string, vars map[string]string) string {
 	})
 }
 
+// NumVar is a body value replaced by a saved variable as a JSON number
+// ("created_at": NumVar("created")).
+type NumVar string
+
 func expandAny(v any, vars map[string]string) any {
 	switch x := v.(type) {
+	case NumVar:
+		var f float64
+		if _, err := fmt.Sscan(vars[string(x)], &f); err != nil {
+			return vars[string(x)]
+		}
+		return f
 	case string:
 		return expand(x, vars)
 	case map[string]any:
@@ -918,6 +928,8 @@ func formOf(m map[string]any) url.Values {
 			}
 		case nil:
 			f.Add(prefix, "")
+		case NumVar:
+			f.Add(prefix, "{{"+string(x)+"}}")
 		default:
 			f.Add(prefix, fmt.Sprint(x))
 		}

@@ -110,7 +110,7 @@ var upstreamsCases = rows(
 	contentTypes(Case{
 		Spec: specUpstreams + ":514", Name: "replaces if exists",
 		Setup: []Step{{Method: "POST", Path: "/upstreams", Body: obj{"name": "my-upstream", "slots": 100}, Save: map[string]string{"uid": "id", "created": "created_at"}}},
-		Steps: []Step{{Method: "PUT", Path: "/upstreams/{{uid}}", Body: obj{"name": "my-new-upstream", "slots": 123, "created_at": "{{created}}"}, Status: 200,
+		Steps: []Step{{Method: "PUT", Path: "/upstreams/{{uid}}", Body: obj{"name": "my-new-upstream", "slots": 123, "created_at": NumVar("created")}, Status: 200,
 			JSON: obj{"name": "my-new-upstream", "slots": 123, "id": "{{uid}}"}}},
 	}),
 	contentTypes(Case{
