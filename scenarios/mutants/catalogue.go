@@ -368,13 +368,13 @@ var Catalogue = []Mutant{
 		Why:     "consumers are counted by client IP: two consumers behind one address share a single budget.",
 	},
 	{
-		ID:      "keyauth-unknown-key-accepted",
+		ID:      "keyauth-bad-key-as-no-key",
 		Rule:    "key-auth: an unknown key answers 401 \"Unauthorized\"",
 		File:    "gateway/plugins/keyauth.go",
 		Find:    "\tid := ka.idx.byKey[key]\n\tif id == nil {\n\t\treturn nil, failBadKey\n\t}\n",
-		Replace: "\tid := ka.idx.byKey[key]\n\tif id == nil {\n\t\treturn nil, nil\n\t}\n",
+		Replace: "\tid := ka.idx.byKey[key]\n\tif id == nil {\n\t\treturn nil, failNoKey\n\t}\n",
 		Labels:  []string{"ratelimit-consumers"},
-		Why:     "a key that matches no credential is let through as if no plugin ran: bad-key clients are proxied instead of 401.",
+		Why:     "a key that matches no credential is answered as a missing key: 401 \"No API key found in request\" instead of Kong's \"Unauthorized\".",
 	},
 	{
 		ID:      "store-not-reloaded",

@@ -8,6 +8,8 @@
 //	MUTANTS=id1,id2 make mutate          a subset
 //	MUTATE_OUT=dir                       default reports/out/mutate
 //	MUTATE_KEEP=1                        keep the temporary copies
+//	MUTATE_APPEND=1                      update the existing table: rows of the mutants run are
+//	                                     replaced, rows of mutants no longer in the catalogue dropped
 //	go run ./scenarios/mutants/cmd/mutate -list   the catalogue
 package main
 
@@ -104,11 +106,28 @@ func run(list bool) error {
 	}
 
 	rep := &reports.MutationReport{Start: time.Now(), Commit: commit}
+	var prior time.Duration
+	if os.Getenv("MUTATE_APPEND") == "1" {
+		if old, err := readReport(filepath.Join(out, "mutants.json")); err == nil {
+			rep.Start, prior = old.Start, old.Duration
+			for _, r := range old.Mutants {
+				if _, err := mutants.Select(mutants.Catalogue, r.ID); err == nil {
+					rep.Mutants = append(rep.Mutants, r)
+				} else {
+					fmt.Printf("mutate: dropping %s from the table: no longer in the catalogue\n", r.ID)
+				}
+			}
+			if old.Commit != commit {
+				rep.Commit = old.Commit + " + " + commit
+			}
+		}
+	}
+	runStart := time.Now()
 	for i, m := range sel {
 		fmt.Printf("mutate: [%d/%d] %s (%s)\n", i+1, len(sel), m.ID, m.LabelFilter())
 		res := runMutant(&m, tarball, tree, common, filepath.Join(out, "runs", m.ID))
-		rep.Mutants = append(rep.Mutants, res)
-		rep.Duration = time.Since(rep.Start)
+		rep.Mutants = upsert(rep.Mutants, res)
+		rep.Duration = prior + time.Since(runStart)
 		fmt.Printf("mutate: %s: %s in %s %s\n", m.ID, res.Outcome, res.Duration.Round(time.Second), res.CatchText())
 		if err := write(out, rep); err != nil {
 			return err
@@ -191,6 +210,29 @@ func runMutant(m *mutants.Mutant, tarball, tree, common, out string) reports.Mut
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+// upsert replaces the row of res's mutant, or appends it.
+func upsert(rows []reports.MutantResult, res reports.MutantResult) []reports.MutantResult {
+	for i := range rows {
+		if rows[i].ID == res.ID {
+			rows[i] = res
+			return rows
+		}
+	}
+	return append(rows, res)
+}
+
+func readReport(path string) (*reports.MutationReport, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep reports.MutationReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
 }
 
 func write(out string, rep *reports.MutationReport) error {
