@@ -61,6 +61,21 @@
 // net/http may read differently from a front end (Transfer-Encoding, HTTP/1.0
 // keep-alive) the connection is closed.
 //
+// # Kong's headers and error pages
+//
+// Options.Headers is Kong's `headers` setting (server_tokens, latency_tokens,
+// X-Kong-Upstream-Status, X-Kong-Request-Id, off); NoUpstreamRequestID is
+// headers_upstream=off; AllowDebugHeader answers a Kong-Debug request with the
+// matched route's and service's ids and names. Once a try for the upstream
+// began, a failure is a proxied response as in Kong (X-Kong-Upstream-Latency,
+// X-Kong-Proxy-Latency, Via). The responses Kong's error handler words (400,
+// 405, 408, 414, the 494 "Request header or cookie too large", and the
+// 500/502/504 of a failed proxying) take their format from Accept, then the
+// request's Content-Type, then ErrorDefaultType (text/plain); the ones
+// kong.response.error makes ("no Route matched", plugin exits, the
+// balancer's 503) default to JSON. RealIP is Kong's trusted_ips,
+// real_ip_header and real_ip_recursive.
+//
 // # WebSocket
 //
 // An HTTP/1.1 request with "Connection: upgrade" and "Upgrade: websocket" is
