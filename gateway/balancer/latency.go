@@ -58,7 +58,11 @@ func (e *ewma) set(v float64, at int64) {
 }
 
 // seedEWMA gives targets new to the upstream the average of the others, so a
-// newcomer is not flooded for having no history (Kong's slow start).
+// newcomer is not flooded for having no history (Kong's slow start). Only
+// targets with a value count; when none has one, nothing is seeded (Kong's
+// calculate_slow_start_ewma returns nil): seeding a 0 stamped now would make
+// the newcomer's first real sample count for only a sliver of its weight
+// (10 s decay), so a 1 s target would read as ~0.1 s.
 func seedEWMA(all, fresh []*target, now int64) {
 	isFresh := make(map[*target]bool, len(fresh))
 	for _, t := range fresh {
@@ -66,7 +70,7 @@ func seedEWMA(all, fresh []*target, now int64) {
 	}
 	sum, n := 0.0, 0
 	for _, t := range all {
-		if !isFresh[t] {
+		if !isFresh[t] && t.ewma.at.Load() != 0 {
 			sum += t.ewma.score(now)
 			n++
 		}

@@ -125,11 +125,6 @@ var _ = register("proxy-latency", proxyLatencyCases)
 var proxyLatencyCases = rows(
 	Case{
 		Spec: specLatency + ":64", Name: "balances by latency",
-		// Seen here: the first 6 requests split 3/3 (no history: ties
-		// rotate), the next 8 all on the fast target, then the burst of 86
-		// sometimes lands entirely on the 1 s target (fast/slow 11/89).
-		Skip: "defect, fix pending in gateway/balancer latency: a burst of concurrent picks can all go to the slower target " +
-			"(fast/slow 11/89 seen; Kong's spec wants a ratio over 10)",
 		Run: func(t *testing.T, g *GW) {
 			a1, n1 := delayServer(t, 100*time.Millisecond)
 			a2, n2 := delayServer(t, 1000*time.Millisecond)
