@@ -224,6 +224,9 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	start := time.Now()
 	d, err := stack.NewDocker(ctx, log, binDir)
+	if err != nil && RaceLost(err) {
+		d, err = stack.NewDocker(ctx, log, binDir)
+	}
 	if err != nil {
 		return ExitNoEngine, fmt.Errorf("the battery needs a Docker engine and the stack's binaries: %w", err)
 	}
@@ -254,6 +257,13 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 		return ExitFailed, nil
 	}
 	return ExitOK, nil
+}
+
+// RaceLost reports an image build that lost a race with another run on the
+// same engine: the classic builder reused a cached layer that run's cleanup
+// removed mid-build. A second build starts from scratch and succeeds.
+func RaceLost(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "No such image")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/cmd/gauntlet/check"
 	"github.com/gauntlet-dev/gauntlet/scenarios/scenariofile"
 	"github.com/gauntlet-dev/gauntlet/scenarios/stack"
 )
@@ -112,6 +113,9 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	start := time.Now()
 	p, err := stack.Detect(ctx, log, dir)
+	if err != nil && check.RaceLost(err) {
+		p, err = stack.Detect(ctx, log, dir)
+	}
 	if err != nil {
 		return ExitNoEngine, fmt.Errorf("the stack: %w", err)
 	}
