@@ -213,8 +213,13 @@ func (s *snapshot) pickHash(ctr *atomic.Uint64, req *Request) int32 {
 	if v == "" && s.conf.hashOn.kind != hashNone {
 		v = s.conf.hashValue(s.conf.fallback, req)
 	}
+	// hash_on none has nothing to hash: the ring is walked in turn. A
+	// configured hash_on whose value (and fallback's) is missing hashes the
+	// empty string, as Kong does: every such request lands on one target
+	// (spec/02-integration/05-proxy/10-balancer/03-consistent-hashing_spec.lua,
+	// "hashing on missing header").
 	var h uint64
-	if v == "" {
+	if v == "" && s.conf.hashOn.kind == hashNone {
 		h = ctr.Add(1)
 	} else {
 		h = hashString(v)

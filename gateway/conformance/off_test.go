@@ -70,7 +70,6 @@ var adminOffCases = rows(
 		},
 	}),
 	offCase("187", "returns HTTP 405 on invalid method", Case{
-		Skip: pendingFix("gateway/admin/entities.go: PUT in DB-less says 'cannot create or update'"),
 		Run: func(t *testing.T, g *GW) {
 			for _, m := range []string{"PUT", "POST"} {
 				want := operationUnsupported("cannot create or update 'routes' entities when not using a database")
@@ -115,7 +114,6 @@ var adminOffCases = rows(
 		},
 	}),
 	offCase("621", "returns 400 on an invalid config string", Case{
-		Skip: pendingFix("gateway/config/declarative.go: 'failed parsing declarative configuration: expected an object'"),
 		Steps: []Step{{Method: "POST", Path: "/config", Body: obj{"config": "bobby tables"}, Status: 400, JSON: obj{".": obj{
 			"code": 14, "name": "invalid declarative configuration",
 			"fields":  obj{"error": "failed parsing declarative configuration: expected an object"},
@@ -132,7 +130,6 @@ var adminOffCases = rows(
 	Case{Spec: specOff + ":682", Name: "returns 400 on an primary key uniqueness error", Skip: skipOtherPlugs},
 	Case{Spec: specOff + ":739", Name: "returns 400 on an endpoint key uniqueness error", Skip: skipOtherPlugs},
 	offCase("794", "returns 400 on a regular key uniqueness error", Case{
-		Skip: pendingFix("gateway/config: uniqueness errors keyed by the entity's endpoint key (consumers: username)"),
 		Steps: []Step{{Method: "POST", Path: "/config", Body: obj{"config": "_format_version: \"1.1\"\nconsumers:\n- username: foo\n  custom_id: conflict\n- username: bar\n  custom_id: conflict\n"},
 			Status: 400, JSON: obj{".": obj{
 				"code": 14, "name": "invalid declarative configuration",
@@ -145,7 +142,6 @@ var adminOffCases = rows(
 	}),
 	Case{Spec: specOff + ":841", Name: "sparse responses are correctly generated", Skip: skipOtherPlugs},
 	offCase("915", "returns back the configuration", Case{
-		Skip: pendingFix("gateway/config DumpDeclarative: unset fields as null (custom_id, tags), created_at as an integer"),
 		Steps: []Step{
 			{Method: "POST", Path: "/config", Body: obj{"_format_version": "1.1", "consumers": arr{obj{"username": "bobo",
 				"id": "d885e256-1abe-5e24-80b6-8f68fe59ea8e", "created_at": 1566863706}}}, Status: 201},
@@ -172,7 +168,6 @@ var adminOffCases = rows(
 	Case{Spec: specOff + ":960", Name: "can load large declarative config (regression test)", Skip: skipBurstYml},
 	Case{Spec: specOff + ":976", Name: "updates stream subsystem config", Skip: skipStreamRoute},
 	offCase("1018", "can set target health without port", Case{
-		Skip: pendingFix("gateway/admin/admin.go: route PUT /upstreams/{u}/targets/{t}/{address}/healthy|unhealthy"),
 		Setup: []Step{postConfig("_format_version: \"1.1\"\nservices:\n- host: foo\n  routes:\n  - paths:\n    - \"/\"\nupstreams:\n- name: \"foo\"\n"+
 			"  targets:\n    - target: 10.20.30.40\n  healthchecks:\n    passive:\n      healthy:\n        successes: 1\n      unhealthy:\n        http_failures: 1\n", 201)},
 		Steps: []Step{

@@ -68,19 +68,9 @@ func hashCase(line, name string, run func(t *testing.T, g *GW, host string)) []C
 	var out []Case
 	for _, lh := range localhosts {
 		host := lh.host
-		out = append(out, Case{Spec: specHash + ":" + line, Name: name + " #" + lh.mode, Run: func(t *testing.T, g *GW) { run(t, g, host) },
-			Skip: pendingFix("gateway/config: Kong's upstream shorthand, hash_on other than none sets algorithm consistent-hashing " +
-				"(upstreams.lua shorthand_fields); the upstream stays round-robin here")})
+		out = append(out, Case{Spec: specHash + ":" + line, Name: name + " #" + lh.mode, Run: func(t *testing.T, g *GW) { run(t, g, host) }})
 	}
 	return out
-}
-
-// pendingBalancer adds the second defect the missing-header case meets.
-func pendingBalancer(cs []Case) []Case {
-	for i := range cs {
-		cs[i].Skip += "; and gateway/balancer pickHash: without a hash value Kong hashes the empty string (every such request on one target), the ring here rotates"
-	}
-	return cs
 }
 
 func hashSkipped() []Case {
@@ -112,9 +102,9 @@ var proxyHashingCases = rows(
 	hashCase("74", "hashing on multiple headers", func(t *testing.T, g *GW, host string) {
 		hashRun(t, g, host, obj{"hash_on": "header", "hash_on_header": "hashme"}, http.Header{"Hashme": {"1st value", "2nd value"}})
 	}),
-	pendingBalancer(hashCase("112", "hashing on missing header", func(t *testing.T, g *GW, host string) {
+	hashCase("112", "hashing on missing header", func(t *testing.T, g *GW, host string) {
 		hashRun(t, g, host, obj{"hash_on": "header", "hash_on_header": "hashme"}, http.Header{"Nothashme": {"just a value"}})
-	})),
+	}),
 	hashCase("151", "does not reply with Set-Cookie if cookie is already set", func(t *testing.T, g *GW, host string) {
 		s := newCountServer(t, host)
 		g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "ch-up", "slots": 10, "hash_on": "cookie", "hash_on_cookie": "hashme"}})
