@@ -118,12 +118,14 @@ func TestClientTimeoutsWired(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// The header timeout runs from the server's first read, which
+			// can come before Dial returns here: start the clock before it.
+			start := time.Now()
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			start := time.Now()
 			io.WriteString(c, tc.raw)
 			c.SetReadDeadline(time.Now().Add(timeout + slack))
 			out, err := io.ReadAll(c)
