@@ -132,25 +132,39 @@ var _ = Describe("SIGTERM under load", Label("operations", "sigterm"), func() {
 		sc.Equal("failed requests sent before the signal", float64(load.Failures(before)), 0, "",
 			"every accepted request completes within the drain timeout (1.5 s waits < 3 s)")
 
-		// The listener closes first: Shutdown closes it before waiting, so
-		// nothing sent 100 ms after the signal (delivery, the signal handler,
-		// Docker's userland proxy) may be served, on a new connection or on a
-		// kept-alive one.
-		late := signalled.Add(100 * time.Millisecond)
+		// The listener closes first: Shutdown closes it before it waits for
+		// anything. The moment it closed is read from the probes, not from
+		// the stop call: between Docker's API call and the gateway's signal
+		// handler lie Docker and the scheduler, which on a busy 2-core
+		// machine took over 100 ms. So: the first refused probe comes within
+		// 1 s of the stop call, and no probe after it is served (a listener
+		// once closed stays closed).
+		var closedAt time.Time
 		var probesLate, probesServed int
 		for _, p := range probes {
-			if p.at.After(late) {
-				probesLate++
-				if p.served {
-					probesServed++
+			if closedAt.IsZero() {
+				if !p.served {
+					closedAt = p.at
 				}
+				continue
+			}
+			probesLate++
+			if p.served {
+				probesServed++
 			}
 		}
-		sc.AtLeast("new-connection probes during the drain", float64(probesLate), 1, "", "one every 50 ms until the exit")
-		sc.Equal("new connections served during the drain", float64(probesServed), 0, "", "the listener closed at the signal")
-		lateLoad := run.Since(late)
-		sc.Equal("load requests served after the signal", float64(len(lateLoad)-load.Failures(lateLoad)), 0, "",
-			"kept-alive connections are closed after their current response")
+		Expect(closedAt.IsZero()).To(BeFalse(), "no probe was refused: the listener never closed")
+		sc.AtMost("stop call to the listener closing", harness.Ms(closedAt.Sub(signalled)), 1000, "ms",
+			"Docker's delivery of SIGTERM and the signal handler, on a loaded 2-core machine")
+		sc.AtLeast("new-connection probes after the listener closed", float64(probesLate), 1, "", "one every 50 ms until the exit")
+		sc.Equal("new connections served after the listener closed", float64(probesServed), 0, "", "a closed listener accepts nothing")
+		// Shutdown closes idle kept-alive connections right after the
+		// listener (its first sweep is immediate) and a busy one after its
+		// current response, so a request sent 100 ms after the listener
+		// closed has no connection left to be served on.
+		lateLoad := run.Since(closedAt.Add(100 * time.Millisecond))
+		sc.Equal("load requests served 100 ms after the listener closed", float64(len(lateLoad)-load.Failures(lateLoad)), 0, "",
+			"kept-alive connections are closed at once when idle, after their current response when busy")
 
 		exitTook := exited.Sub(signalled)
 		// The process waits for in-flight requests at most --drain-timeout,
