@@ -104,3 +104,24 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// Headline is one line per finished scenario for a CI log: verdict, name,
+// how many bounds held, the load's outcome and, when it failed, the first
+// miss. make test-resilience prints it as each scenario ends, so a log shows
+// progress in words instead of Ginkgo's dots.
+func Headline(r *Record) string {
+	var held int
+	for _, a := range r.Assertions {
+		if a.Pass {
+			held++
+		}
+	}
+	s := fmt.Sprintf("%s  %s: %d/%d bounds held", strings.ToUpper(r.Verdict), r.Scenario, held, len(r.Assertions))
+	if t := &r.Totals; t.Requests > 0 {
+		s += fmt.Sprintf("; %d requests, %s success, p99 %s", t.Requests, fmtPct(t.Success), fmtDur(t.Latencies.P99))
+	}
+	if r.Failure != "" {
+		s += "; " + oneLine(r.Failure)
+	}
+	return s
+}

@@ -4,6 +4,7 @@ package scenarios_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -58,7 +59,11 @@ func begin(ctx context.Context, name string, opts stack.Options) *harness.Scenar
 				failure = r.State.String()
 			}
 		}
-		Expect(sc.Finish(ctx, failure)).To(Succeed())
+		err := sc.Finish(ctx, failure)
+		// Straight to stdout, not GinkgoWriter: a CI log shows one line per
+		// finished scenario whether it passed or failed.
+		fmt.Fprintf(os.Stdout, "\nscenario: %s\n", sc.Headline())
+		Expect(err).To(Succeed())
 	}, NodeTimeout(time.Minute))
 	if err != nil {
 		Fail("start the stack: " + err.Error())

@@ -326,3 +326,6 @@ func writeFile(path string, data []byte) error {
 
 // Client is an HTTP client for probes from the harness.
 var Client = &http.Client{Timeout: 5 * time.Second}
+
+// Headline is the scenario's one-line result for a CI log (valid after Finish).
+func (s *Scenario) Headline() string { return reports.Headline(&s.rec) }
