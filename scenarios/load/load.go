@@ -138,6 +138,19 @@ func (a Attack) Run(ctx context.Context, onStart func(time.Time)) (*Run, error) 
 func (r *Run) Since(t time.Time) []vegeta.Result { return Between(r.Results, t, time.Time{}) }
 
 // Between is the results sent in [from, to); a zero bound is open.
+// AnsweredBetween keeps the results sent at or after from and answered
+// (sent + latency) before to: what a target did inside a window, excluding a
+// request sent just before its end but served after it.
+func AnsweredBetween(rs []vegeta.Result, from, to time.Time) []vegeta.Result {
+	var out []vegeta.Result
+	for _, x := range Between(rs, from, time.Time{}) {
+		if x.Timestamp.Add(x.Latency).Before(to) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func Between(rs []vegeta.Result, from, to time.Time) []vegeta.Result {
 	var out []vegeta.Result
 	for _, x := range rs {

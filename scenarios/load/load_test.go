@@ -140,6 +140,15 @@ func TestBetween(t *testing.T) {
 	}
 }
 
+func TestAnsweredBetween(t *testing.T) {
+	// Sent at 0.9 s and answered at 1.1 s: inside [0.5s, 1s) by send time,
+	// outside by answer time.
+	rs := []vegeta.Result{res(900*time.Millisecond, 200*time.Millisecond, 200, ""), res(600*time.Millisecond, time.Millisecond, 200, "")}
+	if n := len(AnsweredBetween(rs, t0.Add(500*time.Millisecond), t0.Add(time.Second))); n != 1 {
+		t.Fatalf("answered in [0.5s,1s): got %d, want 1", n)
+	}
+}
+
 // TestAttackAgainstHTTPTest runs a short real attack: every request is sent and
 // answered, the instance header is kept, and the results survive a gob round trip.
 func TestAttackAgainstHTTPTest(t *testing.T) {
