@@ -215,15 +215,7 @@ func (b *Battery) gatewayEnv() map[string]string {
 	if b.GatewayImage == "" {
 		return nil
 	}
-	env := map[string]string{
-		"KONG_PROXY_LISTEN": "0.0.0.0:8000",
-		"KONG_ADMIN_LISTEN": "0.0.0.0:8001",
-		"KONG_DATABASE":     "off",
-	}
-	if p := b.declarativePath(); p != "" {
-		env["KONG_DECLARATIVE_CONFIG"] = p
-	}
-	return env
+	return stack.GatewayEnv(b.declarativePath())
 }
 
 func (b *Battery) gatewayFiles() map[string][]byte {

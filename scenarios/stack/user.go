@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/moby/moby/api/types/container"
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
@@ -56,6 +57,74 @@ type UserOptions struct {
 	// project's own image, driven the same way.
 	GatewayImage string
 	GatewayEnv   map[string]string
+	// MockbinNames name upstreams' mockbins ("mockbin1:8080" → "mockbin1"):
+	// Mockbin.Name and the instance header the mockbin answers with. An
+	// upstream not in it is named by its address.
+	MockbinNames map[string]string
+	// Toxiproxy puts every upstream behind its own Toxiproxy proxy (a
+	// container aliased "toxiproxy"), as Options.Toxiproxy does: the gateway
+	// then reaches the upstream through Mockbin.Target, the proxy's address.
+	Toxiproxy bool
+}
+
+// GatewayEnv is another gateway image's configuration: Kong's own
+// variables, listeners where the harness reaches them (container ports 8000
+// and 8001), DB-less, and KONG_DECLARATIVE_CONFIG when declarativePath is
+// set (the file read at every start). gauntlet check and gauntlet run both
+// drive --gateway-image through it.
+func GatewayEnv(declarativePath string) map[string]string {
+	env := map[string]string{
+		"KONG_PROXY_LISTEN": "0.0.0.0:8000",
+		"KONG_ADMIN_LISTEN": "0.0.0.0:8001",
+		"KONG_DATABASE":     "off",
+	}
+	if declarativePath != "" {
+		env["KONG_DECLARATIVE_CONFIG"] = declarativePath
+	}
+	return env
+}
+
+// ScenarioUserOptions is a scenario stack (Options: mockbin1..N on :8080,
+// Toxiproxy, redis:6379) as a user stack whose gateway is image, driven
+// through GatewayEnv only (no flags; the configuration comes by POST
+// /config). Options.GatewayArgs and EphemeralData do not apply to another
+// image.
+func ScenarioUserOptions(o Options, image string) UserOptions {
+	o = o.withDefaults()
+	u := UserOptions{Name: o.Name, Toxiproxy: o.Toxiproxy, GatewayImage: image, GatewayEnv: GatewayEnv("")}
+	u.MockbinNames = map[string]string{}
+	for i := 1; i <= o.Mockbins; i++ {
+		hp := HostPort{Host: fmt.Sprintf("mockbin%d", i), Port: 8080}
+		u.Upstreams = append(u.Upstreams, hp)
+		u.MockbinNames[hp.String()] = hp.Host
+	}
+	if o.Redis {
+		u.Redis = []HostPort{{Host: "redis", Port: RedisPort}}
+	}
+	return u
+}
+
+// GatewayImageProvider starts scenario stacks (gauntlet run) with StartUser,
+// the path gauntlet check takes, so another gateway image (or
+// BuiltinGateway) is driven through KONG_* and its ports only.
+type GatewayImageProvider struct {
+	Docker *Docker
+	Image  string
+}
+
+func (p *GatewayImageProvider) Kind() string { return p.Docker.Kind() }
+
+// Close removes what the Docker provider built for the run.
+func (p *GatewayImageProvider) Close(ctx context.Context) error { return p.Docker.Close(ctx) }
+
+// Start brings up o as a user stack; its mockbins are named mockbin1..N (and
+// answer as such) as on Docker.Start.
+func (p *GatewayImageProvider) Start(ctx context.Context, o Options) (*Stack, error) {
+	us, err := p.Docker.StartUser(ctx, ScenarioUserOptions(o, p.Image))
+	if err != nil {
+		return nil, err
+	}
+	return us.Stack, nil
 }
 
 // BuiltinGateway as UserOptions.GatewayImage is this project's gateway image
@@ -186,10 +255,14 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 		for _, p := range ports {
 			addr := HostPort{host, p}.String()
 			port := strconv.Itoa(p)
+			mname := addr
+			if v := o.MockbinNames[addr]; v != "" {
+				mname = v
+			}
 			url := "http://127.0.0.1:" + published[port]
 			n, _, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
 				name: "mockbin-" + addr, image: d.images["mockbin"], netns: holder.c.GetContainerID(),
-				cmd:      []string{"--listen", ":" + port, "--name", addr},
+				cmd:      []string{"--listen", ":" + port, "--name", mname},
 				readyURL: url,
 				ready:    httpReadyAt("/__mockbin/health"),
 			})
@@ -198,7 +271,31 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 			}
 			n.name = addr
 			nodes = append(nodes, n)
-			st.Mockbins = append(st.Mockbins, &Mockbin{Name: addr, Node: n, Target: addr, Direct: addr, URL: url})
+			st.Mockbins = append(st.Mockbins, &Mockbin{Name: mname, Node: n, Target: addr, Direct: addr, URL: url})
+		}
+	}
+
+	if o.Toxiproxy {
+		n, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+			name: "toxiproxy", image: d.images["toxiproxy"], aliases: []string{"toxiproxy"},
+			env:   map[string]string{"LOG_LEVEL": "warn"},
+			ports: []string{"8474"},
+			ready: httpReadyAt("/version"),
+			probe: "8474",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+		}
+		nodes = append(nodes, n)
+		st.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
+		for i, m := range st.Mockbins {
+			listen := fmt.Sprintf("0.0.0.0:%d", ToxiproxyPortBase+i+1)
+			p, err := st.Toxiproxy.CreateProxy(containerName(m.Name), listen, m.Direct)
+			if err != nil {
+				return nil, fmt.Errorf("stack %s: toxiproxy proxy for %s: %w", o.Name, m.Name, err)
+			}
+			m.Proxy = p
+			m.Target = fmt.Sprintf("toxiproxy:%d", ToxiproxyPortBase+i+1)
 		}
 	}
 

@@ -76,7 +76,7 @@ func parseArgs(args []string, stderr io.Writer) (options, int, error) {
 	fs.StringVar(&o.envFile, "env-file", "", "KONG_* environment file with the node's settings (KEY=value); overrides --conf")
 	fs.StringVar(&o.out, "out", "gauntlet-check", "directory for records, results, check.json, check.md and junit.xml (render with `reports render DIR`)")
 	fs.StringVar(&o.binDir, "bin-dir", os.Getenv("GAUNTLET_BIN_DIR"), "prebuilt static gateway, mockbin and toxiproxy binaries (env GAUNTLET_BIN_DIR; default: built from this module)")
-	fs.StringVar(&o.gatewayImage, "gateway-image", "", "run another gateway that speaks Kong's Admin API (e.g. kong:3.9), configured through KONG_* only; 'builtin' drives this project's gateway that way")
+	fs.StringVar(&o.gatewayImage, "gateway-image", "", GatewayImageHelp)
 	fs.BoolVar(&o.verbose, "verbose", false, "log the harness's progress (stacks, faults, checks) to stderr")
 	fs.Usage = func() {}
 	var files []string
@@ -223,10 +223,7 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 		binDir = tmp
 	}
 	start := time.Now()
-	d, err := stack.NewDocker(ctx, log, binDir)
-	if err != nil && RaceLost(err) {
-		d, err = stack.NewDocker(ctx, log, binDir)
-	}
+	d, err := OpenDocker(ctx, log, binDir)
 	if err != nil {
 		return ExitNoEngine, fmt.Errorf("the battery needs a Docker engine and the stack's binaries: %w", err)
 	}
@@ -257,6 +254,22 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 		return ExitFailed, nil
 	}
 	return ExitOK, nil
+}
+
+// GatewayImageHelp is the --gateway-image flag's help, shared by check and
+// run.
+const GatewayImageHelp = "run another gateway that speaks Kong's Admin API (e.g. kong:3.9), configured through KONG_* only; '" + stack.BuiltinGateway + "' drives this project's gateway that way"
+
+// OpenDocker connects to the Docker engine and builds the stack's images
+// (binDir: prebuilt binaries), retrying once a build that lost a race with
+// another run (RaceLost). check's battery and run's --gateway-image stacks
+// start from it.
+func OpenDocker(ctx context.Context, log *slog.Logger, binDir string) (*stack.Docker, error) {
+	d, err := stack.NewDocker(ctx, log, binDir)
+	if err != nil && RaceLost(err) {
+		d, err = stack.NewDocker(ctx, log, binDir)
+	}
+	return d, err
 }
 
 // RaceLost reports an image build that lost a race with another run on the

@@ -23,7 +23,7 @@ import (
 )
 
 // Usage is the run subcommand's synopsis.
-const Usage = "gauntlet run scenario.yaml... [--out dir] [--verbose]"
+const Usage = "gauntlet run scenario.yaml... [--out dir] [--bin-dir dir] [--gateway-image IMAGE] [--verbose]"
 
 // Exit statuses.
 const (
@@ -48,13 +48,21 @@ func Command(args []string, stdout, stderr io.Writer) (code int) {
 	return code
 }
 
-func command(args []string, stdout, stderr io.Writer) (int, error) {
+type options struct {
+	files        []string
+	out, binDir  string
+	gatewayImage string
+	verbose      bool
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, int, error) {
+	var o options
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	out := fs.String("out", "gauntlet-run", "directory for records/ and results/ (render with `reports render DIR`)")
-	binDir := fs.String("bin-dir", os.Getenv("GAUNTLET_BIN_DIR"), "prebuilt static gateway, mockbin and toxiproxy binaries (env GAUNTLET_BIN_DIR)")
-	verbose := fs.Bool("verbose", false, "log the harness's progress to stderr")
-	var files []string
+	fs.StringVar(&o.out, "out", "gauntlet-run", "directory for records/ and results/ (render with `reports render DIR`)")
+	fs.StringVar(&o.binDir, "bin-dir", os.Getenv("GAUNTLET_BIN_DIR"), "prebuilt static gateway, mockbin and toxiproxy binaries (env GAUNTLET_BIN_DIR)")
+	fs.StringVar(&o.gatewayImage, "gateway-image", "", check.GatewayImageHelp)
+	fs.BoolVar(&o.verbose, "verbose", false, "log the harness's progress to stderr")
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
@@ -62,20 +70,51 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 				fmt.Fprintf(stderr, "usage: %s\n\nRun declarative scenario files (docs/gauntlet.md, examples/scenarios/).\nExit status: 0 every scenario passed, 1 a bound was missed, 2 a malformed file (nothing started), 3 no engine.\n\nFlags:\n", Usage)
 				fs.SetOutput(stderr)
 				fs.PrintDefaults()
-				return ExitOK, err
+				return o, ExitOK, err
 			}
-			return ExitBadInput, fmt.Errorf("%w (usage: %s)", err, Usage)
+			return o, ExitBadInput, fmt.Errorf("%w (usage: %s)", err, Usage)
 		}
 		rest = fs.Args()
 		if len(rest) == 0 {
 			break
 		}
-		files = append(files, rest[0])
+		o.files = append(o.files, rest[0])
 		rest = rest[1:]
 	}
-	if len(files) == 0 {
-		return ExitBadInput, fmt.Errorf("want one or more scenario files (usage: %s)", Usage)
+	if len(o.files) == 0 {
+		return o, ExitBadInput, fmt.Errorf("want one or more scenario files (usage: %s)", Usage)
 	}
+	if strings.TrimSpace(o.out) == "" {
+		return o, ExitBadInput, errors.New("--out: want a directory")
+	}
+	return o, ExitOK, nil
+}
+
+// provider is the stacks' provider: with --gateway-image, Docker stacks
+// started as gauntlet check starts them (stack.GatewayImageProvider over
+// check.OpenDocker), the gateway driven through KONG_* and its ports only;
+// otherwise stack.Detect's.
+func provider(ctx context.Context, log *slog.Logger, binDir, gatewayImage string) (stack.Provider, error) {
+	if gatewayImage != "" {
+		d, err := check.OpenDocker(ctx, log, binDir)
+		if err != nil {
+			return nil, fmt.Errorf("--gateway-image needs a Docker engine and the stack's binaries: %w", err)
+		}
+		return &stack.GatewayImageProvider{Docker: d, Image: gatewayImage}, nil
+	}
+	p, err := stack.Detect(ctx, log, binDir)
+	if err != nil && check.RaceLost(err) {
+		p, err = stack.Detect(ctx, log, binDir)
+	}
+	return p, err
+}
+
+func command(args []string, stdout, stderr io.Writer) (int, error) {
+	o, code, err := parseArgs(args, stderr)
+	if err != nil {
+		return code, err
+	}
+	files := o.files
 	var parsed []*scenariofile.File
 	names := map[string]string{}
 	for _, path := range files {
@@ -93,11 +132,11 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	level := slog.LevelWarn
-	if *verbose {
+	if o.verbose {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	dir := *binDir
+	dir := o.binDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "gauntlet-run-bin-")
 		if err != nil {
@@ -107,15 +146,15 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 		dir = tmp
 	}
 	for _, sub := range []string{"records", "results", "logs"} {
-		if err := os.RemoveAll(filepath.Join(*out, sub)); err != nil {
+		if err := os.RemoveAll(filepath.Join(o.out, sub)); err != nil {
 			return ExitBadInput, err
 		}
 	}
 	start := time.Now()
-	p, err := stack.Detect(ctx, log, dir)
-	if err != nil && check.RaceLost(err) {
-		p, err = stack.Detect(ctx, log, dir)
+	if o.gatewayImage != "" {
+		fmt.Fprintf(stdout, "run: gateway image %s through KONG_* only, DB-less; each file's configuration loaded through POST /config\n", o.gatewayImage)
 	}
+	p, err := provider(ctx, log, dir, o.gatewayImage)
 	if err != nil {
 		return ExitNoEngine, fmt.Errorf("the stack: %w", err)
 	}
@@ -124,27 +163,27 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("removing the run's objects", "err", err)
 		}
 	}()
-	code := ExitOK
+	code = ExitOK
 	for _, f := range parsed {
-		o := scenariofile.Run(ctx, p, log, f, *out)
+		res := scenariofile.Run(ctx, p, log, f, o.out)
 		verdict := "pass"
 		switch {
-		case o.Err != nil:
+		case res.Err != nil:
 			verdict, code = "error", ExitFailed
-		case !o.Pass:
+		case !res.Pass:
 			verdict, code = "fail", ExitFailed
 		}
-		fmt.Fprintf(stdout, "run: %-40s %-5s %s (%s)\n", f.Name, verdict, f.Path, o.Took.Round(100*time.Millisecond))
-		if o.Err != nil {
-			fmt.Fprintf(stdout, "    error: %s\n", strings.Join(strings.Fields(o.Err.Error()), " "))
+		fmt.Fprintf(stdout, "run: %-40s %-5s %s (%s)\n", f.Name, verdict, f.Path, res.Took.Round(100*time.Millisecond))
+		if res.Err != nil {
+			fmt.Fprintf(stdout, "    error: %s\n", strings.Join(strings.Fields(res.Err.Error()), " "))
 		}
-		for _, m := range o.Misses {
+		for _, m := range res.Misses {
 			fmt.Fprintf(stdout, "    missed: %s\n", m)
 		}
 		if ctx.Err() != nil {
 			return ExitFailed, errors.New("interrupted")
 		}
 	}
-	fmt.Fprintf(stdout, "%d scenario(s) in %s; records in %s\n", len(parsed), time.Since(start).Round(time.Second), filepath.Join(*out, "records"))
+	fmt.Fprintf(stdout, "%d scenario(s) in %s; records in %s\n", len(parsed), time.Since(start).Round(time.Second), filepath.Join(o.out, "records"))
 	return code, nil
 }
