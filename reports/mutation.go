@@ -104,13 +104,16 @@ func WriteMutationMarkdown(w io.Writer, m *MutationReport) error {
 }
 
 func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
 	if c == "" {
 		return "an unknown commit"
 	}
-	return c
+	parts := strings.Split(c, " + ") // a table updated on a later commit
+	for i, p := range parts {
+		if len(p) > 12 {
+			parts[i] = p[:12]
+		}
+	}
+	return strings.Join(parts, " + ")
 }
 
 func clip(s string, n int) string {

@@ -29,6 +29,18 @@ func TestMutationSummary(t *testing.T) {
 	}
 }
 
+func TestShortCommit(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                  "an unknown commit",
+		"0123456789abcdef":                  "0123456789ab",
+		"0123456789abcdef + fedcba98765432": "0123456789ab + fedcba987654",
+	} {
+		if got := shortCommit(in); got != want {
+			t.Errorf("shortCommit(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestWriteMutationMarkdown(t *testing.T) {
 	var b strings.Builder
 	if err := WriteMutationMarkdown(&b, sampleMutation()); err != nil {

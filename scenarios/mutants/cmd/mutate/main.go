@@ -33,7 +33,15 @@ import (
 func main() {
 	list := flag.Bool("list", false, "print the catalogue and exit")
 	flag.BoolVar(&buildOnly, "build-only", false, "apply and build every mutant, run no scenario (checks the catalogue)")
+	render := flag.Bool("render", false, "rewrite mutants.md and index.html from MUTATE_OUT's mutants.json, run nothing")
 	flag.Parse()
+	if *render {
+		if err := rerender(); err != nil {
+			fmt.Fprintln(os.Stderr, "mutate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*list); err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
@@ -210,6 +218,22 @@ func runMutant(m *mutants.Mutant, tarball, tree, common, out string) reports.Mut
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+func rerender() error {
+	out := os.Getenv("MUTATE_OUT")
+	if out == "" {
+		root, err := git("", "rev-parse", "--show-toplevel")
+		if err != nil {
+			return err
+		}
+		out = filepath.Join(root, "reports", "out", "mutate")
+	}
+	rep, err := readReport(filepath.Join(out, "mutants.json"))
+	if err != nil {
+		return err
+	}
+	return write(out, rep)
 }
 
 // upsert replaces the row of res's mutant, or appends it.
