@@ -15,7 +15,7 @@ func TestRequestLog(t *testing.T) {
 		{method: "POST", target: "/request", hdr: key("a"), body: "x"},
 		{method: "PATCH", target: "/echo", hdr: key("b")},
 		{method: "POST", target: "/request", hdr: key("a")},
-		{target: "/request"},                        // no key: not logged
+		{target: "/request"},                         // no key: not logged
 		{target: PathStats, hdr: key("control")},     // control endpoints are not logged
 		{target: PathRequests, hdr: key("control2")}, // nor is the log itself
 	} {
