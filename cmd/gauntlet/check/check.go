@@ -208,20 +208,12 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelInfo
+	log := Logger(stderr, o.verbose)
+	binDir, cleanup, err := BinDir(o.binDir, "gauntlet-check-bin-")
+	if err != nil {
+		return ExitNoEngine, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	binDir := o.binDir
-	if binDir == "" {
-		tmp, err := os.MkdirTemp("", "gauntlet-check-bin-")
-		if err != nil {
-			return ExitNoEngine, err
-		}
-		defer os.RemoveAll(tmp)
-		binDir = tmp
-	}
+	defer cleanup()
 	start := time.Now()
 	d, err := OpenDocker(ctx, log, binDir)
 	if err != nil {
@@ -232,11 +224,8 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("removing the run's containers and images", "err", err)
 		}
 	}()
-	// A run's records describe that run only.
-	for _, sub := range []string{"records", "results", "logs"} {
-		if err := os.RemoveAll(filepath.Join(o.out, sub)); err != nil {
-			return ExitBadInput, err
-		}
+	if err := ClearOutput(o.out); err != nil {
+		return ExitBadInput, err
 	}
 	b := &battery.Battery{Docker: d, Log: log, Plan: plan, OutDir: o.out, Config: in.Config, Progress: stdout, GatewayImage: o.gatewayImage}
 	results := b.Run(ctx)
@@ -259,6 +248,39 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 // GatewayImageHelp is the --gateway-image flag's help, shared by check and
 // run.
 const GatewayImageHelp = "run another gateway that speaks Kong's Admin API (e.g. kong:3.9), configured through KONG_* only; '" + stack.BuiltinGateway + "' drives this project's gateway that way"
+
+// Logger is the commands' log on stderr: warnings, or progress with -v.
+func Logger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// BinDir is where the stack's binaries are built: dir when given (prebuilt
+// binaries), else a temporary directory that cleanup removes.
+func BinDir(dir, tmpPrefix string) (_ string, cleanup func(), _ error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", tmpPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// ClearOutput removes a previous run's records, results and logs under out:
+// a run's records describe that run only.
+func ClearOutput(out string) error {
+	for _, sub := range []string{"records", "results", "logs"} {
+		if err := os.RemoveAll(filepath.Join(out, sub)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // OpenDocker connects to the Docker engine and builds the stack's images
 // (binDir: prebuilt binaries), retrying once a build that lost a race with

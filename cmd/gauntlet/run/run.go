@@ -131,24 +131,14 @@ func command(args []string, stdout, stderr io.Writer) (int, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelInfo
+	log := check.Logger(stderr, o.verbose)
+	dir, cleanup, err := check.BinDir(o.binDir, "gauntlet-run-bin-")
+	if err != nil {
+		return ExitNoEngine, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	dir := o.binDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "gauntlet-run-bin-")
-		if err != nil {
-			return ExitNoEngine, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	for _, sub := range []string{"records", "results", "logs"} {
-		if err := os.RemoveAll(filepath.Join(o.out, sub)); err != nil {
-			return ExitBadInput, err
-		}
+	defer cleanup()
+	if err := check.ClearOutput(o.out); err != nil {
+		return ExitBadInput, err
 	}
 	start := time.Now()
 	if o.gatewayImage != "" {
