@@ -295,28 +295,45 @@ type containerSpec struct {
 // startContainer starts one container, trying new host ports when the chosen
 // ones were taken in the meantime.
 func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
+	return retryPortClash(d, spec.name, func() (*containerNode, map[string]string, error) {
+		return d.startContainerOnce(ctx, stackName, nw, spec)
+	})
+}
+
+// retryPortClash runs start up to three times while its error is a host port
+// taken between freePort and the container's start.
+func retryPortClash[N any](d *Docker, component string, start func() (N, map[string]string, error)) (N, map[string]string, error) {
 	for attempt := 1; ; attempt++ {
-		n, ports, err := d.startContainerOnce(ctx, stackName, nw, spec)
+		n, ports, err := start()
 		if err == nil || attempt == 3 || !portClash(err) {
 			return n, ports, err
 		}
-		d.log.Warn("host port taken, retrying with new ports", "component", spec.name, "err", err)
+		d.log.Warn("host port taken, retrying with new ports", "component", component, "err", err)
 	}
 }
 
-func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
-	bindings := mobynet.PortMap{}
-	hostPorts := map[string]string{}
-	var exposed []string
-	for _, p := range spec.ports {
+// publishOnLoopback picks a free host port for each container port and binds
+// it on 127.0.0.1 only (test traffic never leaves loopback). hostPorts maps
+// container port to host port.
+func publishOnLoopback(component string, ports []string) (bindings mobynet.PortMap, hostPorts map[string]string, exposed []string, err error) {
+	bindings, hostPorts = mobynet.PortMap{}, map[string]string{}
+	for _, p := range ports {
 		hp, err := freePort()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: free port: %w", spec.name, err)
+			return nil, nil, nil, fmt.Errorf("%s: free port: %w", component, err)
 		}
 		port := mobynet.MustParsePort(p + "/tcp")
 		bindings[port] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: hp}}
 		hostPorts[p] = hp
 		exposed = append(exposed, p+"/tcp")
+	}
+	return bindings, hostPorts, exposed, nil
+}
+
+func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec containerSpec) (*containerNode, map[string]string, error) {
+	bindings, hostPorts, exposed, err := publishOnLoopback(spec.name, spec.ports)
+	if err != nil {
+		return nil, nil, err
 	}
 	name := fmt.Sprintf("gauntlet-%s-%d-%s-%s", d.run, d.seq.Add(1), stackName, spec.name)
 	req := testcontainers.GenericContainerRequest{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/moby/moby/api/types/container"
-	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
@@ -421,28 +419,15 @@ func (n *userNode) waitReady(ctx context.Context) error {
 }
 
 func (d *Docker) startUserContainer(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec userSpec) (*userNode, map[string]string, error) {
-	for attempt := 1; ; attempt++ {
-		n, ports, err := d.startUserContainerOnce(ctx, stackName, nw, spec)
-		if err == nil || attempt == 3 || !portClash(err) {
-			return n, ports, err
-		}
-		d.log.Warn("host port taken, retrying with new ports", "component", spec.name, "err", err)
-	}
+	return retryPortClash(d, spec.name, func() (*userNode, map[string]string, error) {
+		return d.startUserContainerOnce(ctx, stackName, nw, spec)
+	})
 }
 
 func (d *Docker) startUserContainerOnce(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, spec userSpec) (*userNode, map[string]string, error) {
-	bindings := mobynet.PortMap{}
-	hostPorts := map[string]string{}
-	var exposed []string
-	for _, p := range spec.ports {
-		hp, err := freePort()
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: free port: %w", spec.name, err)
-		}
-		port := mobynet.MustParsePort(p + "/tcp")
-		bindings[port] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: hp}}
-		hostPorts[p] = hp
-		exposed = append(exposed, p+"/tcp")
+	bindings, hostPorts, exposed, err := publishOnLoopback(spec.name, spec.ports)
+	if err != nil {
+		return nil, nil, err
 	}
 	name := fmt.Sprintf("gauntlet-%s-%d-%s-%s", d.run, d.seq.Add(1), stackName, containerName(spec.name))
 	req := testcontainers.ContainerRequest{
