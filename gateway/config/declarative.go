@@ -52,7 +52,7 @@ func LoadDeclarativeWith(data []byte, opts DeclarativeOptions) (*Config, error) 
 	if err != nil {
 		return nil, DeclarativeError(map[string]any{"error": "failed parsing declarative configuration: " + err.Error()})
 	}
-	doc, ok := jsonShape(raw).(map[string]any)
+	doc, ok := JSONShape(raw).(map[string]any)
 	if !ok {
 		return nil, DeclarativeError(map[string]any{"error": "failed parsing declarative configuration: expected an object"})
 	}
@@ -421,24 +421,25 @@ func checkYAMLNode(n *yaml.Node, depth int, budget *int) error {
 	return nil
 }
 
-// jsonShape converts YAML-decoded values to the shapes encoding/json produces
-// (float64 numbers, map[string]any) so one schema engine validates both.
-func jsonShape(v any) any {
+// JSONShape converts YAML-decoded values to the shapes encoding/json produces
+// (float64 numbers, map[string]any) so one schema engine validates both; the
+// gauntlet lint loader shapes a user's file with it too.
+func JSONShape(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = jsonShape(e)
+			x[k] = JSONShape(e)
 		}
 		return x
 	case map[any]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[fmt.Sprint(k)] = jsonShape(e)
+			out[fmt.Sprint(k)] = JSONShape(e)
 		}
 		return out
 	case []any:
 		for i := range x {
-			x[i] = jsonShape(x[i])
+			x[i] = JSONShape(x[i])
 		}
 		return x
 	case int:

@@ -142,7 +142,7 @@ func FuzzDeclarative(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
 		if v, err := decodeYAML([]byte(doc)); err == nil {
-			if d, n := yamlShape(jsonShape(v)); d > MaxNesting || n > MaxDeclarativeValues {
+			if d, n := yamlShape(JSONShape(v)); d > MaxNesting || n > MaxDeclarativeValues {
 				t.Fatalf("decoded %d deep with %d values", d, n)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -141,7 +140,7 @@ func parse(file string, data []byte, custom map[string]bool) (*Parsed, error) {
 	if err := top.Decode(&raw); err != nil {
 		return nil, inputErr("%s: %s", file, oneLine(err.Error()))
 	}
-	doc, ok := jsonShape(raw).(map[string]any)
+	doc, ok := config.JSONShape(raw).(map[string]any)
 	if !ok {
 		return nil, inputErr("%s: want a mapping", file)
 	}
@@ -271,43 +270,6 @@ func kindName(n *yaml.Node) string {
 		return "scalar " + strconv.Quote(n.Value)
 	}
 	return "non-mapping value"
-}
-
-// jsonShape turns a YAML-decoded tree into encoding/json's shapes (float64
-// numbers, string keys), which is what the config package validates.
-func jsonShape(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonShape(e)
-		}
-		return x
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fmt.Sprint(k)] = jsonShape(e)
-		}
-		return out
-	case []any:
-		for i, e := range x {
-			x[i] = jsonShape(e)
-		}
-		return x
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return fmt.Sprint(x)
-		}
-		return x
-	case time.Time:
-		return x.Format(time.RFC3339)
-	}
-	return v
 }
 
 // describeLoadError renders the loader's error tree as one line of
