@@ -233,3 +233,14 @@ func TestDeclarativeUnquotedVersion(t *testing.T) {
 		t.Fatal("version 4.0 accepted")
 	}
 }
+
+// YAML's .inf and .nan are numbers no integer field accepts: a kong.yml that
+// uses one is refused by validation, with the field named, like any bad value.
+func TestLoadDeclarativeInfinity(t *testing.T) {
+	for _, v := range []string{".inf", "-.inf", ".nan"} {
+		_, err := LoadDeclarative([]byte("_format_version: \"3.0\"\nservices:\n- name: s\n  host: h\n  port: " + v + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "expected an integer") {
+			t.Errorf("port: %s: err = %v, want port's 'expected an integer'", v, err)
+		}
+	}
+}

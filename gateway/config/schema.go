@@ -294,7 +294,9 @@ func normalizeValue(f *Field, v any) (any, any) {
 				n, ok = float64(i), true
 			}
 		}
-		if !ok {
+		// YAML's .inf and .nan decode as numbers but have no JSON form: the
+		// store could not keep them, so they are no number here.
+		if !ok || math.IsInf(n, 0) || math.IsNaN(n) {
 			return v, "expected " + article(f.Type)
 		}
 		if f.Type == TInteger && n != math.Trunc(n) {

@@ -225,9 +225,10 @@ func formatNumber(n float64) string {
 func toFloat(raw any) (float64, bool) {
 	switch x := raw.(type) {
 	case float64:
-		return x, !math.IsNaN(x)
+		// Non-finite values (YAML's .inf, .nan) have no JSON form to store.
+		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
 	case float32:
-		return float64(x), true
+		return toFloat(float64(x))
 	case int:
 		return float64(x), true
 	case int64:

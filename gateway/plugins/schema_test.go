@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -183,5 +184,15 @@ func TestSchemaShape(t *testing.T) {
 	}
 	if _, ok := Schema("nope"); ok {
 		t.Error("schema for unknown plugin")
+	}
+}
+
+// A plugin's number field refuses YAML's .inf and .nan: the store has no
+// JSON form for them (before, a kong.yml with second: .inf failed to encode).
+func TestNonFiniteIsNoNumber(t *testing.T) {
+	for _, v := range []float64{math.Inf(1), math.Inf(-1), math.NaN()} {
+		if _, ok := toFloat(v); ok {
+			t.Errorf("toFloat(%v) accepted", v)
+		}
 	}
 }
