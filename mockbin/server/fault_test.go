@@ -212,6 +212,8 @@ func TestFaultDrop(t *testing.T) {
 		t.Fatalf("non-matching path: %v", err)
 	}
 	resp.Body.Close()
+	// The client has its answer before the handler's deferred counting runs.
+	waitFor(t, "both requests to be counted", func() bool { return s.Stats().InFlight == 0 })
 	st := s.Stats()
 	if st.Dropped != 1 || st.FaultsApplied != 1 || st.Total != 2 || st.Status["200"] != 1 {
 		t.Errorf("stats after a drop: %+v", st)

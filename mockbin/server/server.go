@@ -177,8 +177,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		start = time.Now()
 	}
 	defer func() {
-		s.stats.inFlight.Add(-1)
+		// Counted before in_flight drops, so a reader that waits for
+		// in_flight 0 sees this request in total.
 		s.stats.record(r.URL.Path, rw.status)
+		s.stats.inFlight.Add(-1)
 		if debug {
 			s.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
 				"duration", time.Since(start), "remote", r.RemoteAddr)
