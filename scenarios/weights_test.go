@@ -228,6 +228,32 @@ var _ = Describe("weighted balancing", Label("weights"), func() {
 				}
 			}
 		}
+
+		// Phase 4, the retry fallback of least-connections: with 6:0:1 in
+		// force, mockbin1 and mockbin3 drop every connection and w-lc
+		// retries twice. A request fails on both weighted targets and then
+		// falls back to one it already tried, as Kong's balancer does, so
+		// every answer is an error and mockbin2, at weight 0, sees none. A
+		// balancer that keeps weight-0 targets eligible sends the first retry
+		// to mockbin2, which answers 200. One connection, 20 rps for 2 s: 40
+		// requests, each ≤ 3 tries of a dropped connection (milliseconds).
+		Expect(admin.Do(ctx, http.MethodPatch, "/services/w-lc", map[string]any{"retries": 2}, nil)).To(Succeed())
+		for _, m := range []*stack.Mockbin{ms[0], ms[2]} {
+			drop := chaos.Mockbin(m.Name, m.URL, chaos.MockbinFault{DropRate: 1})
+			Expect(drop.Inject(ctx)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) { Expect(drop.Revert(ctx)).To(Succeed()) }, NodeTimeout(30*time.Second))
+		}
+		fb, _, err := sc.Attack(ctx, load.Attack{Name: "weights-fallback", Rate: 20, Duration: 2 * time.Second,
+			Targets: []vegeta.Target{sc.GET(algos[1].path)}, Connections: 1})
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("least-connections fallback: %s\n", harness.Describe(fb.Results))
+		sc.AtLeast("least-connections fallback: requests sent", float64(len(fb.Results)), 40, "",
+			"20 rps × 2 s on one connection")
+		sc.Equal("least-connections fallback: requests answered by mockbin2 at weight 0",
+			float64(load.Instances(fb.Results)[ms[1].Name]), 0, "",
+			"a weight-0 target is never picked, not even as the retry of a request whose weighted targets all failed")
+		sc.Equal("least-connections fallback: requests that did not fail", float64(len(fb.Results)-load.Failures(fb.Results)), 0, "",
+			"every weighted target drops the connection, so every request exhausts its tries")
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })
