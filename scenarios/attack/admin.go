@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
 // Write is one hostile Admin API write.
@@ -22,6 +24,10 @@ type Write struct {
 	// MayAccept marks a write Kong itself accepts (its schema has no bound
 	// for it), so 2xx is a correct answer as long as it is fast.
 	MayAccept bool
+	// Message is what the refusal's Kong message must contain. A 400 alone
+	// proves little: a write past a missing bound is still refused, for
+	// its unknown field, so only the message shows which rule refused it.
+	Message string
 }
 
 // WriteResult is how the Admin API answered one hostile write.
@@ -36,10 +42,18 @@ type WriteResult struct {
 // KongError reports whether the answer is in Kong's error shape: a JSON
 // object with a non-empty "message" string.
 func (r WriteResult) KongError() bool {
+	return r.Message() != ""
+}
+
+// Message is the "message" of a Kong-shaped answer, "" for any other body.
+func (r WriteResult) Message() string {
 	var v struct {
 		Message string `json:"message"`
 	}
-	return json.Unmarshal([]byte(r.Body), &v) == nil && v.Message != ""
+	if json.Unmarshal([]byte(r.Body), &v) != nil {
+		return ""
+	}
+	return v.Message
 }
 
 // Sizes of the hostile writes.
@@ -64,18 +78,27 @@ func HostileWrites() []Write {
 	big.WriteString(`"]}`)
 	ws = append(ws, jsonWrite(fmt.Sprintf("oversized JSON body (%d MiB)", OversizedBytes>>20), big.Bytes()))
 
-	deep := bytes.NewBufferString(`{"name":"nested","host":"example.test","extra":`)
-	deep.WriteString(strings.Repeat(`{"a":`, NestingDepth))
-	deep.WriteString("1")
-	deep.WriteString(strings.Repeat("}", NestingDepth))
-	deep.WriteString("}")
-	ws = append(ws, jsonWrite(fmt.Sprintf("JSON nested %d deep", NestingDepth), deep.Bytes()))
+	// nested is a service whose unknown field "extra" holds inner objects
+	// inside each other; with the body's own object that is inner+1 levels.
+	nested := func(inner int) []byte {
+		b := bytes.NewBufferString(`{"name":"nested","host":"example.test","extra":`)
+		b.WriteString(strings.Repeat(`{"a":`, inner))
+		b.WriteString("1")
+		b.WriteString(strings.Repeat("}", inner))
+		b.WriteString("}")
+		return b.Bytes()
+	}
+	w := jsonWrite(fmt.Sprintf("JSON nested %d deep", NestingDepth), nested(NestingDepth))
+	w.Message = tooDeep
+	ws = append(ws, w)
 
-	key := "a" + strings.Repeat(".a", DottedSegments-1)
+	form := func(segments int) []byte {
+		return []byte("name=dotted&host=example.test&a" + strings.Repeat(".a", segments-1) + "=1")
+	}
 	ws = append(ws, Write{
-		Name:   fmt.Sprintf("form key of %d dotted segments (%d MB)", DottedSegments, len(key)>>20),
+		Name:   fmt.Sprintf("form key of %d dotted segments (%d MB)", DottedSegments, 2*DottedSegments>>20),
 		Method: http.MethodPost, Path: "/services", ContentType: "application/x-www-form-urlencoded",
-		Body: []byte("name=dotted&host=example.test&" + key + "=1"),
+		Body: form(DottedSegments), Message: tooDeep,
 	})
 
 	var mp bytes.Buffer
@@ -87,6 +110,7 @@ func HostileWrites() []Write {
 	ws = append(ws, Write{
 		Name:   fmt.Sprintf("multipart field name of %d dotted segments", MultipartDots),
 		Method: http.MethodPost, Path: "/services", ContentType: mw.FormDataContentType(), Body: mp.Bytes(),
+		Message: tooDeep,
 	})
 
 	tags := make([]string, ManyTags)
@@ -95,11 +119,26 @@ func HostileWrites() []Write {
 	}
 	// No name: every send creates a new service, so a repeat is not a 409.
 	tb, _ := json.Marshal(map[string]any{"host": "example.test", "tags": tags})
-	w := jsonWrite(fmt.Sprintf("service with %d tags", ManyTags), tb)
+	w = jsonWrite(fmt.Sprintf("service with %d tags", ManyTags), tb)
 	w.MayAccept = true // Kong's tags are a set with no length bound
 	ws = append(ws, w)
+
+	// The bound's edge: a bound set too high lets one level more through
+	// to a schema error, one set too low refuses a legal depth.
+	over := jsonWrite(fmt.Sprintf("JSON nested %d levels (one over the bound)", config.MaxNesting+1), nested(config.MaxNesting))
+	over.Message = tooDeep
+	at := jsonWrite(fmt.Sprintf("JSON nested %d levels (at the bound)", config.MaxNesting), nested(config.MaxNesting-1))
+	at.Message = "extra: unknown field" // decoded, then refused by the schema
+	ws = append(ws, over, at, Write{
+		Name:   fmt.Sprintf("form key of %d dotted segments (one over the bound)", config.MaxNesting+1),
+		Method: http.MethodPost, Path: "/services", ContentType: "application/x-www-form-urlencoded",
+		Body: form(config.MaxNesting + 1), Message: tooDeep,
+	})
 	return ws
 }
+
+// tooDeep is the message of the Admin decoders' nesting bound.
+var tooDeep = config.ErrTooDeep.Error()
 
 // Send sends one write to the Admin API at base and records the answer.
 func Send(ctx context.Context, hc *http.Client, base string, w Write) WriteResult {

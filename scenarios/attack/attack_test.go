@@ -128,6 +128,20 @@ func TestSendRecordsKongErrors(t *testing.T) {
 	if n := strings.Count(key, ".") + 1; n != DottedSegments {
 		t.Errorf("form key has %d segments, want %d", n, DottedSegments)
 	}
+	if got := (WriteResult{Body: `{"message":"nesting deeper than 32 levels"}`}).Message(); got != "nesting deeper than 32 levels" {
+		t.Errorf("Message() = %q", got)
+	}
+	var bounded int
+	for _, w := range ws {
+		if w.Message != "" {
+			bounded++
+		}
+	}
+	// JSON at 100,000 and 33 levels, the form key at 2,000,000 and 33, the
+	// multipart name, and the write at the bound: six whose reason is checked.
+	if bounded != 6 {
+		t.Errorf("%d writes name the message they must be refused with, want 6", bounded)
+	}
 	if (WriteResult{Body: "<html>413</html>"}).KongError() {
 		t.Error("an HTML body taken for Kong's error shape")
 	}
