@@ -15,7 +15,7 @@ import (
 // with no network.
 
 const pageCSS = `
-:root{--pass:#2e7d32;--fail:#c62828;--err:#ef6c00;--ink:#1d1d1f;--mute:#5f6368;--line:#dadce0;--bg:#f7f7f9}
+:root{--pass:#2e7d32;--fail:#c62828;--err:#ef6c00;--inc:#6a5acd;--ink:#1d1d1f;--mute:#5f6368;--line:#dadce0;--bg:#f7f7f9}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI","Liberation Sans",Arial,sans-serif;color:var(--ink);background:var(--bg)}
 header{background:#fff;border-bottom:1px solid var(--line);padding:16px 28px}
@@ -24,7 +24,7 @@ main{padding:18px 28px;max-width:1280px}
 a{color:#1a5fb4}
 .sub{color:var(--mute)}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px;text-transform:uppercase;letter-spacing:.03em}
-.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.error{background:var(--err)}
+.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.error{background:var(--err)}.badge.inconclusive{background:var(--inc)}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:130px}
 .card .k{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
@@ -36,6 +36,7 @@ th,td{border-bottom:1px solid var(--line);padding:5px 10px;text-align:left;verti
 th{background:#fafafa;font-weight:600;font-size:13px}
 td.num{text-align:right}
 tr.fail td{background:#fdecea}
+tr.inconclusive td{background:#efedfb}
 figure{margin:8px 0 18px}
 figcaption{color:var(--mute);font-size:13px}
 svg.plot{width:100%;max-width:1100px;height:auto;display:block}
@@ -76,6 +77,9 @@ var funcs = template.FuncMap{
 		return VerdictFail
 	},
 	"measured":    measured,
+	"av":          assertionVerdict,
+	"premiseRow":  premiseRow,
+	"selfLines":   selfLines,
 	"load":        loadText,
 	"faultRow":    faultRow,
 	"resourceRow": resourceRow,
@@ -130,9 +134,17 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 
 <section><h2>Assertions</h2>
 {{if $r.Assertions}}<table><thead><tr><th>Assertion</th><th>Bound</th><th>Measured</th><th>Verdict</th></tr></thead><tbody>
-{{range $r.Assertions}}<tr class="{{pf .Pass}}"><td>{{.Name}}</td><td>{{.Bound}}</td><td class="num">{{measured .}}</td><td><span class="badge {{pf .Pass}}">{{pf .Pass}}</span></td></tr>
+{{range $r.Assertions}}<tr class="{{av .}}"><td>{{.Name}}</td><td>{{.Bound}}</td><td class="num">{{measured .}}</td><td><span class="badge {{av .}}">{{av .}}</span></td></tr>
 {{end}}</tbody></table>{{else}}<p class="sub">No assertions recorded.</p>{{end}}
 </section>
+
+{{if or $r.Premises $r.Generator $r.Machine}}<section id="premises"><h2>Premises and the run itself</h2>
+{{if $r.Premises}}<table><thead><tr>{{range .PremiseColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
+{{range $r.Premises}}<tr{{if not .Held}} class="inconclusive"{{end}}>{{range premiseRow .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</tbody></table>{{end}}
+<ul>{{range selfLines $r}}<li>{{.}}</li>{{end}}</ul>
+{{range $r.Earlier}}<p class="sub">Earlier attempt: <span class="badge {{.Verdict}}">{{.Verdict}}</span> {{.Reason}}</p>{{end}}
+</section>{{end}}
 
 <section><h2>Fault timeline</h2>
 {{if $r.Faults}}<table><thead><tr>{{range .FaultColumns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
@@ -162,8 +174,8 @@ var tmpl = template.Must(template.New("pages").Funcs(funcs).Parse(`
 
 <section><h2>Per interval</h2>
 <details><summary>{{len $r.Series}} intervals</summary>
-<table><thead><tr><th>Offset</th><th>Requests</th><th>Rate</th><th>Success</th><th>p50</th><th>p99</th><th>Status codes</th><th>Targets</th></tr></thead><tbody>
-{{range $r.Series}}<tr{{if lt .Success 1.0}} class="fail"{{end}}><td class="num">{{offset .Offset}}</td><td class="num">{{.Requests}}</td><td class="num">{{rate .Rate}}</td><td class="num">{{pct .Success}}</td><td class="num">{{dur .P50}}</td><td class="num">{{dur .P99}}</td><td>{{codes .StatusCodes}}</td><td>{{$iv := .}}{{range $t, $n := .Targets}}{{$t}}: {{share $n $iv.Requests}} {{end}}</td></tr>
+<table><thead><tr><th>Offset</th><th>Requests</th><th>Rate</th><th>Success</th><th>p50</th><th>p99</th><th>Lag p99</th><th>Lag max</th><th>Status codes</th><th>Targets</th></tr></thead><tbody>
+{{range $r.Series}}<tr{{if lt .Success 1.0}} class="fail"{{end}}><td class="num">{{offset .Offset}}</td><td class="num">{{.Requests}}</td><td class="num">{{rate .Rate}}</td><td class="num">{{pct .Success}}</td><td class="num">{{dur .P50}}</td><td class="num">{{dur .P99}}</td><td class="num">{{dur .LagP99}}</td><td class="num">{{dur .LagMax}}</td><td>{{codes .StatusCodes}}</td><td>{{$iv := .}}{{range $t, $n := .Targets}}{{$t}}: {{share $n $iv.Requests}} {{end}}</td></tr>
 {{end}}</tbody></table></details>
 </section>
 
@@ -197,6 +209,7 @@ type scenarioPage struct {
 	Figures         []Figure
 	Failover        string
 	FaultColumns    []string
+	PremiseColumns  []string
 	TotalsColumns   []string
 	ResourceColumns []string
 	Totals          []string
@@ -211,7 +224,7 @@ func WriteScenarioHTML(w io.Writer, r *Record, figs []Figure) error {
 		return err
 	}
 	page := scenarioPage{
-		Record: r, Figures: figs, FaultColumns: FaultColumns, TotalsColumns: TotalsColumns, ResourceColumns: ResourceColumns,
+		Record: r, Figures: figs, FaultColumns: FaultColumns, PremiseColumns: PremiseColumns, TotalsColumns: TotalsColumns, ResourceColumns: ResourceColumns,
 		Totals: totalsRow(&r.Totals), Text: text.String(), Config: prettyJSON(r.GatewayConfig),
 	}
 	if d, ok := r.FailoverTime(); ok {

@@ -10,7 +10,7 @@ import (
 )
 
 // Counts tallies verdicts over records.
-type Counts struct{ Pass, Fail, Error int }
+type Counts struct{ Pass, Fail, Error, Inconclusive int }
 
 // Tally counts the verdicts of recs.
 func Tally(recs []*Record) Counts {
@@ -21,6 +21,8 @@ func Tally(recs []*Record) Counts {
 			c.Pass++
 		case VerdictFail:
 			c.Fail++
+		case VerdictInconclusive:
+			c.Inconclusive++
 		default:
 			c.Error++
 		}
@@ -29,9 +31,10 @@ func Tally(recs []*Record) Counts {
 }
 
 // ByVerdict orders records for a reader: failures first, then errors, then
-// passes, each by name, so what needs attention is at the top.
+// inconclusive, then passes, each by name, so what needs attention is at the
+// top.
 func ByVerdict(recs []*Record) []*Record {
-	rank := map[string]int{VerdictFail: 0, VerdictError: 1, VerdictPass: 2}
+	rank := map[string]int{VerdictFail: 0, VerdictError: 1, VerdictInconclusive: 2, VerdictPass: 3}
 	out := slices.Clone(recs)
 	slices.SortStableFunc(out, func(a, b *Record) int {
 		if c := cmp.Compare(rank[a.Verdict], rank[b.Verdict]); c != 0 {
@@ -43,19 +46,26 @@ func ByVerdict(recs []*Record) []*Record {
 }
 
 // Verdict is the run's verdict: fail if any scenario failed, else error if
-// any could not be judged, else pass.
+// any could not be judged, else inconclusive if a premise of any broke, else
+// pass.
 func (c Counts) Verdict() string {
 	switch {
 	case c.Fail > 0:
 		return VerdictFail
 	case c.Error > 0:
 		return VerdictError
+	case c.Inconclusive > 0:
+		return VerdictInconclusive
 	}
 	return VerdictPass
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d scenarios: %d passed, %d failed, %d errors", c.Pass+c.Fail+c.Error, c.Pass, c.Fail, c.Error)
+	s := fmt.Sprintf("%d scenarios: %d passed, %d failed, %d errors", c.Pass+c.Fail+c.Error+c.Inconclusive, c.Pass, c.Fail, c.Error)
+	if c.Inconclusive > 0 {
+		s += fmt.Sprintf(", %d inconclusive", c.Inconclusive)
+	}
+	return s
 }
 
 // SummaryColumns are the headers of the overview table, shared by the
@@ -90,8 +100,22 @@ func verdictText(v string) string {
 		return "✅ pass"
 	case VerdictFail:
 		return "❌ fail"
+	case VerdictInconclusive:
+		return "❔ inconclusive"
 	}
 	return "⚠️ " + v
+}
+
+// assertionVerdict is an assertion's verdict: inconclusive when a premise it
+// depends on broke, else pass or fail.
+func assertionVerdict(a Assertion) string {
+	switch {
+	case a.Inconclusive:
+		return VerdictInconclusive
+	case a.Pass:
+		return VerdictPass
+	}
+	return VerdictFail
 }
 
 // WriteMarkdown writes summary.md: one table over all scenarios, then a
@@ -144,9 +168,26 @@ func writeMarkdownScenario(b *strings.Builder, r *Record) {
 		b.WriteString("\n### Assertions\n\n")
 		mdTable(b, []string{"Assertion", "Bound", "Measured", "Verdict"}, func(row func(...string)) {
 			for _, a := range r.Assertions {
-				row(a.Name, a.Bound, measured(a), verdictText(map[bool]string{true: VerdictPass, false: VerdictFail}[a.Pass]))
+				row(a.Name, a.Bound, measured(a), verdictText(assertionVerdict(a)))
 			}
 		})
+	}
+	if len(r.Premises) > 0 {
+		b.WriteString("\n### Premises\n\n")
+		mdTable(b, PremiseColumns, func(row func(...string)) {
+			for _, p := range r.Premises {
+				row(premiseRow(p)...)
+			}
+		})
+	}
+	if r.Generator != nil || r.Machine != nil {
+		b.WriteString("\n### The run itself\n\n")
+		for _, l := range selfLines(r) {
+			fmt.Fprintf(b, "- %s\n", mdEscape(l))
+		}
+	}
+	for _, e := range r.Earlier {
+		fmt.Fprintf(b, "\nEarlier attempt: %s — %s\n", verdictText(e.Verdict), mdEscape(oneLine(e.Reason)))
 	}
 	if len(r.Faults) > 0 {
 		b.WriteString("\n### Fault timeline\n\n")
@@ -172,6 +213,46 @@ func writeMarkdownScenario(b *strings.Builder, r *Record) {
 			fmt.Fprintf(b, "- `%s`\n", strings.ReplaceAll(oneLine(e), "`", "'"))
 		}
 	}
+}
+
+// PremiseColumns head the premise tables.
+var PremiseColumns = []string{"Premise", "Bound", "Measured", "Held"}
+
+func premiseRow(p Premise) []string {
+	held := verdictText(VerdictPass)
+	if !p.Held {
+		held = verdictText(VerdictInconclusive) + ": " + p.Reason
+	}
+	return []string{p.Name, p.Bound, measured(Assertion{Measured: p.Measured, Unit: p.Unit}), held}
+}
+
+// selfLines describe how the harness kept its own schedule: the generator's
+// lag and unsent requests, each fault's lateness, the machine's CPU.
+func selfLines(r *Record) []string {
+	var out []string
+	if g := r.Generator; g != nil {
+		out = append(out, fmt.Sprintf("Load generator: %d of %d planned requests sent (%d unsent); lag behind schedule p99 %s, max %s at t=%s",
+			g.Sent, g.Planned, g.Unsent, fmtDur(g.LagP99), fmtDur(g.LagMax), fmtOffset(g.LagMaxAt)))
+	}
+	for _, f := range r.Faults {
+		if f.Start.IsZero() {
+			continue
+		}
+		s := fmt.Sprintf("Fault %s: started %s after plan", f.Name, fmtDur(f.Start.Sub(r.Start)-f.PlannedOffset))
+		if f.PlannedDuration > 0 && !f.End.IsZero() {
+			s += fmt.Sprintf(", ended %s after plan", fmtDur(f.End.Sub(r.Start)-f.PlannedOffset-f.PlannedDuration))
+		}
+		out = append(out, s)
+	}
+	if m := r.Machine; m != nil {
+		s := fmt.Sprintf("Machine (%d CPUs): busy %s mean, %s max; steal max %s; run queue max %d",
+			m.CPUs, fmtPct(m.BusyMean), fmtPct(m.BusyMax), fmtPct(m.StealMax), m.RunQueueMax)
+		if m.PressureMax > 0 {
+			s += fmt.Sprintf("; CPU pressure (some) max %s", fmtPct(m.PressureMax))
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // FaultColumns head the fault timeline tables.

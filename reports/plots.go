@@ -78,6 +78,12 @@ func Figures(r *Record) ([]Figure, error) {
 			maker{"window-latency", "Latency per sample window", "p50 and p99 of the requests sent in the window each sample closes; shaded: fault windows, grey: warm-up.", windowLatencyPlot},
 		)
 	}
+	if r.Generator != nil && len(r.Series) > 0 {
+		makers = append(makers, maker{"lag", "Load generator lag", "How far behind its constant-rate schedule the load generator sent each interval's requests (actual − planned send time), p99 and max; shaded: fault windows. Large lag means the machine, not the gateway, shaped the interval.", lagPlot})
+	}
+	if m := r.Machine; m != nil && len(m.Samples) > 0 {
+		makers = append(makers, maker{"machine", "Machine CPU", "The host's CPU time not idle, stolen by a hypervisor, and the share of time some task waited for a CPU (pressure), read from /proc every interval; shaded: fault windows.", machinePlot})
+	}
 	figs := make([]Figure, 0, len(makers))
 	for _, m := range makers {
 		p, leg, err := m.make(r)
@@ -290,6 +296,52 @@ func positive(xys plotter.XYs) plotter.XYs {
 		}
 	}
 	return out
+}
+
+func lagPlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "lag (ms)")
+	var p99, mx plotter.XYs
+	peak := 0.0
+	for _, iv := range plotted(r) {
+		if iv.Requests == 0 {
+			continue
+		}
+		p99 = append(p99, plotter.XY{X: mid(iv), Y: ms(iv.LagP99)})
+		mx = append(mx, plotter.XY{X: mid(iv), Y: ms(iv.LagMax)})
+		peak = math.Max(peak, ms(iv.LagMax))
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(1, peak*1.15)
+	if err := addLine(p, leg, "lag p99", p99, palette[0], 1.5); err != nil {
+		return nil, nil, err
+	}
+	if err := addLine(p, leg, "lag max", mx, palette[1], 1.5); err != nil {
+		return nil, nil, err
+	}
+	return p, leg, nil
+}
+
+func machinePlot(r *Record) (*plot.Plot, *plot.Legend, error) {
+	p, leg := timePlot(r, "CPU (% of time)")
+	p.Y.Min, p.Y.Max = 0, 105
+	var busy, steal, pressure plotter.XYs
+	for _, s := range r.Machine.Samples {
+		x := (s.Offset - s.Width/2).Seconds()
+		busy = append(busy, plotter.XY{X: x, Y: 100 * s.Busy})
+		steal = append(steal, plotter.XY{X: x, Y: 100 * s.Steal})
+		pressure = append(pressure, plotter.XY{X: x, Y: 100 * s.Pressure})
+	}
+	if err := addLine(p, leg, "busy", busy, palette[0], 1.5); err != nil {
+		return nil, nil, err
+	}
+	if err := addLine(p, leg, "steal", steal, palette[3], 1.5); err != nil {
+		return nil, nil, err
+	}
+	if r.Machine.PressureMax > 0 {
+		if err := addLine(p, leg, "pressure", pressure, palette[9], 1.5); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, leg, nil
 }
 
 func errorPlot(r *Record) (*plot.Plot, *plot.Legend, error) {

@@ -37,6 +37,11 @@ const (
 	// VerdictError means the scenario could not be judged (setup failed, the
 	// load never ran): neither the gateway's pass nor its fail.
 	VerdictError = "error"
+	// VerdictInconclusive means a premise of the run broke (the load
+	// generator fell behind its schedule, a fault started late, a window held
+	// too few requests): the machine, not the gateway, decided the numbers,
+	// so they prove nothing either way. Never a pass, never a gateway failure.
+	VerdictInconclusive = "inconclusive"
 )
 
 // DistributionQuantiles are the quantiles the harness is asked to record in
@@ -79,9 +84,84 @@ type Record struct {
 	// soak); nil for the short scenarios, and absent from their JSON.
 	Resources *Resources `json:"resources,omitempty"`
 
+	// Premises are what the run had to go as planned for its assertions to
+	// mean anything; Generator and Machine are how the harness watched itself.
+	Premises  []Premise  `json:"premises,omitempty"`
+	Generator *Generator `json:"generator,omitempty"`
+	Machine   *Machine   `json:"machine,omitempty"`
+
 	Verdict string `json:"verdict"`
-	// Failure is the first failure message when Verdict is not pass.
+	// Failure is the first failure message when Verdict is not pass; for an
+	// inconclusive verdict, the broken premise in one line.
 	Failure string `json:"failure,omitempty"`
+	// Attempt is which attempt this record is (1 when absent); Earlier are
+	// the attempts before it (an inconclusive scenario is run once more).
+	Attempt int       `json:"attempt,omitempty"`
+	Earlier []Attempt `json:"earlier,omitempty"`
+}
+
+// Attempt is the outcome of an earlier attempt of the same scenario.
+type Attempt struct {
+	Verdict string    `json:"verdict"`
+	Reason  string    `json:"reason,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+}
+
+// Premise is a condition on the run itself (not on the gateway) that some
+// assertions depend on. A broken premise makes those assertions, and so the
+// scenario, inconclusive.
+type Premise struct {
+	Name string `json:"name"`
+	// Bound is the premise as text, e.g. "lag ≤ 50ms in t=0–5s".
+	Bound    string  `json:"bound"`
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit,omitempty"`
+	Held     bool    `json:"held"`
+	// Reason is the one-line cause when it broke ("load generator 340 ms
+	// behind schedule at t=4.2 s").
+	Reason string `json:"reason,omitempty"`
+}
+
+// Generator is how well the load generator kept its schedule over the main
+// attack: each request's lag is its actual send time minus the time the
+// constant-rate pacer planned for it.
+type Generator struct {
+	// Planned requests (rate × duration) and those actually sent; the rest
+	// were planned but never sent (the generator ran out of time).
+	Planned int           `json:"planned"`
+	Sent    int           `json:"sent"`
+	Unsent  int           `json:"unsent"`
+	LagP99  time.Duration `json:"lag_p99"`
+	LagMax  time.Duration `json:"lag_max"`
+	// LagMaxAt is when (after Record.Start, planned time) the worst lag hit.
+	LagMaxAt time.Duration `json:"lag_max_at"`
+}
+
+// Machine is the host's CPU saturation during the run, read from /proc.
+type Machine struct {
+	CPUs int `json:"cpus"`
+	// BusyMean and BusyMax are the share of CPU time not idle (0..1), over
+	// the run and in the worst sample; StealMax the worst share stolen by a
+	// hypervisor; RunQueueMax the most runnable tasks seen; PressureMax the
+	// worst share of wall time some task waited for a CPU
+	// (/proc/pressure/cpu "some"; absent without PSI).
+	BusyMean    float64         `json:"busy_mean"`
+	BusyMax     float64         `json:"busy_max"`
+	StealMax    float64         `json:"steal_max"`
+	RunQueueMax int             `json:"run_queue_max"`
+	PressureMax float64         `json:"pressure_max,omitempty"`
+	Samples     []MachineSample `json:"samples"`
+}
+
+// MachineSample covers (Offset − Width, Offset] after Record.Start.
+type MachineSample struct {
+	Offset   time.Duration `json:"offset"`
+	Width    time.Duration `json:"width"`
+	Busy     float64       `json:"busy"`
+	Steal    float64       `json:"steal"`
+	RunQueue int           `json:"run_queue"`
+	Pressure float64       `json:"pressure,omitempty"`
 }
 
 // Fault is one entry of the fault timeline: planned when to start, and when it
@@ -177,6 +257,10 @@ type Interval struct {
 	P99     time.Duration `json:"p99"`
 	// StatusCodes counts the bucket's responses by status code ("0": none).
 	StatusCodes map[string]int `json:"status_codes"`
+	// LagP99 and LagMax are the load generator's lag (actual minus planned
+	// send time) over the bucket's requests; 0 when not measured.
+	LagP99 time.Duration `json:"lag_p99,omitempty"`
+	LagMax time.Duration `json:"lag_max,omitempty"`
 	// Targets counts the bucket's responses by their X-Mockbin-Instance
 	// header (which upstream target answered); share = n / Requests.
 	Targets map[string]int `json:"targets,omitempty"`
@@ -222,6 +306,10 @@ type Assertion struct {
 	Measured float64 `json:"measured"`
 	Unit     string  `json:"unit,omitempty"`
 	Pass     bool    `json:"pass"`
+	// Premises name the premises the assertion depends on; when one broke
+	// the assertion is Inconclusive, whatever Pass says.
+	Premises     []string `json:"premises,omitempty"`
+	Inconclusive bool     `json:"inconclusive,omitempty"`
 }
 
 // Log is the tail of one container's (or process's) output.
@@ -265,8 +353,8 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("record %q: missing schema version", r.Scenario)
 	case r.Scenario == "":
 		return errors.New("record: missing scenario name")
-	case r.Verdict != VerdictPass && r.Verdict != VerdictFail && r.Verdict != VerdictError:
-		return fmt.Errorf("record %q: verdict %q is not pass, fail or error", r.Scenario, r.Verdict)
+	case r.Verdict != VerdictPass && r.Verdict != VerdictFail && r.Verdict != VerdictError && r.Verdict != VerdictInconclusive:
+		return fmt.Errorf("record %q: verdict %q is not pass, fail, inconclusive or error", r.Scenario, r.Verdict)
 	}
 	return nil
 }

@@ -32,7 +32,17 @@ func WriteText(w io.Writer, r *Record) error {
 		fmt.Fprintf(tw, "Failover time\t%s\n", fmtDur(d))
 	}
 	for _, a := range r.Assertions {
-		fmt.Fprintf(tw, "Assertion\t%s  %s: %s (bound %s)\n", passFail(a.Pass), a.Name, measured(a), a.Bound)
+		fmt.Fprintf(tw, "Assertion\t%s  %s: %s (bound %s)\n", strings.ToUpper(assertionVerdict(a)), a.Name, measured(a), a.Bound)
+	}
+	for _, p := range r.Premises {
+		held := "HELD"
+		if !p.Held {
+			held = "BROKEN: " + p.Reason
+		}
+		fmt.Fprintf(tw, "Premise\t%s  %s: %s (bound %s)\n", held, p.Name, measured(Assertion{Measured: p.Measured, Unit: p.Unit}), p.Bound)
+	}
+	for _, l := range selfLines(r) {
+		fmt.Fprintf(tw, "Run\t%s\n", l)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "Requests\t[total, rate, throughput]\t%d, %.2f, %.2f\n", t.Requests, t.Rate, t.Throughput)
@@ -83,13 +93,6 @@ func faultText(r *Record, f *Fault) string {
 	return s
 }
 
-func passFail(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "FAIL"
-}
-
 func measured(a Assertion) string {
 	if a.Unit == "" {
 		return fmtFloat(a.Measured)
@@ -119,6 +122,12 @@ func Headline(r *Record) string {
 	s := fmt.Sprintf("%s  %s: %d/%d bounds held", strings.ToUpper(r.Verdict), r.Scenario, held, len(r.Assertions))
 	if t := &r.Totals; t.Requests > 0 {
 		s += fmt.Sprintf("; %d requests, %s success, p99 %s", t.Requests, fmtPct(t.Success), fmtDur(t.Latencies.P99))
+	}
+	if r.Attempt > 1 {
+		s += fmt.Sprintf("; attempt %d", r.Attempt)
+		for _, e := range r.Earlier {
+			s += fmt.Sprintf(" (earlier: %s, %s)", e.Verdict, oneLine(e.Reason))
+		}
 	}
 	if r.Failure != "" {
 		s += "; " + oneLine(r.Failure)
