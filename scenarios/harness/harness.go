@@ -39,10 +39,12 @@ type Scenario struct {
 	timelines []*chaos.Timeline
 	steps     map[chaos.Fault]chaos.Step
 	runs      []*load.Run
+	machines  []*reports.Machine // per run, the host's CPU while it ran
 	outDir    string
 
 	mu     sync.Mutex
 	misses []string
+	broken []string // reasons of broken premises
 }
 
 // OutDir is where records and results go: $GAUNTLET_OUT, or reports/out
@@ -105,10 +107,16 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 		case <-ctx.Done():
 		}
 	}()
+	// The harness watches the machine while it loads it: CPU saturation
+	// explains generator lag and the stalls it brings.
+	mw := watchMachine("/proc", BucketWidth)
 	run, err := a.Run(ctx, func(t time.Time) { started <- t })
 	wg.Wait()
 	if run != nil {
 		s.runs = append(s.runs, run)
+		s.machines = append(s.machines, mw.Stop(run.Start, run.End))
+	} else {
+		mw.Stop(time.Time{}, time.Time{})
 	}
 	return run, tl, errors.Join(err, tlErr)
 }
@@ -200,7 +208,9 @@ func (s *Scenario) SetGatewayConfig(v any) {
 
 // Finish reverts every fault still in effect, closes the stack, and writes the
 // record and the raw results. failure is the test framework's failure message
-// ("" when it passed); a failure before any load ran is an error verdict.
+// ("" when it passed); a failure before any load ran is an error verdict. A
+// broken premise makes a run with no other failure (or whose failure is the
+// harness's own inconclusive message) inconclusive.
 func (s *Scenario) Finish(ctx context.Context, failure string) error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
@@ -223,9 +233,16 @@ func (s *Scenario) Finish(ctx context.Context, failure string) error {
 		}
 	}
 	s.fill()
+	inconclusive := s.Inconclusive()
 	switch {
+	case failure == "" && inconclusive != "":
+		s.rec.Verdict, s.rec.Failure = reports.VerdictInconclusive, inconclusive
 	case failure == "":
 		s.rec.Verdict = reports.VerdictPass
+	case IsInconclusive(failure) && inconclusive != "":
+		// The suite raised the inconclusive verdict itself (to have the
+		// scenario re-run); no check that held its premises missed.
+		s.rec.Verdict, s.rec.Failure = reports.VerdictInconclusive, inconclusive
 	case len(s.runs) == 0:
 		s.rec.Verdict, s.rec.Failure = reports.VerdictError, failure
 	default:
@@ -262,7 +279,10 @@ func (s *Scenario) fill() {
 			s.rec.Load.Targets = append(s.rec.Load.Targets, t.Method+" "+t.URL)
 		}
 		s.rec.Totals = load.Totals(main.Results)
-		s.rec.Series = load.Series(main.Results, main.Start, BucketWidth)
+		s.rec.Series = main.Series(BucketWidth)
+		g := main.Generator()
+		s.rec.Generator = &g
+		s.rec.Machine = s.machines[len(s.machines)-1]
 	}
 	s.rec.Faults = nil
 	for _, tl := range s.timelines {
