@@ -50,6 +50,27 @@ func TestOnScheduleNamesTheLagAndWhen(t *testing.T) {
 	}
 }
 
+func TestLagQuantile(t *testing.T) {
+	run := lagRun()
+	// One late request in 100: the p99 (the 99th smallest lag) is 0, the max 340 ms.
+	if p := LagQuantile(run, time.Time{}, time.Time{}, 0.99, 50*time.Millisecond); !p.Held || p.Measured != 0 {
+		t.Fatalf("p99 with one stall: %+v", p)
+	}
+	p := LagQuantile(run, time.Time{}, time.Time{}, 1, 50*time.Millisecond)
+	if p.Held || p.Measured != 340 || p.Reason != "load generator 340.0ms behind schedule at p100 in main (premise: ≤ 50.0ms)" {
+		t.Fatalf("p100: %+v", p)
+	}
+}
+
+func TestOwnPremises(t *testing.T) {
+	if p := AtMostPremise("seconds short of the offered load", 2, 0, "", "3R offered"); p.Held || p.Reason != "seconds short of the offered load: 2 (premise: ≤ 0)" {
+		t.Fatalf("at most: %+v", p)
+	}
+	if p := AtLeastPremise("requests while Redis was dead", 150, 150, "", "one whole second of 3R"); !p.Held || p.Bound != "≥ 150 (one whole second of 3R)" {
+		t.Fatalf("at least: %+v", p)
+	}
+}
+
 func TestMinRequestsAndAllSent(t *testing.T) {
 	if p := MinRequests("the dark window", nil, 20); p.Held || p.Reason != "the dark window held 0 requests (premise: ≥ 20)" {
 		t.Fatalf("empty window: %+v", p)
@@ -77,7 +98,7 @@ func TestFaultOnTime(t *testing.T) {
 	}
 	// The same events judged against an origin 2 s earlier are 2 s late.
 	p := FaultOnTime(tl, start.Add(-2*time.Second), "kill redis", time.Second)
-	if p.Held || p.Measured < 2000 || !strings.HasPrefix(p.Reason, "fault kill redis (inject, planned t=0.0 s) started 2") {
+	if p.Held || p.Measured < 2000 || !strings.HasPrefix(p.Reason, "fault kill redis: inject planned at t=0.0 s done 2") {
 		t.Fatalf("late: %+v", p)
 	}
 	if p := FaultOnTime(tl, start, "kill mockbin9", time.Second); p.Held || p.Reason != "fault kill mockbin9 never ran" {
