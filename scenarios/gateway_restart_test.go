@@ -3,6 +3,8 @@
 package scenarios_test
 
 import (
+	"fmt"
+	"net/http"
 	"sort"
 	"time"
 
@@ -37,17 +39,7 @@ var _ = Describe("gateway killed and restarted", Label("gateway-restart"), func(
 		Expect(err).NotTo(HaveOccurred())
 		targetsBefore := targetSet(ctx, admin)
 
-		run, tl, err := sc.Attack(ctx, load.Attack{Name: "gateway-restart", Rate: 200, Duration: 9 * time.Second,
-			Targets: []vegeta.Target{sc.GET("/gw/request")}},
-			chaos.Step{At: 3 * time.Second, Fault: chaos.Kill(sc.Stack.Gateway.Node), Hold: time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		evs := tl.Events()
-		Expect(evs).To(HaveLen(2), "kill and restart both ran")
-		Expect(evs[1].Err).To(BeEmpty())
-		ready := evs[1].Ended // GET /status answers again
-		rs := run.Results
-		GinkgoWriter.Println("all:", harness.Describe(rs))
-
+		run, ready := killAndRestart(ctx, sc, "gateway-restart", "/gw/request")
 		svcAfter, err := admin.GetService(ctx, "gw")
 		same := err == nil && svcAfter.ID == svcBefore.ID && svcAfter.Host == svcBefore.Host &&
 			svcAfter.Retries == svcBefore.Retries && svcAfter.ConnectTimeout == svcBefore.ConnectTimeout
@@ -60,21 +52,102 @@ var _ = Describe("gateway killed and restarted", Label("gateway-restart"), func(
 		sc.Check("targets unchanged after restart", float64(len(targetsAfter)), "", sameTargets,
 			"= the 2 targets configured before", float64(len(targetsBefore)))
 
-		sc.Note("failed requests while the gateway was down", float64(load.Failures(load.Between(rs, evs[0].Started, ready))), "")
-		first, ok := harness.FirstOK(rs, ready)
-		back := run.End.Sub(ready)
-		if ok {
-			back = first.Sub(ready)
-		}
-		// The proxy listens before /status answers; a new client connection
-		// needs one dial: 1 s is generous.
-		sc.AtMost("time from ready to the first success", harness.Ms(back), 1000, "ms", "listener up when /status answers")
-		resumed := run.Since(ready.Add(time.Second))
-		sc.Equal("failed requests from 1 s after the restart", float64(load.Failures(resumed)), 0, "",
-			"the stored configuration serves as before")
+		checkResumed(sc, run, ready)
 		verify(sc)
 	}, NodeTimeout(3*time.Minute))
 })
+
+// The gateway DB-less (--database off, the kong.yml given at start), killed
+// and restarted as above: it must come back with the file's configuration.
+// The proving switch starts it on an empty kong.yml and loads the same
+// configuration through POST /config, which lives in memory only: the
+// mistake of a DB-less node configured at run time, gone after a restart.
+var _ = Describe("DB-less gateway killed and restarted", Label("gateway-restart", "gateway-restart-dbless"), func() {
+	It("serves the kong.yml it was started with again", func(ctx SpecContext) {
+		kongYML := func(ms []*stack.Mockbin) string {
+			return fmt.Sprintf(`_format_version: "3.0"
+upstreams:
+- name: gw-up
+  targets:
+  - target: %s
+  - target: %s
+services:
+- name: gw
+  host: gw-up
+  port: 80
+  retries: 5
+  connect_timeout: 250
+  routes:
+  - name: gw-route
+    paths: [/gw]
+`, ms[0].Target, ms[1].Target)
+		}
+		proving := harness.Proving("gateway-restart-dbless")
+		opts := stack.Options{Mockbins: 2, Declarative: kongYML}
+		if proving {
+			opts.Declarative = func([]*stack.Mockbin) string { return "_format_version: \"3.0\"\n" }
+		}
+		sc := begin(ctx, "DB-less gateway killed and restarted", opts)
+		admin := sc.Stack.Gateway.Admin
+		conf := kongYML(sc.Stack.Mockbins)
+		if proving {
+			Expect(admin.Do(ctx, http.MethodPost, "/config", map[string]any{"config": conf}, nil)).To(Succeed())
+		}
+		sc.SetGatewayConfig(map[string]any{"database": "off", "kong.yml": conf})
+		svcBefore, err := admin.GetService(ctx, "gw")
+		Expect(err).NotTo(HaveOccurred())
+
+		run, ready := killAndRestart(ctx, sc, "gateway-restart-dbless", "/gw/request")
+		sc.Equal("failed requests before the kill", float64(load.Failures(load.Between(run.Results, run.Start, run.Start.Add(killAt)))), 0, "",
+			"the kong.yml's route serves from the start")
+		svcAfter, err := admin.GetService(ctx, "gw")
+		// Kong gives a declarative entity without an id a stable one (a v5
+		// UUID of its endpoint key), so the id survives the restart too.
+		same := err == nil && svcAfter.ID == svcBefore.ID && svcAfter.Host == svcBefore.Host &&
+			svcAfter.Retries == svcBefore.Retries && svcAfter.ConnectTimeout == svcBefore.ConnectTimeout
+		sc.Check("service after restart as in kong.yml", b2f(same), "", same, "= 1 (same id, host, retries, timeouts)", 1)
+		checkResumed(sc, run, ready)
+		verify(sc)
+	}, NodeTimeout(3*time.Minute))
+})
+
+// killAt and downFor are the restart scenarios' timeline: SIGKILL at 3 s,
+// started again 1 s later, in 9 s of 200 rps.
+const (
+	killAt  = 3 * time.Second
+	downFor = time.Second
+)
+
+// killAndRestart runs load on path while the gateway is killed and started
+// again, and returns the run and when the gateway answered /status again.
+func killAndRestart(ctx SpecContext, sc *harness.Scenario, name, path string) (*load.Run, time.Time) {
+	run, tl, err := sc.Attack(ctx, load.Attack{Name: name, Rate: 200, Duration: 9 * time.Second,
+		Targets: []vegeta.Target{sc.GET(path)}},
+		chaos.Step{At: killAt, Fault: chaos.Kill(sc.Stack.Gateway.Node), Hold: downFor})
+	Expect(err).NotTo(HaveOccurred())
+	evs := tl.Events()
+	Expect(evs).To(HaveLen(2), "kill and restart both ran")
+	Expect(evs[1].Err).To(BeEmpty())
+	GinkgoWriter.Println("all:", harness.Describe(run.Results))
+	return run, evs[1].Ended // GET /status answers again
+}
+
+// checkResumed checks traffic came back after the restart: the first
+// success soon after the gateway was ready, and no failure from 1 s on.
+func checkResumed(sc *harness.Scenario, run *load.Run, ready time.Time) {
+	rs := run.Results
+	sc.Note("failed requests while the gateway was down", float64(load.Failures(load.Between(rs, run.Start.Add(killAt), ready))), "")
+	first, ok := harness.FirstOK(rs, ready)
+	back := run.End.Sub(ready)
+	if ok {
+		back = first.Sub(ready)
+	}
+	// The proxy listens before /status answers; a new client connection
+	// needs one dial: 1 s is generous.
+	sc.AtMost("time from ready to the first success", harness.Ms(back), 1000, "ms", "listener up when /status answers")
+	sc.Equal("failed requests from 1 s after the restart", float64(load.Failures(run.Since(ready.Add(time.Second)))), 0, "",
+		"the stored configuration serves as before")
+}
 
 func targetSet(ctx SpecContext, admin *stack.Admin) []string {
 	ts, err := admin.Targets(ctx, "gw-up")

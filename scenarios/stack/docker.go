@@ -290,6 +290,7 @@ type containerSpec struct {
 	ports []string // container ports to publish on 127.0.0.1
 	wait  wait.Strategy
 	tmpfs map[string]string
+	files []testcontainers.ContainerFile // copied in before the start
 }
 
 // startContainer starts one container, trying new host ports when the chosen
@@ -347,6 +348,7 @@ func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *t
 			Networks:       []string{nw.Name},
 			NetworkAliases: map[string][]string{nw.Name: {spec.name}},
 			WaitingFor:     spec.wait,
+			Files:          spec.files,
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.PortBindings = bindings
 				hc.Tmpfs = spec.tmpfs
@@ -485,16 +487,22 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 	if opts.EphemeralData {
 		tmpfs = map[string]string{"/data": ""} // emptied whenever the container stops
 	}
+	var files []testcontainers.ContainerFile
+	declarative := ""
+	if opts.Declarative != nil {
+		declarative = declarativePath
+		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(opts.Declarative(s.Mockbins)),
+			ContainerFilePath: declarativePath, FileMode: 0o644})
+	}
 	gw, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
 		name:  "gateway",
 		tmpfs: tmpfs,
+		files: files,
 		image: d.images["gateway"],
-		cmd: append([]string{
+		cmd: append(append([]string{
 			"--proxy-listen", "0.0.0.0:8000",
 			"--admin-listen", "0.0.0.0:8001",
-			"--database", "embedded",
-			"--data-dir", "/data",
-		}, opts.GatewayArgs...),
+		}, storeArgs("/data", declarative)...), opts.GatewayArgs...),
 		ports: []string{"8000", "8001"},
 		wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
 	})

@@ -323,14 +323,19 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 		return nil, err
 	}
 	admin := "http://127.0.0.1:" + adminPort
+	declarative := ""
+	if opts.Declarative != nil {
+		declarative = filepath.Join(dir, "kong.yml")
+		if err := os.WriteFile(declarative, []byte(opts.Declarative(s.Mockbins)), 0o644); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+	}
 	gw := &procNode{
 		name: "gateway", bin: filepath.Join(p.binDir, "gateway"),
-		args: append([]string{
+		args: append(append([]string{
 			"--proxy-listen", "127.0.0.1:" + proxyPort,
 			"--admin-listen", "127.0.0.1:" + adminPort,
-			"--database", "embedded",
-			"--data-dir", filepath.Join(dir, "gateway-data"),
-		}, opts.GatewayArgs...),
+		}, storeArgs(filepath.Join(dir, "gateway-data"), declarative)...), opts.GatewayArgs...),
 		logPath: filepath.Join(dir, "gateway.log"),
 		ready:   httpReady(admin + "/status"),
 	}

@@ -34,9 +34,26 @@ type Options struct {
 	// whose config store does not survive restarts, for proving that the
 	// restart scenario would notice.
 	EphemeralData bool
+	// Declarative, when set, runs the gateway DB-less (--database off) on
+	// the kong.yml it returns, written to a file the gateway reads at every
+	// start. It is called once the mockbins are up, with them, so the file
+	// can name their addresses.
+	Declarative func(mockbins []*Mockbin) string
 	// Redis starts a redis-server (component "redis") before the gateway, for
 	// the rate-limiting plugin's redis policy; Stack.Redis says how to reach it.
 	Redis bool
+}
+
+// declarativePath is where a DB-less gateway's kong.yml lives in its container.
+const declarativePath = "/etc/gauntlet/kong.yml"
+
+// storeArgs are the gateway's store flags: the embedded store in dataDir, or
+// DB-less on declarative, a kong.yml path.
+func storeArgs(dataDir, declarative string) []string {
+	if declarative != "" {
+		return []string{"--database", "off", "--declarative-config", declarative}
+	}
+	return []string{"--database", "embedded", "--data-dir", dataDir}
 }
 
 func (o Options) withDefaults() Options {
