@@ -157,7 +157,7 @@ var Catalogue = []Mutant{
 		File:    "gateway/proxy/proxy.go",
 		Find:    "path, ok := normalizePath(rawPath)",
 		Replace: "path, ok := rawPath, !strings.ContainsRune(rawPath, 0)",
-		Labels:  []string{"hostile"},
+		Labels:  []string{"path-confusion"},
 		Why:     "the raw path is routed and forwarded: /public/%2e%2e/admin reaches a route the normalised path would not match.",
 	},
 	{
@@ -176,7 +176,7 @@ var Catalogue = []Mutant{
 		Find:    "\t\t\tif depth > MaxNesting {\n",
 		Replace: "\t\t\tif depth > MaxNesting*1000 {\n",
 		Labels:  []string{"admin-hostile"},
-		Why:     "JSON nesting is checked at 32,000 levels: 100,000-deep JSON reaches encoding/json, which recurses to its own 10,000 limit.",
+		Why:     "JSON nesting is checked at 32,000 levels: 33-deep JSON is decoded (and refused only for its unknown field), and 100,000-deep JSON reaches encoding/json, which recurses to its own 10,000 limit.",
 	},
 	{
 		ID:      "admin-form-key-depth-unbounded",
@@ -302,7 +302,7 @@ var Catalogue = []Mutant{
 		Find:    "\t\tif u.weights[i] <= 0 {\n\t\t\tcontinue\n",
 		Replace: "\t\tif u.weights[i] < 0 {\n\t\t\tcontinue\n",
 		Labels:  []string{"weights"},
-		Why:     "weight-0 targets stay eligible: least-connections compares a*0 and keeps picking the weight-0 target.",
+		Why:     "weight-0 targets stay eligible: a least-connections retry whose weighted targets all failed goes to the weight-0 target instead of falling back to a tried one.",
 	},
 	{
 		ID:      "no-peer-message",
