@@ -9,9 +9,22 @@
 #   GAUNTLET_BIN_DIR=dir make test-resilience      use prebuilt gateway, mockbin, toxiproxy binaries
 #   GINKGO_TIMEOUT=40m                             the whole suite's timeout (default 10m; make soak sets it)
 #   GAUNTLET_CHECK=0|1                             skip / force gauntlet check and run on examples/ (default: with the whole catalogue)
+#   GAUNTLET_STRESS=cpu                            run stress-ng beside the suite: a CPU hog on every core (Debian's stress-ng, installed if missing)
+#   GAUNTLET_STRESS_LOAD=50                        how busy each stress-ng worker keeps its core, in percent (default 50: half the machine left)
+#   GAUNTLET_ATTEMPTS=2                            attempts of an inconclusive scenario (a real failure is never re-run); 1: no re-run
+#
+# Verdicts: a scenario passes, fails (the gateway broke a promise), or is
+# inconclusive (a premise of the run broke: the load generator fell behind, a
+# fault started late, a window held too few requests). An inconclusive
+# scenario is re-run once; inconclusive twice fails the run with the reasons,
+# apart from gateway failures (JUnit shows it as skipped with the reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=-buildvcs=false
+
+cleanups=()
+cleanup() { for c in "${cleanups[@]}"; do eval "$c"; done; }
+trap cleanup EXIT
 
 out=${GAUNTLET_OUT:-reports/out}
 mkdir -p "$out"
@@ -25,7 +38,7 @@ if [ -n "${GAUNTLET_BIN_DIR:-}" ]; then
   echo "using prebuilt binaries in $bin"
 else
   bin=$(mktemp -d)
-  trap 'rm -rf "$bin"' EXIT
+  cleanups+=('rm -rf "$bin"')
   echo "building binaries into $bin"
   CGO_ENABLED=0 go build -trimpath -o "$bin/gateway" ./gateway
   CGO_ENABLED=0 go build -trimpath -o "$bin/mockbin" ./mockbin
@@ -33,13 +46,44 @@ else
 fi
 export GAUNTLET_BIN_DIR=$bin GAUNTLET_OUT=$out
 
+case "${GAUNTLET_STRESS:-}" in
+  "") ;;
+  cpu)
+    scripts/apt-ensure.sh stress-ng:stress-ng
+    stress_load=${GAUNTLET_STRESS_LOAD:-50}
+    # One worker per online CPU, each busy stress_load% of the time; bounded
+    # so a killed script cannot leave it running for long.
+    stress-ng --cpu 0 --cpu-load "$stress_load" --timeout 2h --quiet &
+    stress_pid=$!
+    cleanups+=('kill "$stress_pid" 2>/dev/null; wait "$stress_pid" 2>/dev/null || true')
+    echo "GAUNTLET_STRESS=cpu: stress-ng (pid $stress_pid) keeps every core ${stress_load}% busy beside the suite"
+    ;;
+  *) echo "GAUNTLET_STRESS=$GAUNTLET_STRESS: unknown stress mode (cpu)" >&2; exit 2 ;;
+esac
+
 args=(--tags resilience --timeout "${GINKGO_TIMEOUT:-10m}" --poll-progress-after 60s
+  --flake-attempts "${GAUNTLET_ATTEMPTS:-2}"
   --junit-report junit.xml --json-report report.json --output-dir "$out")
 # The soak (make soak) runs for minutes; the catalogue leaves it out unless
 # LABELS asks for it.
 args+=(--label-filter "${LABELS:-!soak}")
 rc=0
 go tool ginkgo "${args[@]}" ./scenarios || rc=$?
+
+# Inconclusive on its last attempt fails the run, with the reasons; a
+# scenario that was inconclusive and then passed is counted, not hidden.
+inconclusive=$(grep -l '"verdict": "inconclusive"' "$out"/records/*.json 2>/dev/null || true)
+retried=$(grep -l '"attempt": ' "$out"/records/*.json 2>/dev/null || true)
+if [ -n "$retried" ]; then
+  echo "re-run after an inconclusive attempt: $(echo "$retried" | wc -l) scenario(s): $(for f in $retried; do basename "$f" .json; done | tr '\n' ' ')"
+fi
+if [ -n "$inconclusive" ]; then
+  echo "INCONCLUSIVE (not a gateway failure; the run proves nothing about these):" >&2
+  for f in $inconclusive; do
+    echo "  $(basename "$f" .json): $(sed -n 's/^  "failure": "\(.*\)",\{0,1\}$/\1/p' "$f")" >&2
+  done
+  rc=1
+fi
 
 # gauntlet check on both examples and gauntlet run on examples/scenarios (the
 # whole catalogue only, or GAUNTLET_CHECK=1; GAUNTLET_CHECK=0 skips them): the seed tutorial must fail with exactly these
