@@ -54,10 +54,25 @@ func wholeSeconds(run *load.Run) (first, end int64) {
 }
 
 // secondCount is what was sent and admitted in one UTC second (by send time).
+// Crossing counts its requests answered only after the second ended: each
+// may have been decided by the gateway in the next window, so the second's
+// admitted count is uncertain by as many at its end (and by the previous
+// second's Crossing at its start).
 type secondCount struct {
 	Second   int64
 	Sent     int
 	Admitted int
+	Crossing int
+}
+
+// uncertainty is how many of secs[i]'s admitted requests the send-time count
+// can have put in the wrong window: those in flight across either edge.
+func uncertainty(secs []secondCount, i int) int {
+	u := secs[i].Crossing
+	if i > 0 {
+		u += secs[i-1].Crossing
+	}
+	return u
 }
 
 // perSecond counts rs by UTC second of the send time, for every second in
@@ -76,6 +91,9 @@ func perSecond(rs []vegeta.Result, first, end int64) []secondCount {
 		c.Sent++
 		if admitted(x) {
 			c.Admitted++
+		}
+		if !x.Timestamp.Add(x.Latency).Before(time.Unix(s+1, 0)) {
+			c.Crossing++
 		}
 	}
 	return out
