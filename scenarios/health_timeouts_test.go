@@ -72,7 +72,10 @@ var _ = Describe("passive timeouts with retries", Label("health-checks", "health
 		// One read_timeout on mockbin1, then the retry on mockbin2 (a fast
 		// answer); 200 ms for scheduling on a loaded 2-core machine. A timeout
 		// on a reused keep-alive connection is not re-sent to the same peer.
-		sc.AtMost("max latency", harness.Ms(load.MaxLatency(rs)), harness.Ms(readTimeout)+200, "ms",
+		// Premise: the machine's stalls, as the generator saw them, fit in the
+		// 200 ms of slack.
+		sc.Given(harness.OnSchedule(run, time.Time{}, time.Time{}, 200*time.Millisecond)).AtMost(
+			"max latency", harness.Ms(load.MaxLatency(rs)), harness.Ms(readTimeout)+200, "ms",
 			"read_timeout on mockbin1 + the retry on mockbin2 + 200ms")
 		since := run.Since(on.Ended)
 		sc.Equal("share of mockbin2 after the fault", harness.Share(load.Instances(since)[m2.Name], len(since)), 1, "ratio",
