@@ -74,8 +74,9 @@ go tool ginkgo "${args[@]}" ./scenarios || rc=$?
 # scenario that was inconclusive and then passed is counted, not hidden.
 inconclusive=$(grep -l '"verdict": "inconclusive"' "$out"/records/*.json 2>/dev/null || true)
 retried=$(grep -l '"attempt": ' "$out"/records/*.json 2>/dev/null || true)
-if [ -n "$retried" ]; then
-  echo "re-run after an inconclusive attempt: $(echo "$retried" | wc -l) scenario(s): $(for f in $retried; do basename "$f" .json; done | tr '\n' ' ')"
+passed_late=$(for f in $retried; do grep -q '"verdict": "pass"' "$f" && basename "$f" .json; done || true)
+if [ -n "$passed_late" ]; then
+  echo "inconclusive, then passed on the re-run: $(echo "$passed_late" | wc -l) scenario(s): $(echo $passed_late)"
 fi
 if [ -n "$inconclusive" ]; then
   echo "INCONCLUSIVE (not a gateway failure; the run proves nothing about these):" >&2
