@@ -104,12 +104,14 @@ var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "rateli
 				sent, adm = sent+c.Sent, adm+c.Admitted
 			}
 		}
-		// Premise of the outage's checks: the kill landed, and Redis was back,
-		// within 1.5 s of plan (a start waits for Redis to answer PING, a few
-		// hundred ms on a quiet machine). A Redis that came back at the end
-		// of the run leaves no second to see the limit return in.
+		// Premise of the recovery's checks: the kill landed, and Redis was
+		// back, within 1.5 s of plan (a start waits for Redis to answer PING,
+		// a few hundred ms on a quiet machine; 4.4 s late was seen under
+		// GAUNTLET_STRESS=cpu). A Redis that came back at the end of the run
+		// leaves no second to see the limit return in. The outage's own checks
+		// need only whole seconds inside it.
 		onTime := harness.FaultOnTime(tl, run.Start, kill.Name(), 1500*time.Millisecond)
-		dead := sc.Given(onTime, harness.AtLeastPremise("requests sent in whole seconds while Redis was dead", float64(sent), float64(k*r), "",
+		dead := sc.Given(harness.AtLeastPremise("requests sent in whole seconds while Redis was dead", float64(sent), float64(k*r), "",
 			"at least one whole second of 3R inside a 3 s outage"))
 		dead.Equal("share admitted while Redis was dead", harness.Share(adm, sent), 1, "ratio",
 			"fault_tolerant=true: a request the store cannot count is proxied")
