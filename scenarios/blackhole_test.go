@@ -80,8 +80,8 @@ var _ = Describe("blackholed upstream", Label("blackhole"), func() {
 				"no byte comes back, so only the gateway can answer")
 			// connect, then wait for a response: the two timeouts are the whole
 			// budget; 100 ms for scheduling. Premise: the machine's stalls, as
-			// the generator saw them, fit in those 100 ms.
-			sc.Given(enough, harness.OnSchedule(run, w.From, w.Until, 100*time.Millisecond)).AtMost(
+			// the generator saw them, fit twice in those 100 ms.
+			sc.Given(enough, harness.OnSchedule(run, w.From, w.Until, 50*time.Millisecond)).AtMost(
 				"max latency during "+w.Fault, harness.Ms(load.MaxLatency(inFault)), harness.Ms(limit)+100, "ms",
 				"connect_timeout + read_timeout + 100ms")
 		}

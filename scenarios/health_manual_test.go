@@ -74,8 +74,9 @@ var _ = Describe("passive ejection, manual recovery", Label("health-checks", "he
 		// picks mockbin1 within two requests (20 ms at 100 rps), plus 80 ms
 		// for pacing and scheduling.
 		// Premise: the generator kept its schedule across that wait to within
-		// the 80 ms of slack; a late sender delays the first pick by its lag.
-		sc.Given(harness.OnSchedule(run, healed.Ended, healed.Ended.Add(100*time.Millisecond), 80*time.Millisecond)).AtMost(
+		// half the 80 ms of slack; a late sender delays the first pick by its
+		// lag.
+		sc.Given(harness.OnSchedule(run, healed.Ended, healed.Ended.Add(100*time.Millisecond), 40*time.Millisecond)).AtMost(
 			"time from the PUT's 204 to mockbin1's first answer", harness.Ms(wait), 100, "ms",
 			"two request intervals + 80ms")
 		after := run.Since(healed.Ended.Add(100 * time.Millisecond))

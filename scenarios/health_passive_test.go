@@ -84,8 +84,8 @@ var _ = Describe("passive checks eject after http_failures", Label("health-check
 				perRoute := time.Second / 50
 				bound := time.Duration(n)*2*perRoute + perRoute + 50*time.Millisecond
 				// Premise: the generator kept its schedule through the failover
-				// to within those 50 ms.
-				sc.Given(harness.OnSchedule(run, on.Started, on.Started.Add(bound), 50*time.Millisecond)).AtMost(
+				// to within half those 50 ms.
+				sc.Given(harness.OnSchedule(run, on.Started, on.Started.Add(bound), 25*time.Millisecond)).AtMost(
 					fmt.Sprintf("http_failures=%d: failover time (fault start to the last request mockbin1 answered)", n),
 					harness.Ms(last.Sub(on.Started)), harness.Ms(bound), "ms", "n × 2 request intervals + 1 interval + 50ms")
 			}

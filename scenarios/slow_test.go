@@ -65,14 +65,17 @@ var _ = Describe("slow upstream", Label("slow"), func() {
 
 		// Premises. The window after the toxic holds 5 s × 100 rps = 500
 		// planned requests to the slow service; and the bounds' room for
-		// machine stalls (100 ms) must hold the stalls the generator saw: its
-		// worst lag for the maximum, its p99 lag within half (two p99s are
-		// compared) for the fast service.
+		// machine stalls (100 ms) must hold twice the stalls the generator
+		// saw: its worst lag for the maximum, its p99 lag for the fast
+		// service (two p99s are compared). Half the room for the maximum: a
+		// 504 612 ms after its send (12 ms over) came from a run whose
+		// generator was never more than 100 ms late; the gateway's own
+		// process can stall longer than the generator's.
 		enough := harness.MinRequests("requests to the slow service after the toxic", slowAfter, 100)
 		// 1500 ms of latency > read_timeout: every request times out at the gateway.
 		sc.Given(enough).Equal("share of 504 on the slow service", harness.Share(load.Codes(slowAfter)[504], len(slowAfter)), 1,
 			"ratio", "latency 1500ms > read_timeout")
-		sc.Given(enough, harness.OnSchedule(run, on, time.Time{}, 100*time.Millisecond)).AtMost(
+		sc.Given(enough, harness.OnSchedule(run, on, time.Time{}, 50*time.Millisecond)).AtMost(
 			"max latency on the slow service", harness.Ms(load.MaxLatency(slowAfter)), float64(readTimeout+100), "ms",
 			"read_timeout + 100ms")
 		p99Before, p99After := load.Percentile(fastBefore, 0.99), load.Percentile(fastAfter, 0.99)
