@@ -72,9 +72,9 @@ go tool ginkgo "${args[@]}" ./scenarios || rc=$?
 
 # Inconclusive on its last attempt fails the run, with the reasons; a
 # scenario that was inconclusive and then passed is counted, not hidden.
-inconclusive=$(grep -l '"verdict": "inconclusive"' "$out"/records/*.json 2>/dev/null || true)
-retried=$(grep -l '"attempt": ' "$out"/records/*.json 2>/dev/null || true)
-passed_late=$(for f in $retried; do grep -q '"verdict": "pass"' "$f" && basename "$f" .json; done || true)
+inconclusive=$(grep -l '^  "verdict": "inconclusive"' "$out"/records/*.json 2>/dev/null || true)
+retried=$(grep -l '^  "attempt": ' "$out"/records/*.json 2>/dev/null || true)
+passed_late=$(for f in $retried; do grep -q '^  "verdict": "pass"' "$f" && basename "$f" .json; done || true)
 if [ -n "$passed_late" ]; then
   echo "inconclusive, then passed on the re-run: $(echo "$passed_late" | wc -l) scenario(s): $(echo $passed_late)"
 fi
