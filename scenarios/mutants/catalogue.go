@@ -103,7 +103,7 @@ var Catalogue = []Mutant{
 		File:    "gateway/proxy/proxy.go",
 		Find:    "c.readTimeout, c.writeTimeout = svc.read, svc.write",
 		Replace: "c.readTimeout, c.writeTimeout = svc.read, 0",
-		Labels:  []string{"blackhole", "post-safety"},
+		Labels:  []string{"write-timeout"},
 		Why:     "writes to the upstream are never timed: an upstream that stops reading the request holds the try for ever.",
 	},
 	{
@@ -193,7 +193,7 @@ var Catalogue = []Mutant{
 		File:    "gateway/health/policy.go",
 		Find:    "\tcase TCPFailure:\n\t\treturn t.TCPFailures\n",
 		Replace: "\tcase TCPFailure:\n\t\treturn 0\n",
-		Labels:  []string{"restart", "all-down"},
+		Labels:  []string{"passive-tcp"},
 		Why:     "the tcp_failures threshold reads as 0 (disabled): a killed target is never ejected by passive checks, only by active probes.",
 	},
 	{
@@ -265,7 +265,7 @@ var Catalogue = []Mutant{
 		File:    "gateway/health/state.go",
 		Find:    "\treturn t.trial.CompareAndSwap(false, true)\n",
 		Replace: "\tt.trial.Store(true)\n\treturn true\n",
-		Labels:  []string{"health-half-open"},
+		Labels:  []string{"half-open-concurrent"},
 		Why:     "the trial flag is set without a compare-and-swap: every request after the cooldown is let through to the ejected target.",
 	},
 	{
