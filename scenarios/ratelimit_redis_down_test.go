@@ -27,8 +27,8 @@ import (
 var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "ratelimit-redis-down"), func() {
 	It("proxies everything while Redis is dead and limits again once it is back", func(ctx SpecContext) {
 		const (
-			r        = 50
-			k        = 3
+			r = 50
+			k = 3
 			// 14 s: 5 s after Redis is due back, so a start that waits for
 			// PING 2 s longer (seen under GAUNTLET_STRESS=cpu) still leaves the
 			// recovery's 2.5 s to watch.
