@@ -36,7 +36,7 @@ func Judge(out string) Judgement {
 	if err := json.Unmarshal(data, &suites); err != nil {
 		return Judgement{Outcome: reports.MutantError, Detail: fmt.Sprintf("parse Ginkgo report: %v", err)}
 	}
-	recs := failedAssertions(filepath.Join(out, "records"))
+	recs, inconclusive := failedAssertions(filepath.Join(out, "records"))
 	var j Judgement
 	var suiteFail []string
 	var specFail []reports.MutantCatch
@@ -80,11 +80,17 @@ func Judge(out string) Judgement {
 	case len(suiteFail) > 0:
 		j.Outcome = reports.MutantError
 		j.Detail = strings.Join(suiteFail, "; ")
+	case j.Failed > 0:
+		j.Outcome = reports.MutantCaught
+	case len(inconclusive) > 0:
+		// A premise of the run broke (twice: the suite re-runs an
+		// inconclusive scenario once, then skips it), so that scenario said
+		// nothing about this mutant: neither caught nor missed.
+		j.Outcome = reports.MutantError
+		j.Detail = "inconclusive: " + strings.Join(inconclusive, "; ")
 	case j.Specs == 0:
 		j.Outcome = reports.MutantError
 		j.Detail = "no scenario ran: the labels match nothing"
-	case j.Failed > 0:
-		j.Outcome = reports.MutantCaught
 	default:
 		j.Outcome = reports.MutantMissed
 		j.Detail = strconv.Itoa(j.Specs) + " scenario(s) ran and passed"
@@ -99,25 +105,32 @@ type recordFailures struct {
 	failure  string
 }
 
-func failedAssertions(dir string) []recordFailures {
+// failedAssertions reads the scenario records in dir: the failed ones with
+// their missed assertions, and, apart, the inconclusive ones with their
+// reasons (a broken premise is no catch, and its assertions count for
+// nothing).
+func failedAssertions(dir string) (failed []recordFailures, inconclusive []string) {
 	recs, err := reports.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []recordFailures
 	for _, r := range recs {
-		if r.Verdict == reports.VerdictPass {
+		switch r.Verdict {
+		case reports.VerdictPass:
+			continue
+		case reports.VerdictInconclusive:
+			inconclusive = append(inconclusive, r.Scenario+": "+firstLine(r.Failure))
 			continue
 		}
 		rf := recordFailures{scenario: r.Scenario, failure: firstLine(r.Failure)}
 		for _, a := range r.Assertions {
-			if !a.Pass {
+			if !a.Pass && !a.Inconclusive {
 				rf.failed = append(rf.failed, fmt.Sprintf("%s: measured %s, bound %s", a.Name, fmtNum(a.Measured, a.Unit), a.Bound))
 			}
 		}
-		out = append(out, rf)
+		failed = append(failed, rf)
 	}
-	return out
+	return failed, inconclusive
 }
 
 func fmtNum(v float64, unit string) string {

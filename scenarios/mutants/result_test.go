@@ -86,6 +86,26 @@ func TestJudge(t *testing.T) {
 			t.Fatalf("Judge = %+v, want missed with 1 spec", j)
 		}
 	})
+	t.Run("inconclusive: neither caught nor missed", func(t *testing.T) {
+		rec := record("slow upstream", reports.VerdictInconclusive,
+			reports.Assertion{Name: "max latency", Bound: "≤ 600ms", Measured: 700, Pass: false, Inconclusive: true})
+		rec.Failure = "load generator 340ms behind schedule at t=4.2 s\nmore"
+		inconclusive := spec("slow", types.NodeTypeIt, types.SpecStateSkipped, "INCONCLUSIVE")
+		j := Judge(writeRun(t, []types.SpecReport{passed, inconclusive}, rec, record("a", reports.VerdictPass)))
+		if j.Outcome != reports.MutantError || len(j.Catches) != 0 ||
+			j.Detail != "inconclusive: slow upstream: load generator 340ms behind schedule at t=4.2 s" {
+			t.Fatalf("Judge = %+v, want an error naming the broken premise", j)
+		}
+	})
+	t.Run("a failure beside an inconclusive scenario is a catch", func(t *testing.T) {
+		rec := record("slow upstream", reports.VerdictInconclusive,
+			reports.Assertion{Name: "max latency", Bound: "≤ 600ms", Measured: 700, Pass: false, Inconclusive: true})
+		j := Judge(writeRun(t, []types.SpecReport{failed}, rec,
+			record("weighted balancing", reports.VerdictFail, reports.Assertion{Name: "share", Bound: "= 0", Measured: 3})))
+		if j.Outcome != reports.MutantCaught || len(j.Catches) != 1 || j.Catches[0].Scenario != "weighted balancing" {
+			t.Fatalf("Judge = %+v, want caught by weighted balancing only", j)
+		}
+	})
 	t.Run("nothing ran", func(t *testing.T) {
 		j := Judge(writeRun(t, []types.SpecReport{skipped}))
 		if j.Outcome != reports.MutantError || !strings.Contains(j.Detail, "no scenario ran") {
