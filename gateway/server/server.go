@@ -47,7 +47,7 @@ type Gateway struct {
 	plugins   *plugins.Manager
 	proxy     *proxy.Proxy
 
-	servers    []*http.Server
+	servers    []interface{ Shutdown(context.Context) error }
 	proxyAddrs []Bound
 	adminAddrs []Bound
 	serveErrs  chan error
@@ -276,8 +276,20 @@ func (g *Gateway) listen(listens []Listen, h http.Handler, certFile, keyFile str
 			}
 			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 		}
-		g.servers = append(g.servers, srv)
 		*bound = append(*bound, Bound{Addr: ln.Addr().String(), SSL: l.SSL})
+		if kerr != nil && !l.SSL && g.settings.ProxyHTTP1 != "net/http" {
+			// The proxy's own HTTP/1.1 loop; net/http keeps h2c (and TLS).
+			loop := &proxy.HTTP1Server{Proxy: g.proxy, H2C: srv, Log: g.log,
+				HeaderTimeout: srv.ReadHeaderTimeout, IdleTimeout: srv.IdleTimeout}
+			g.servers = append(g.servers, loop)
+			go func() {
+				if err := loop.Serve(ln); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+					g.serveErrs <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+				}
+			}()
+			continue
+		}
+		g.servers = append(g.servers, srv)
 		if kerr != nil && !l.SSL {
 			ln = kongErrListener{Listener: ln, k: kerr} // Kong's words for net/http's own refusals
 		}

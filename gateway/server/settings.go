@@ -61,6 +61,10 @@ type Settings struct {
 	TrustedIPs      string
 	RealIPHeader    string
 	RealIPRecursive string
+	// ProxyHTTP1 picks the plain-TCP proxy listeners' HTTP/1.1 server:
+	// "loop" (default; the proxy's own connection loop, proxy.HTTP1Server) or
+	// "net/http" (Go's server, as before the loop existed).
+	ProxyHTTP1 string
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -110,6 +114,7 @@ func (s *Settings) table() []setting {
 		{"real-ip-header", "header a trusted client names the real client in", []string{"GATEWAY_REAL_IP_HEADER", "KONG_REAL_IP_HEADER"}, "X-Real-IP", &s.RealIPHeader},
 		{"real-ip-recursive", "on: skip trusted addresses in X-Forwarded-For from the right", []string{"GATEWAY_REAL_IP_RECURSIVE", "KONG_REAL_IP_RECURSIVE"}, "off", &s.RealIPRecursive},
 		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
+		{"proxy-http1", "HTTP/1.1 server of the plain proxy listeners: loop (the proxy's own connection loop) or net/http", []string{"GATEWAY_PROXY_HTTP1"}, "loop", &s.ProxyHTTP1},
 	}
 }
 
@@ -180,6 +185,9 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	if _, err := s.Level(); err != nil {
 		return s, err
+	}
+	if s.ProxyHTTP1 != "loop" && s.ProxyHTTP1 != "net/http" {
+		return s, fmt.Errorf("proxy-http1 %q: want loop or net/http", s.ProxyHTTP1)
 	}
 	if _, err := s.proxyHeaders(); err != nil {
 		return s, err
