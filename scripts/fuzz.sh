@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in the module for FUZZTIME each (default 5s): make test
+# Runs every fuzz target in the module for FUZZTIME each (default 5s; the
+# proxy's FuzzLoopRequest 30s): make test
 # calls it so each parser meets fresh random input on every run, not only its
 # seed corpus. Targets are found with `go test -list`, so a new Fuzz function
 # is run without editing this file. A crash leaves its input under the
@@ -10,8 +11,12 @@ fuzztime=${FUZZTIME:-5s}
 n=0
 for pkg in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
-    echo "fuzz $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    t=$fuzztime
+    # The proxy's HTTP/1.1 request path meets every client: issue 14 asks
+    # for 30 s of it (FUZZTIME_LOOP overrides).
+    if [ "$target" = FuzzLoopRequest ]; then t=${FUZZTIME_LOOP:-30s}; fi
+    echo "fuzz $pkg $target ($t)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" "$pkg"
     n=$((n + 1))
   done
 done

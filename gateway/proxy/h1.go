@@ -161,6 +161,8 @@ type h1conn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 
+	remoteAddr string // the client's address, formatted once
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	idle   atomic.Bool
@@ -191,7 +193,7 @@ var (
 )
 
 func newH1conn(s *HTTP1Server, nc net.Conn) *h1conn {
-	c := &h1conn{s: s, nc: nc}
+	c := &h1conn{s: s, nc: nc, remoteAddr: nc.RemoteAddr().String()}
 	c.cr.nc = nc
 	base := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	c.ctx, c.cancel = context.WithCancel(base)

@@ -298,3 +298,36 @@ func TestLoopClientGone(t *testing.T) {
 		t.Fatal("the upstream request was not cancelled after the client left")
 	}
 }
+
+// TestLoopH2C: a connection that opens with the HTTP/2 preface is handed to
+// the net/http server (h2c with prior knowledge) and proxied by the same core.
+func TestLoopH2C(t *testing.T) {
+	upAddr, forwarded := loopUpstream(t)
+	p := loopProxy(t, upAddr, Options{})
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &HTTP1Server{Proxy: p, HeaderTimeout: time.Second, IdleTimeout: time.Second,
+		H2C: &http.Server{Handler: p, Protocols: &protos}}
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+	var clientProtos http.Protocols
+	clientProtos.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &clientProtos}}
+	resp, err := client.Post("http://"+ln.Addr().String()+"/x", "text/plain", strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(b) != "got 3 bytes" {
+		t.Errorf("%s %d %q, want HTTP/2.0 200 \"got 3 bytes\"", resp.Proto, resp.StatusCode, b)
+	}
+	if forwarded.Load() != 1 {
+		t.Errorf("upstream got %d requests, want 1", forwarded.Load())
+	}
+}

@@ -317,7 +317,7 @@ func (hp *headParser) build(c *h1conn) (status int, msg string, err error) {
 	} else {
 		r.Body = http.NoBody
 	}
-	r.RemoteAddr = c.nc.RemoteAddr().String()
+	r.RemoteAddr = c.remoteAddr
 	r.TLS = nil
 	r.Form, r.PostForm, r.MultipartForm, r.Trailer, r.Response = nil, nil, nil, nil, nil
 	r.Pattern = ""
