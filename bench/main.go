@@ -1,5 +1,7 @@
-// Command bench compares the gateway with nginx and HAProxy in front of the same
-// upstream on loopback, plus the upstream direct: maximum throughput with wrk,
+// Command bench compares the gateway (with 1 route, with 1,000 routes, and with
+// key-auth + rate-limiting) with nginx, HAProxy, Caddy and a naive
+// httputil.ReverseProxy in front of the same upstream on loopback, plus the
+// upstream direct: maximum throughput with wrk,
 // then latency at a fixed rate (half of nginx's maximum, or less when vegeta
 // cannot send that many here; see latencyRate) with vegeta. Both phases run
 // in interleaved rounds, so drift in a shared machine's load hits every
@@ -7,7 +9,8 @@
 // one run are the result. The "own CPU µs/req" column (each contender's CPU
 // time per request under wrk) is the steadiest figure on a busy machine.
 //
-// Run it through `make bench`, which installs nginx, haproxy and wrk first.
+// Run it through `make bench`, which installs nginx, haproxy, caddy and wrk
+// first. Each contender's resident memory under wrk is sampled too.
 // For performance work, -ab compares two gateway builds or settings in one
 // run (see ab.go), e.g.
 //
@@ -15,6 +18,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,9 +26,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +47,10 @@ var (
 	gatewayAdmin string
 	nginxAddr    string
 	haproxyAddr  string
+	caddyAddr    string
+	naiveAddr    string
+	gateway1k    string // the gateway with 1,000 routes
+	gateway1kAdm string
 )
 
 const (
@@ -62,6 +73,9 @@ type contender struct {
 	// CPUPerReq is the contender's own CPU time (user+system, all its
 	// processes; the upstream's for direct) per request under wrk.
 	CPUPerReq float64 `json:"cpu_us_per_request"`
+	// RSSMB is the contender's resident memory (all its processes), the
+	// highest sampled while wrk ran.
+	RSSMB     float64 `json:"rss_mb_under_wrk"`
 	VsNginx   float64 `json:"throughput_vs_nginx"`
 	P99VsNgx  float64 `json:"p99_vs_nginx"`
 	header    http.Header
@@ -82,10 +96,16 @@ func main() {
 	rounds := flag.Int("rounds", 3, "wrk rounds per contender, interleaved (comparison: each lasts duration/rounds, at least 2s; A/B: each lasts duration)")
 	fixedRate := flag.Int("rate", 0, "rate of the latency phase (default: half of nginx's max, lowered to what vegeta can send on this machine); in A/B mode, adds a latency phase at this rate")
 	reqPath := flag.String("path", "/", "request path on the upstream, e.g. /request for mockbin's HAR echo (A/B: /plugins/ goes through key-auth and rate-limiting)")
+	naive := flag.String("naive-proxy", "", "internal: LISTEN,UPSTREAM serves a plain httputil.ReverseProxy (the naive Go row)")
 	flag.Parse()
 	log.SetFlags(0)
-	addrs := pickAddrs(5)
+	if *naive != "" {
+		serveNaive(*naive)
+		return
+	}
+	addrs := pickAddrs(9)
 	upstreamAddr, gatewayProxy, gatewayAdmin, nginxAddr, haproxyAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
+	caddyAddr, naiveAddr, gateway1k, gateway1kAdm = addrs[5], addrs[6], addrs[7], addrs[8]
 	if *ab {
 		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *reqPath, *fixedRate)
 		return
@@ -108,6 +128,23 @@ func main() {
 		"--proxy-listen", gatewayProxy, "--admin-listen", gatewayAdmin, "--log-level", "error")
 	waitReady("http://" + gatewayProxy + "/")
 
+	kong1kYML := filepath.Join(work, "kong-1k.yml")
+	check(os.WriteFile(kong1kYML, []byte(gatewayConfig1k()), 0o644))
+	gateway1kPID := start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kong1kYML,
+		"--proxy-listen", gateway1k, "--admin-listen", gateway1kAdm, "--log-level", "error")
+	waitReady("http://" + gateway1k + manyRoutesPath + "/")
+
+	caddyfile := filepath.Join(work, "Caddyfile")
+	check(os.WriteFile(caddyfile, []byte(fmt.Sprintf(caddyConfig, caddyAddr, upstreamAddr)), 0o644))
+	caddyPID := procs.start([]string{"HOME=" + work, "XDG_DATA_HOME=" + work, "XDG_CONFIG_HOME=" + work},
+		"caddy", "run", "--config", caddyfile, "--adapter", "caddyfile")
+	waitReady("http://" + caddyAddr + "/")
+
+	self, err := os.Executable()
+	check(err)
+	naivePID := start(self, "-naive-proxy", naiveAddr+","+upstreamAddr)
+	waitReady("http://" + naiveAddr + "/")
+
 	nginxConf := filepath.Join(work, "nginx.conf")
 	check(os.WriteFile(nginxConf, []byte(fmt.Sprintf(nginxConfig, work, work, nginxAddr, upstreamAddr)), 0o644))
 	nginxPID := start("nginx", "-p", work, "-c", nginxConf)
@@ -128,7 +165,10 @@ func main() {
 		{Name: "direct", URL: "http://" + upstreamAddr + path, pid: upstreamPID},
 		{Name: "nginx", URL: "http://" + nginxAddr + path, pid: nginxPID},
 		{Name: "haproxy", URL: "http://" + haproxyAddr + path, pid: haproxyPID},
+		{Name: "caddy", URL: "http://" + caddyAddr + path, pid: caddyPID},
+		{Name: "naive httputil.ReverseProxy", URL: "http://" + naiveAddr + path, pid: naivePID},
 		{Name: "gateway", URL: "http://" + gatewayProxy + path, pid: gatewayPID},
+		{Name: "gateway, 1,000 routes", URL: "http://" + gateway1k + manyRoutesPath + path, pid: gateway1kPID},
 		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + path, pid: gatewayPID,
 			header: http.Header{"Apikey": []string{benchAPIKey}}, wrkHeader: "apikey: " + benchAPIKey},
 	}
@@ -146,12 +186,15 @@ func main() {
 		wrkRun = 2 * time.Second
 	}
 	rpsRuns := make([][]float64, len(contenders))
+	rss := make([]float64, len(contenders))
 	cpuUsed := make([]time.Duration, len(contenders))
 	requests := make([]float64, len(contenders))
 	for r := 0; r < *rounds; r++ {
 		for i, c := range contenders {
 			cpu0 := processTreeCPU(c.pid)
+			stopRSS := sampleRSS(c.pid, &rss[i])
 			rps, _ := runWrk(c.URL, c.wrkHeader, wrkRun, *conns)
+			stopRSS()
 			cpuUsed[i] += processTreeCPU(c.pid) - cpu0
 			requests[i] += rps * wrkRun.Seconds()
 			rpsRuns[i] = append(rpsRuns[i], rps)
@@ -161,7 +204,8 @@ func main() {
 	for i, c := range contenders {
 		c.MaxRPS = median(rpsRuns[i])
 		c.CPUPerReq = float64(cpuUsed[i].Microseconds()) / requests[i]
-		log.Printf("%-32s max %8.0f rps (median of %d), %.1f µs CPU per request", c.Name, c.MaxRPS, *rounds, c.CPUPerReq)
+		c.RSSMB = rss[i]
+		log.Printf("%-32s max %8.0f rps (median of %d), %.1f µs CPU per request, RSS %.1f MB", c.Name, c.MaxRPS, *rounds, c.CPUPerReq, c.RSSMB)
 	}
 	nginx := contenders[1]
 	rate, rateNote := *fixedRate, "set by -rate"
@@ -276,11 +320,25 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func markdown(cs []*contender, rate int, rounds int, wrkRun time.Duration, conns int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, median of %d × %s) | ×nginx | own CPU µs/req | p50 ms @%d rps | p99 ms @%d rps (vegeta, %d × %s) | p99 ×nginx | success |\n",
+	fmt.Fprintf(&b, "| %s | max rps (wrk, %d conns, median of %d × %s) | ×nginx | own CPU µs/req | CPU ×nginx | RSS MB under wrk | p50 ms @%d rps | p99 ms @%d rps (vegeta, %d × %s) | p99 ×nginx | success |\n",
 		"contender", conns, rounds, wrkRun, rate, rate, rounds, wrkRun)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var ngxCPU float64
 	for _, c := range cs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.CPUPerReq, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
+		if c.Name == "nginx" {
+			ngxCPU = c.CPUPerReq
+		}
+	}
+	for _, c := range cs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f | %.2f | %.1f | %.2f | %.2f | %.2f | %.4f |\n", c.Name, c.MaxRPS, c.VsNginx, c.CPUPerReq, c.CPUPerReq/ngxCPU, c.RSSMB, c.P50ms, c.P99ms, c.P99VsNgx, c.Success)
+	}
+	byName := map[string]*contender{}
+	for _, c := range cs {
+		byName[c.Name] = c
+	}
+	if g, k, m, cd := byName["gateway"], byName["gateway+key-auth+rate-limiting"], byName["gateway, 1,000 routes"], byName["caddy"]; g != nil && k != nil && m != nil && cd != nil {
+		fmt.Fprintf(&b, "\nGateway throughput ×caddy %.2f; key-auth + rate-limiting ×plain %.2f; 1,000 routes ×1 route %.2f.\n",
+			g.MaxRPS/cd.MaxRPS, k.MaxRPS/g.MaxRPS, m.MaxRPS/g.MaxRPS)
 	}
 	return b.String()
 }
@@ -359,6 +417,104 @@ consumers:
   keyauth_credentials:
   - key: ` + benchAPIKey + `
 `
+}
+
+// manyRoutesPath is the prefix of the route the 1,000-route gateway is
+// measured on: one of 1,000 prefix routes, in the middle of their order.
+const manyRoutesPath = "/route-500"
+
+// gatewayConfig1k has 1,000 prefix routes on one service (route-0 to
+// route-999; strip_path sends the rest of the path upstream), the router's
+// case for a real deployment's configuration.
+func gatewayConfig1k() string {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n- name: many\n  url: http://" + upstreamAddr + "\n  routes:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  - name: route-%d\n    paths: [\"/route-%d\"]\n", i, i)
+	}
+	return b.String()
+}
+
+// caddyConfig: Caddy 2.6's reverse_proxy with its defaults (it keeps upstream
+// connections alive), no admin endpoint, no automatic HTTPS, no access log.
+const caddyConfig = `{
+	admin off
+	auto_https off
+}
+http://%s {
+	reverse_proxy %s
+}
+`
+
+// serveNaive is the naive Go row: httputil.ReverseProxy on net/http with the
+// default transport, which is what a Go shop writes first.
+func serveNaive(arg string) {
+	listen, up, ok := strings.Cut(arg, ",")
+	if !ok {
+		log.Fatalf("-naive-proxy %q: want LISTEN,UPSTREAM", arg)
+	}
+	target := &url.URL{Scheme: "http", Host: up}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	log.Fatal(http.ListenAndServe(listen, rp))
+}
+
+// sampleRSS samples the resident memory of pid and its children every 100
+// ms until stop is called, keeping the highest value (MB) in *max.
+func sampleRSS(pid int, max *float64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if mb := processTreeRSS(pid); mb > *max {
+				*max = mb
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// processTreeRSS is VmRSS of pid and its direct children, in MB.
+func processTreeRSS(pid int) float64 {
+	total := rssKB(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			total += rssKB(child)
+		}
+	}
+	return float64(total) / 1024
+}
+
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // nginxConfig is tuned as the gateway is: 2 workers, upstream keep-alive.
