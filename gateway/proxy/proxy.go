@@ -721,8 +721,10 @@ var teChunked = []string{"chunked"} // read only: shared
 //     as the next request. Which 1.0 request carried one cannot be seen, so
 //     none is kept alive.
 //
-// A connection loop of the gateway's own (a later issue) can see the raw
-// header and answer 400 to the combination instead.
+// The proxy's own connection loop (HTTP1Server) sees the raw head and
+// answers 400 to Content-Length + Transfer-Encoding before this runs; the
+// close stays, because net/http's listeners (TLS, --proxy-http1 net/http)
+// cannot tell.
 func mayHideFraming(r *http.Request) bool {
 	if r.ProtoMajor != 1 {
 		return false // HTTP/2 frames bodies itself
