@@ -17,7 +17,7 @@ mockbin:
 	CGO_ENABLED=0 go build -o $(BIN)/mockbin ./mockbin
 
 # Unit tests: everything but the container suites (those carry the `resilience` build tag),
-# then every fuzz target for FUZZTIME (default 5s) each.
+# then every fuzz target for FUZZTIME (default 5s) each; the proxy's FuzzLoopRequest 30s.
 test: deps-test
 	go test -race -count=1 ./...
 	scripts/fuzz.sh

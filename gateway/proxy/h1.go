@@ -293,10 +293,14 @@ func (c *h1conn) readHead(first bool) bool {
 			return false
 		}
 	}
-	if s.HeaderTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
-	} else {
-		c.nc.SetReadDeadline(time.Time{})
+	// The first head's deadline runs from the accept (set above, as
+	// net/http's did); a later head's from its first byte.
+	if !first {
+		if s.HeaderTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
 	}
 	if b, _ := c.br.Peek(3); len(b) == 3 && string(b) == "PRI" {
 		if b, err := c.br.Peek(len(h2Preface)); err == nil && string(b) == h2Preface {
