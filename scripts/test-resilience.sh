@@ -7,7 +7,7 @@
 #   LABELS=kill,restart make test-resilience      only those scenarios (a Ginkgo label filter)
 #   GAUNTLET_PROVE_FAIL=kill make test-resilience  break a scenario on purpose: it must fail
 #   GAUNTLET_BIN_DIR=dir make test-resilience      use prebuilt gateway, mockbin, toxiproxy binaries
-#   GINKGO_TIMEOUT=40m                             the whole suite's timeout (default 10m; make soak sets it)
+#   GINKGO_TIMEOUT=40m                             the whole suite's timeout (default 20m; make soak sets it)
 #   GAUNTLET_CHECK=0|1                             skip / force gauntlet check and run on examples/ (default: with the whole catalogue)
 #   GAUNTLET_STRESS=cpu                            run stress-ng beside the suite: a CPU hog on every core (Debian's stress-ng, installed if missing)
 #   GAUNTLET_STRESS_LOAD=50                        how busy each stress-ng worker keeps its core, in percent (default 50: half the machine left)
@@ -61,7 +61,7 @@ case "${GAUNTLET_STRESS:-}" in
   *) echo "GAUNTLET_STRESS=$GAUNTLET_STRESS: unknown stress mode (cpu)" >&2; exit 2 ;;
 esac
 
-args=(--tags resilience --timeout "${GINKGO_TIMEOUT:-10m}" --poll-progress-after 60s
+args=(--tags resilience --timeout "${GINKGO_TIMEOUT:-20m}" --poll-progress-after 60s
   --flake-attempts "${GAUNTLET_ATTEMPTS:-2}"
   --junit-report junit.xml --json-report report.json --output-dir "$out")
 # The soak (make soak) runs for minutes; the catalogue leaves it out unless
