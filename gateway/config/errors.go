@@ -19,6 +19,9 @@ const (
 	CodeOperationUnsupported  = 12
 	CodeDeclarativeConfig     = 14
 	CodeForeignKeysUnresolved = 13
+	// CodeDatabaseError is a database the gateway could not use (Kong answers 500; the
+	// postgres store answers 503, since the node is fine and a retry may succeed).
+	CodeDatabaseError = 8
 )
 
 var codeNames = map[int]string{
@@ -31,6 +34,7 @@ var codeNames = map[int]string{
 	CodeOperationUnsupported:  "operation unsupported",
 	CodeDeclarativeConfig:     "invalid declarative configuration",
 	CodeForeignKeysUnresolved: "foreign keys unresolved",
+	CodeDatabaseError:         "database error",
 }
 
 // Error is a Kong DAO error; its JSON is the Admin API's error body.

@@ -9,17 +9,12 @@ import (
 
 // BenchmarkUpdate measures one admin-style write (clone, insert with
 // uniqueness checks, publish) against a configuration of 1,000 services and
-// 1,000 routes, in memory and with the bbolt file (fsync per commit).
+// 1,000 routes, in memory, with the bbolt file (fsync per commit) and with
+// PostgreSQL (one transaction: row lock, jsonb write, notify).
 func BenchmarkUpdate(b *testing.B) {
-	for _, mode := range []string{"memory", "embedded"} {
+	for _, mode := range append([]string{"memory"}, persistent...) {
 		b.Run(mode, func(b *testing.B) {
-			s := OpenMemory()
-			if mode == "embedded" {
-				var err error
-				if s, err = Open(b.TempDir()); err != nil {
-					b.Fatal(err)
-				}
-			}
+			s := newBackend(b, mode).open(b)
 			defer s.Close()
 			base := &config.Config{}
 			for i := 0; i < 1000; i++ {

@@ -1,7 +1,8 @@
 // Package store keeps the gateway's configuration: one immutable *config.Config
 // snapshot that readers load without locks, replaced copy-on-write by writers,
-// and (in the embedded mode) persisted in a bbolt file so it survives restarts
-// and crashes.
+// and persisted either in a bbolt file (embedded: one node, survives restarts
+// and crashes) or in PostgreSQL (shared by every node of a cluster; see
+// postgres.go).
 package store
 
 import (
@@ -37,9 +38,16 @@ type Store struct {
 	// mu serialises writers and subscriber calls, so subscribers see commits
 	// one at a time and in commit order.
 	mu     sync.Mutex
-	db     *bolt.DB // nil: in memory only (database=off)
+	db     *bolt.DB // nil: in memory only (database=off), or pg
 	subs   []func(*config.Config)
 	closed bool
+
+	// pg is set for database=postgres. The database is then the source of
+	// truth and cur its cache: version is the database version cur was read
+	// at (guarded by mu), so a refresh never replaces a newer snapshot with
+	// an older one.
+	pg      *pgBackend
+	version int64
 }
 
 // Open opens (creating if needed) the embedded store in dir. The whole
@@ -100,6 +108,15 @@ func (s *Store) Subscribe(fn func(*config.Config)) {
 // fn returns nil, persists and publishes it. An error from fn (or from the
 // disk) leaves the published snapshot and the file unchanged.
 func (s *Store) Update(fn func(next *config.Config) error) error {
+	if s.pg != nil {
+		return s.pgCommit(func(base *config.Config) (*config.Config, error) {
+			next := base.Clone()
+			if err := fn(next); err != nil {
+				return nil, err
+			}
+			return next, nil
+		})
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -115,6 +132,10 @@ func (s *Store) Update(fn func(next *config.Config) error) error {
 // Replace swaps in a whole configuration (POST /config, kong.yml at start).
 // The store keeps its own copy: the caller may go on using c.
 func (s *Store) Replace(c *config.Config) error {
+	if s.pg != nil {
+		next := c.Clone()
+		return s.pgCommit(func(*config.Config) (*config.Config, error) { return next, nil })
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -143,14 +164,23 @@ func (s *Store) commitLocked(next *config.Config) error {
 	return nil
 }
 
-// Close releases the file. Reads keep working; writes fail with ErrClosed.
+// Close releases the file or the database connections. Reads keep working;
+// writes fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	if s.pg != nil {
+		// Outside mu: the refresher being stopped may be waiting for it.
+		s.pg.close()
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {
 			return fmt.Errorf("store: close: %w", err)

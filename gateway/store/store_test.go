@@ -33,17 +33,9 @@ func names(c *config.Config) []string {
 }
 
 func TestUpdateSubscribeAndErrors(t *testing.T) {
-	for _, mode := range []string{"memory", "embedded"} {
+	for _, mode := range append([]string{"memory"}, persistent...) {
 		t.Run(mode, func(t *testing.T) {
-			var s *Store
-			if mode == "memory" {
-				s = OpenMemory()
-			} else {
-				var err error
-				if s, err = Open(t.TempDir()); err != nil {
-					t.Fatal(err)
-				}
-			}
+			s := newBackend(t, mode).open(t)
 			defer s.Close()
 
 			var seen []int
@@ -77,11 +69,13 @@ func TestUpdateSubscribeAndErrors(t *testing.T) {
 }
 
 func TestPersistenceAcrossReopen(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range persistent {
+		t.Run(mode, func(t *testing.T) { testPersistenceAcrossReopen(t, newBackend(t, mode)) })
 	}
+}
+
+func testPersistenceAcrossReopen(t *testing.T, b backend) {
+	s := b.open(t)
 	for i := 0; i < 5; i++ {
 		if err := s.Update(addService(fmt.Sprint("svc-", i))); err != nil {
 			t.Fatal(err)
@@ -96,10 +90,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 		t.Fatalf("update after close: %v", err)
 	}
 
-	s2, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := b.open(t)
 	defer s2.Close()
 	got := s2.Current()
 	if strings.Join(names(got), ",") != "svc-0,svc-1,svc-2,svc-3,svc-4" || got.Services[2].ID != id {
@@ -121,7 +112,16 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 }
 
 func TestConcurrentReadersSeeWholeSnapshots(t *testing.T) {
-	s := OpenMemory()
+	for _, mode := range append([]string{"memory"}, persistent...) {
+		t.Run(mode, func(t *testing.T) {
+			s := newBackend(t, mode).open(t)
+			defer s.Close()
+			testConcurrentReaders(t, s)
+		})
+	}
+}
+
+func testConcurrentReaders(t *testing.T, s *Store) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	bad := make(chan string, 1)
