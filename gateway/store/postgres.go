@@ -227,6 +227,12 @@ func reason(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout (pg_timeout)"
 	}
+	// pgx names user and database around the network error; the network
+	// error is the news.
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
 	return err.Error()
 }
 

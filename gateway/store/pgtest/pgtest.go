@@ -127,9 +127,11 @@ func (s *Server) Restart() {
 	}
 	s.out = &bytes.Buffer{}
 	// fsync off: a test database need not survive a power cut, and fsyncs
-	// would make the tests slow on a shared disk.
+	// would make the tests slow on a shared disk. synchronous_commit stays
+	// on: Kill must not lose acknowledged commits (WAL still in the killed
+	// server's shared memory), or outage tests would test the wrong thing.
 	s.cmd = s.command("postgres", "-D", s.data(), "-p", strconv.Itoa(s.port), "-k", s.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200")
 	// If the test binary dies, the server goes too.
 	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
