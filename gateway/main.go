@@ -1,5 +1,6 @@
 // Command gateway is a compact API gateway that speaks Kong's Admin API and
-// kong.yml. See README.md for its settings.
+// kong.yml. See README.md for its settings. `gateway migrations ...` manages
+// the schema of the postgres store (migrations.go).
 //
 // Two more settings tune this process's Go runtime rather than the gateway,
 // so they are read here and not in server.Settings:
@@ -36,6 +37,9 @@ func main() {
 }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "migrations" {
+		return migrations(os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	}
 	args, pprofAddr, err := runtimeFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)

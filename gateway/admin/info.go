@@ -113,7 +113,9 @@ func (a *api) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if a.opts.DBLess {
 		resp["configuration_hash"] = a.declarativeHash()
 	} else {
-		resp["database"] = map[string]any{"reachable": true}
+		// False while a shared database (postgres) is down: the node
+		// then serves its cached configuration and refuses writes.
+		resp["database"] = map[string]any{"reachable": a.store.Reachable()}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -126,6 +126,11 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 	})
 
 	hostname, _ := os.Hostname()
+	configuration := map[string]any{}
+	if s.Database == "postgres" {
+		o, _ := s.Postgres.StoreOptions() // checked by ParseSettings and openStore
+		configuration = s.Postgres.configuration(o)
+	}
 	adminHandler := admin.New(admin.Options{
 		Store:   g.store,
 		DBLess:  s.Database == "off",
@@ -135,7 +140,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Status:  statusSource{g.proxy},
 		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
 		Version: KongVersion, NodeID: nodeID, Hostname: hostname,
-		Configuration: map[string]any{
+		Configuration: merge(map[string]any{
 			"database":           s.Database,
 			"proxy_listen":       strings.Split(s.ProxyListen, ","),
 			"admin_listen":       strings.Split(s.AdminListen, ","),
@@ -149,7 +154,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 			"trusted_ips":        headerList(s.TrustedIPs, ""),
 			"real_ip_header":     defaultString(s.RealIPHeader, "X-Real-IP"),
 			"real_ip_recursive":  defaultString(s.RealIPRecursive, "off"),
-		},
+		}, configuration),
 		Logger: log.With("component", "admin"),
 	})
 
@@ -180,6 +185,9 @@ func (g *Gateway) openStore() error {
 			return nil
 		}
 		return g.loadDeclarative(s.DeclarativeConfig)
+	}
+	if s.Database == "postgres" {
+		return g.openPostgres()
 	}
 	st, err := store.Open(s.DataDir)
 	if err != nil {

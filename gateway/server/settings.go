@@ -19,7 +19,7 @@ import (
 type Settings struct {
 	ProxyListen       string
 	AdminListen       string
-	Database          string // "embedded" (persistent store) or "off" (DB-less)
+	Database          string // "embedded" (persistent store), "postgres" (shared) or "off" (DB-less)
 	DataDir           string
 	DeclarativeConfig string
 	AdminToken        string
@@ -65,6 +65,8 @@ type Settings struct {
 	// "loop" (default; the proxy's own connection loop, proxy.HTTP1Server) or
 	// "net/http" (Go's server, as before the loop existed).
 	ProxyHTTP1 string
+	// Postgres is used with Database "postgres" (postgres.go).
+	Postgres PostgresSettings
 }
 
 // durationSetting is a setting parsed as a duration, with Kong's env alias.
@@ -77,13 +79,13 @@ type durationSetting struct {
 }
 
 func (s *Settings) durations() []durationSetting {
-	return []durationSetting{
+	return append(s.pgDurations(), []durationSetting{
 		{"drain-timeout", "how long SIGTERM waits for in-flight requests", []string{"GATEWAY_DRAIN_TIMEOUT"}, 30 * time.Second, &s.DrainTimeout, false},
 		{"client-body-timeout", "longest wait between two reads of a request body, then 408 (0 disables: unsafe)",
 			[]string{"GATEWAY_CLIENT_BODY_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT"}, 60 * time.Second, &s.ClientBodyTimeout, true},
 		{"client-header-timeout", "longest time to read a request head, then the connection is closed (0 disables: unsafe)",
 			[]string{"GATEWAY_CLIENT_HEADER_TIMEOUT", "KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT"}, 60 * time.Second, &s.ClientHeaderTimeout, true},
-	}
+	}...)
 }
 
 type setting struct {
@@ -94,10 +96,10 @@ type setting struct {
 }
 
 func (s *Settings) table() []setting {
-	return []setting{
+	return append(s.pgTable(), []setting{
 		{"proxy-listen", "proxy listeners, Kong syntax", []string{"GATEWAY_PROXY_LISTEN", "KONG_PROXY_LISTEN"}, "0.0.0.0:8000, 0.0.0.0:8443 ssl", &s.ProxyListen},
 		{"admin-listen", "Admin API listeners, Kong syntax", []string{"GATEWAY_ADMIN_LISTEN", "KONG_ADMIN_LISTEN"}, "127.0.0.1:8001, 127.0.0.1:8444 ssl", &s.AdminListen},
-		{"database", "embedded (persistent store) or off (DB-less, kong.yml)", []string{"GATEWAY_DATABASE", "KONG_DATABASE"}, "embedded", &s.Database},
+		{"database", "embedded (persistent store), postgres (shared by several nodes) or off (DB-less, kong.yml)", []string{"GATEWAY_DATABASE", "KONG_DATABASE"}, "embedded", &s.Database},
 		{"data-dir", "directory of the embedded store", []string{"GATEWAY_DATA_DIR", "KONG_PREFIX"}, "gauntlet-data", &s.DataDir},
 		{"declarative-config", "kong.yml to load at start", []string{"GATEWAY_DECLARATIVE_CONFIG", "KONG_DECLARATIVE_CONFIG"}, "", &s.DeclarativeConfig},
 		{"admin-token", "token every Admin API request must carry", []string{"GATEWAY_ADMIN_TOKEN"}, "", &s.AdminToken},
@@ -115,7 +117,7 @@ func (s *Settings) table() []setting {
 		{"real-ip-recursive", "on: skip trusted addresses in X-Forwarded-For from the right", []string{"GATEWAY_REAL_IP_RECURSIVE", "KONG_REAL_IP_RECURSIVE"}, "off", &s.RealIPRecursive},
 		{"allow-debug-header", "on: a Kong-Debug request header gets Kong-Route-Id/-Name and Kong-Service-Id/-Name back", []string{"GATEWAY_ALLOW_DEBUG_HEADER", "KONG_ALLOW_DEBUG_HEADER"}, "off", &s.AllowDebugHeader},
 		{"proxy-http1", "HTTP/1.1 server of the plain proxy listeners: loop (the proxy's own connection loop) or net/http", []string{"GATEWAY_PROXY_HTTP1"}, "loop", &s.ProxyHTTP1},
-	}
+	}...)
 }
 
 // ParseSettings reads flags, then fills what no flag set from the environment,
@@ -179,9 +181,14 @@ func ParseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	case "embedded":
 	case "off":
 	case "postgres":
-		return s, fmt.Errorf("database %q is not supported: use embedded (persistent) or off (DB-less)", s.Database)
+		if s.Postgres.UpdateFrequency == 0 {
+			return s, fmt.Errorf("db-update-frequency: want more than 0")
+		}
+		if _, err := s.Postgres.StoreOptions(); err != nil {
+			return s, err
+		}
 	default:
-		return s, fmt.Errorf("database %q: want embedded or off", s.Database)
+		return s, fmt.Errorf("database %q: want embedded, postgres or off", s.Database)
 	}
 	if _, err := s.Level(); err != nil {
 		return s, err

@@ -45,7 +45,6 @@ func TestSettingsPrecedence(t *testing.T) {
 
 func TestSettingsRejectBadValues(t *testing.T) {
 	for _, args := range [][]string{
-		{"--database", "postgres"},
 		{"--database", "mysql"},
 		{"--log-level", "loud"},
 		{"--drain-timeout", "soon"},
