@@ -26,9 +26,11 @@ fuzz:
 	scripts/fuzz.sh
 
 # Debian packages the unit tests use for real: redis-server for the redis rate-limit
-# policy, chromium for the report checks (so neither is ever skipped).
+# policy, postgresql for the postgres store (tests start throwaway servers with its
+# initdb; pg_ctlcluster is the package's command on PATH, initdb is not), chromium for
+# the report checks (so none is ever skipped).
 deps-test:
-	@scripts/apt-ensure.sh redis-server:redis-server chromium:chromium
+	@scripts/apt-ensure.sh redis-server:redis-server pg_ctlcluster:postgresql chromium:chromium
 
 # The main job: builds binaries and images, runs the scenario suites, writes reports/out/.
 test-resilience:

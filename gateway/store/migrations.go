@@ -57,7 +57,7 @@ func connect(ctx context.Context, opts PostgresOptions) (*pgx.Conn, error) {
 		if fatal := startupError(opts, err); fatal != nil {
 			return nil, fatal
 		}
-		return nil, fmt.Errorf("connect to %s: %w", opts.Where(), err)
+		return nil, fmt.Errorf("connect to %s: %s", opts.Where(), reason(err))
 	}
 	return conn, nil
 }

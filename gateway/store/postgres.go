@@ -151,7 +151,7 @@ func OpenPostgres(opts PostgresOptions) (*Store, error) {
 			return nil, fatal
 		}
 		p.log.Warn("database unreachable at start: serving an empty configuration and retrying",
-			"database", opts.Where(), "every", opts.UpdateFrequency, "err", err)
+			"database", opts.Where(), "every", opts.UpdateFrequency, "err", reason(err))
 	} else {
 		p.reachable.Store(true)
 	}
