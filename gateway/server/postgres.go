@@ -20,6 +20,7 @@ type PostgresSettings struct {
 	User     string
 	Password string
 	Database string
+	Schema   string
 	// Timeout is Kong's pg_timeout: a bare number is milliseconds, as in
 	// Kong ("5000"); a duration ("5s") works too.
 	Timeout string
@@ -38,6 +39,7 @@ func (s *Settings) pgTable() []setting {
 		{"pg-user", "PostgreSQL user", []string{"GATEWAY_PG_USER", "KONG_PG_USER"}, "kong", &p.User},
 		{"pg-password", "PostgreSQL password", []string{"GATEWAY_PG_PASSWORD", "KONG_PG_PASSWORD"}, "", &p.Password},
 		{"pg-database", "PostgreSQL database", []string{"GATEWAY_PG_DATABASE", "KONG_PG_DATABASE"}, "kong", &p.Database},
+		{"pg-schema", "PostgreSQL schema of the gateway's tables (created by bootstrap; default: the server's search_path)", []string{"GATEWAY_PG_SCHEMA", "KONG_PG_SCHEMA"}, "", &p.Schema},
 		{"pg-timeout", "bound on every PostgreSQL operation and connection attempt (bare number: ms, as Kong)", []string{"GATEWAY_PG_TIMEOUT", "KONG_PG_TIMEOUT"}, "5000", &p.Timeout},
 		{"pg-ssl", "on: TLS to PostgreSQL (not verified, as Kong's pg_ssl_verify off)", []string{"GATEWAY_PG_SSL", "KONG_PG_SSL"}, "off", &p.SSL},
 	}
@@ -58,7 +60,7 @@ func (s *Settings) pgDurations() []durationSetting {
 // Settings literal needs only what differs.
 func (p PostgresSettings) StoreOptions() (store.PostgresOptions, error) {
 	o := store.PostgresOptions{
-		Host: p.Host, User: p.User, Password: p.Password, Database: p.Database,
+		Host: p.Host, User: p.User, Password: p.Password, Database: p.Database, Schema: p.Schema,
 		UpdateFrequency: p.UpdateFrequency, UpdatePropagation: p.UpdatePropagation,
 	}
 	if o.Host == "" {
@@ -107,7 +109,7 @@ func (p PostgresSettings) configuration(o store.PostgresOptions) map[string]any 
 		pw = "******"
 	}
 	return map[string]any{
-		"pg_host": o.Host, "pg_port": o.Port, "pg_user": o.User, "pg_password": pw, "pg_database": o.Database,
+		"pg_host": o.Host, "pg_port": o.Port, "pg_user": o.User, "pg_password": pw, "pg_database": o.Database, "pg_schema": nilIfEmpty(o.Schema),
 		"pg_timeout": o.Timeout.Milliseconds(), "pg_ssl": o.SSL,
 		"db_update_frequency":   o.UpdateFrequency.Seconds(),
 		"db_update_propagation": o.UpdatePropagation.Seconds(),

@@ -54,13 +54,14 @@ func newBackend(t testing.TB, name string) backend {
 	return backend{}
 }
 
-// testDatabase makes a bootstrapped database of its own on srv. Polling is
+// testDatabase makes a bootstrapped schema of its own on srv (a schema is
+// milliseconds, a database half a second). Polling is
 // slow unless a test shortens it, so propagation that a test sees within
 // seconds came by notification.
 func testDatabase(t testing.TB, srv *pgtest.Server) PostgresOptions {
 	t.Helper()
 	opts := PostgresOptions{
-		Host: "127.0.0.1", Port: srv.Port(), User: pgtest.User, Database: srv.NewDatabase(t),
+		Host: "127.0.0.1", Port: srv.Port(), User: pgtest.User, Database: "postgres", Schema: srv.UniqueName("s"),
 		Timeout: 2 * time.Second, UpdateFrequency: time.Hour,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

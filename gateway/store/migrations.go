@@ -142,6 +142,12 @@ func Bootstrap(ctx context.Context, opts PostgresOptions) (ran []string, err err
 		if exists {
 			return ErrAlreadyBootstrapped
 		}
+		// As Kong's bootstrap: a pg_schema that does not exist yet is created.
+		if opts.Schema != "" {
+			if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{opts.Schema}.Sanitize()); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(ctx, `CREATE TABLE `+migrationsTable+` (name text PRIMARY KEY, executed_at timestamptz NOT NULL DEFAULT now())`)
 		return err
 	})

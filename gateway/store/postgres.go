@@ -44,6 +44,10 @@ type PostgresOptions struct {
 	User     string
 	Password string
 	Database string
+	// Schema is Kong's pg_schema: the schema the gateway's tables live in
+	// (empty: the server's search_path, normally public). Several clusters
+	// can share one database, each in its own schema.
+	Schema string
 	// Timeout bounds every database operation and connection attempt
 	// (Kong's pg_timeout).
 	Timeout time.Duration
@@ -93,12 +97,28 @@ func (o PostgresOptions) connConfig() (*pgx.ConnConfig, error) {
 		return nil, fmt.Errorf("postgres settings: %w", err)
 	}
 	cfg.ConnectTimeout = o.Timeout
+	if o.Schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
+	}
 	return cfg, nil
+}
+
+// channel is the notification channel: per schema, since LISTEN/NOTIFY
+// spans the whole database and clusters in other schemas need not wake.
+func (o PostgresOptions) channel() string {
+	if o.Schema == "" {
+		return notifyChannel
+	}
+	return notifyChannel + ":" + o.Schema
 }
 
 // Where names the database for messages, without the password.
 func (o PostgresOptions) Where() string {
-	return fmt.Sprintf("%s@%s/%s", o.User, net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), o.Database)
+	w := fmt.Sprintf("%s@%s/%s", o.User, net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), o.Database)
+	if o.Schema != "" {
+		w += " schema " + o.Schema
+	}
+	return w
 }
 
 type pgBackend struct {
@@ -314,7 +334,7 @@ func (p *pgBackend) commitTx(ctx context.Context, base *config.Config, baseVersi
 		return nil, 0, err
 	}
 	// Delivered at commit, and only if the commit succeeds.
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(version, 10)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, p.opts.channel(), strconv.FormatInt(version, 10)); err != nil {
 		return nil, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -475,7 +495,7 @@ func (p *pgBackend) listenOnce(ctx context.Context, s *Store) error {
 	cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	conn, err := p.pool.Acquire(cctx)
 	if err == nil {
-		_, err = conn.Exec(cctx, `LISTEN `+notifyChannel)
+		_, err = conn.Exec(cctx, `LISTEN `+pgx.Identifier{p.opts.channel()}.Sanitize())
 	}
 	cancel()
 	if err != nil {

@@ -92,7 +92,7 @@ func TestPostgresPollingRepairsMissedNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := rawConn(t, opts)
-	if _, err := conn.Exec(context.Background(), `UPDATE gauntlet_config SET version = version + 1, data = $1`, data); err != nil {
+	if _, err := conn.Exec(context.Background(), `UPDATE `+opts.Schema+`.gauntlet_config SET version = version + 1, data = $1`, data); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "silent change on b by polling", func() bool { return hasService(b, "silent") })
@@ -255,9 +255,19 @@ func TestPostgresStartupErrors(t *testing.T) {
 	}
 }
 
+// Migrations on a database of their own, and in a schema (pg_schema) of a
+// shared one.
 func TestMigrations(t *testing.T) {
 	srv := pgtest.Shared(t)
-	opts := PostgresOptions{Host: "127.0.0.1", Port: srv.Port(), User: pgtest.User, Database: srv.NewDatabase(t)}
+	t.Run("database", func(t *testing.T) {
+		testMigrations(t, PostgresOptions{Host: "127.0.0.1", Port: srv.Port(), User: pgtest.User, Database: srv.NewDatabase(t)})
+	})
+	t.Run("schema", func(t *testing.T) {
+		testMigrations(t, PostgresOptions{Host: "127.0.0.1", Port: srv.Port(), User: pgtest.User, Database: "postgres", Schema: srv.UniqueName("m")})
+	})
+}
+
+func testMigrations(t *testing.T, opts PostgresOptions) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -302,7 +312,7 @@ func TestMigrations(t *testing.T) {
 
 	// A migration recorded as not run (a newer gateway's) stops a start.
 	conn := rawConn(t, opts)
-	if _, err := conn.Exec(ctx, `DELETE FROM gauntlet_migrations WHERE name = '000_base'`); err != nil {
+	if _, err := conn.Exec(ctx, `DELETE FROM gauntlet_migrations WHERE name = '000_base'`); err != nil { // search_path: pg_schema
 		t.Fatal(err)
 	}
 	if _, err := OpenPostgres(opts); err == nil || !strings.Contains(err.Error(), "gateway migrations up") {
@@ -338,4 +348,26 @@ func rawConn(t *testing.T, opts PostgresOptions) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// Clusters in two schemas of one database share nothing: not entities, not
+// notifications.
+func TestPostgresSchemasAreSeparate(t *testing.T) {
+	srv := pgtest.Shared(t)
+	one, two := testDatabase(t, srv), testDatabase(t, srv)
+	a, b := openPG(t, one), openPG(t, two)
+	b2 := openPG(t, two)
+	if err := a.Update(addService("in-one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(addService("in-two")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "second node of schema two sees its write", func() bool { return hasService(b2, "in-two") })
+	if got := strings.Join(names(b2.Current()), ","); got != "in-two" {
+		t.Fatalf("schema two: %s", got)
+	}
+	if got := strings.Join(names(a.Current()), ","); got != "in-one" {
+		t.Fatalf("schema one: %s", got)
+	}
 }

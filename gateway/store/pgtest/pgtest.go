@@ -202,6 +202,11 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", User, s.port, db)
 }
 
+// UniqueName is a name no other test of this server uses (for a schema).
+func (s *Server) UniqueName(prefix string) string {
+	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), s.dbCount.Add(1))
+}
+
 // NewDatabase creates an empty database of its own for one test and returns
 // its name, so tests can share one server.
 func (s *Server) NewDatabase(t testing.TB) string {
