@@ -64,11 +64,22 @@ func TestPostgresSettings(t *testing.T) {
 	}
 }
 
-// pgSettings points a gateway at a fresh bootstrapped database on srv.
+// persistentDatabases are the stores tests that keep configuration run on.
+var persistentDatabases = []string{"embedded", "postgres"}
+
+// databaseSettings are the settings for a fresh store of kind db.
+func databaseSettings(t *testing.T, db string) Settings {
+	if db == "postgres" {
+		return pgSettings(t, pgtest.Shared(t))
+	}
+	return Settings{Database: db}
+}
+
+// pgSettings points a gateway at a fresh bootstrapped schema on srv.
 func pgSettings(t *testing.T, srv *pgtest.Server) Settings {
 	t.Helper()
 	s := Settings{Database: "postgres", Postgres: PostgresSettings{
-		Host: "127.0.0.1", Port: fmt.Sprint(srv.Port()), User: pgtest.User, Database: srv.NewDatabase(t),
+		Host: "127.0.0.1", Port: fmt.Sprint(srv.Port()), User: pgtest.User, Database: "postgres", Schema: srv.UniqueName("s"),
 		Timeout: "1000", UpdateFrequency: time.Second,
 	}}
 	o, err := s.Postgres.StoreOptions()

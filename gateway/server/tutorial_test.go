@@ -103,9 +103,16 @@ func servedBy(t *testing.T, proxyURL string, n int) map[string]int {
 
 // TestTutorial runs the seed tutorial's Admin API sequence (KONG-REFERENCE.md
 // "Seed topology") with loopback addresses in place of the compose hostnames.
+// It runs on each persistent store.
 func TestTutorial(t *testing.T) {
+	for _, db := range persistentDatabases {
+		t.Run(db, func(t *testing.T) { testTutorial(t, databaseSettings(t, db)) })
+	}
+}
+
+func testTutorial(t *testing.T, s Settings) {
 	m1, m2 := startMockbin(t, "mockbin1"), startMockbin(t, "mockbin2")
-	g := startGateway(t, Settings{})
+	g := startGateway(t, s)
 	admin, proxy := g.AdminAddrs()[0].URL(), g.ProxyAddrs()[0].URL()
 	m1Host, m2Host := strings.TrimPrefix(m1.URL, "http://"), strings.TrimPrefix(m2.URL, "http://")
 
@@ -164,9 +171,16 @@ func TestTutorial(t *testing.T) {
 // TestRestartKeepsConfiguration stops a gateway and starts another on the same
 // data directory: the configuration is intact and traffic resumes.
 func TestRestartKeepsConfiguration(t *testing.T) {
+	for _, db := range persistentDatabases {
+		t.Run(db, func(t *testing.T) { testRestartKeepsConfiguration(t, databaseSettings(t, db)) })
+	}
+}
+
+func testRestartKeepsConfiguration(t *testing.T, s Settings) {
 	m1 := startMockbin(t, "mockbin1")
 	dir := t.TempDir()
-	g := startGateway(t, Settings{DataDir: dir})
+	s.DataDir = dir
+	g := startGateway(t, s)
 	admin := g.AdminAddrs()[0].URL()
 	post(t, admin+"/services", "name=svc", "url="+m1.URL)
 	post(t, admin+"/services/svc/routes", "name=r", "paths[]=/x")
@@ -175,7 +189,7 @@ func TestRestartKeepsConfiguration(t *testing.T) {
 	}
 	nodeID, _ := os.ReadFile(filepath.Join(dir, "node_id"))
 
-	g2 := startGateway(t, Settings{DataDir: dir})
+	g2 := startGateway(t, s)
 	if got := servedBy(t, g2.ProxyAddrs()[0].URL()+"/x", 2); got["mockbin1"] != 2 {
 		t.Fatalf("after restart served by %v", got)
 	}
