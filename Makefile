@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 BIN ?= bin
 
-.PHONY: all build gateway mockbin test fuzz test-resilience bench run report report-diff deps-test soak mutate
+.PHONY: all build gateway mockbin test test-conformance-postgres fuzz test-resilience bench run report report-diff deps-test soak mutate
 
 all: build
 
@@ -20,7 +20,16 @@ mockbin:
 # then every fuzz target for FUZZTIME (default 5s) each; the proxy's FuzzLoopRequest 30s.
 test: deps-test
 	go test -race -count=1 ./...
+	$(MAKE) test-conformance-postgres
 	scripts/fuzz.sh
+
+# The Kong conformance suite again with every non-DB-less case on the postgres store
+# (a schema each on a throwaway server): the Admin API, kong.yml and the proxy must
+# behave exactly as on the embedded store. Cases wait on the database more than on the
+# CPU, hence -parallel 8; no -race, since gateway/store's own tests run the postgres
+# store under the race detector. ~4.5 min on a shared 2-core machine.
+test-conformance-postgres: deps-test
+	GAUNTLET_CONFORMANCE_DATABASE=postgres go test -count=1 -timeout 20m -parallel 8 ./gateway/conformance/
 
 fuzz:
 	scripts/fuzz.sh

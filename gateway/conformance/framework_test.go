@@ -23,7 +23,32 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/server"
+	"github.com/gauntlet-dev/gauntlet/gateway/store"
+	"github.com/gauntlet-dev/gauntlet/gateway/store/pgtest"
 )
+
+// databaseEnv=postgres runs every case that is not DB-less on the postgres
+// store (a fresh schema on a throwaway server each), to show the Admin
+// API, kong.yml and the proxy behave there exactly as on the embedded store.
+// `make test` runs the suite both ways.
+const databaseEnv = "GAUNTLET_CONFORMANCE_DATABASE"
+
+func postgresDatabase(t *testing.T) server.PostgresSettings {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	p := server.PostgresSettings{Host: "127.0.0.1", Port: strconv.Itoa(srv.Port()), User: pgtest.User,
+		Database: "postgres", Schema: srv.UniqueName("c")}
+	o, err := p.StoreOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := store.Bootstrap(ctx, o); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	return p
+}
 
 // Case is one Kong it(...) block ported as a table row.
 type Case struct {
@@ -210,6 +235,7 @@ var updateReadme = flag.Bool("update-readme", false,
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.StopShared()
 	line := reportLine()
 	fmt.Println(line)
 	if *updateReadme {
@@ -319,6 +345,8 @@ func startGateway(t *testing.T, c Case) *GW {
 	}
 	if c.DBLess {
 		s.Database = "off"
+	} else if os.Getenv(databaseEnv) == "postgres" {
+		s.Database, s.Postgres = "postgres", postgresDatabase(t)
 	}
 	if c.Declarative != "" {
 		p := filepath.Join(dir, "kong.yml")
