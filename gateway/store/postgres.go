@@ -222,9 +222,18 @@ func (s *Store) Reachable() bool {
 }
 
 // unavailable is the Admin API's answer to a write the database could not
-// take: 503 with Kong's DATABASE_ERROR shape. Nothing was written: the
-// transaction is rolled back or never began.
+// take: 503 with Kong's DATABASE_ERROR shape. Nothing was written (the
+// transaction rolled back or never began), except when the connection broke
+// during COMMIT: then nobody can know, and the message says so.
 func unavailable(err error) error {
+	if errors.As(err, new(commitUnknown)) {
+		return &config.Error{
+			Code:    config.CodeDatabaseError,
+			Name:    "database error",
+			Message: "[postgres] connection lost during commit, the write may or may not be stored (GET shows it once this node catches up): " + reason(err),
+			Status:  http.StatusServiceUnavailable,
+		}
+	}
 	return &config.Error{
 		Code:    config.CodeDatabaseError,
 		Name:    "database error",
@@ -296,6 +305,12 @@ func (p *pgBackend) commit(base *config.Config, baseVersion int64, apply func(*c
 	return next, version, err
 }
 
+// commitUnknown is a COMMIT whose answer was lost: the write may be stored.
+type commitUnknown struct{ err error }
+
+func (e commitUnknown) Error() string { return e.err.Error() }
+func (e commitUnknown) Unwrap() error { return e.err }
+
 func (p *pgBackend) commitTx(ctx context.Context, base *config.Config, baseVersion int64, apply func(*config.Config) (*config.Config, error)) (*config.Config, int64, error) {
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
@@ -340,7 +355,7 @@ func (p *pgBackend) commitTx(ctx context.Context, base *config.Config, baseVersi
 	if err := tx.Commit(ctx); err != nil {
 		// If the commit reached the server before the connection broke, the
 		// change is there: the next refresh brings it.
-		return nil, 0, err
+		return nil, 0, commitUnknown{err}
 	}
 	return next, version, nil
 }
