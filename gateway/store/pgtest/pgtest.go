@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -64,6 +65,7 @@ func Start(t testing.TB) *Server {
 		gid, _ := strconv.Atoi(u.Gid)
 		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
+	removeStale()
 	// Not t.TempDir: its parents are private to root, and the server may run
 	// as another user.
 	if s.dir, err = os.MkdirTemp("", "gauntlet-pg-"); err != nil {
@@ -83,6 +85,33 @@ func Start(t testing.TB) *Server {
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// removeStale deletes what test processes that died before their cleanup
+// (a test timeout's panic skips TestMain's StopShared) left behind: dirs
+// whose server is gone, or that never got one and are old. Pdeathsig has
+// already stopped those servers.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "gauntlet-pg-*"))
+	for _, d := range dirs {
+		// A live test's server may be down for seconds (an outage test); the
+		// dir's mtime moves whenever its server starts (the socket).
+		if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		pidFile, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
+		if err == nil {
+			line, _, _ := strings.Cut(string(pidFile), "\n")
+			pid, err := strconv.Atoi(strings.TrimSpace(line))
+			if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+				os.RemoveAll(d)
+			}
+			continue
+		}
+		if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // BinDir finds PostgreSQL's server binaries: on PATH, else where Debian puts
