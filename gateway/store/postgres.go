@@ -23,7 +23,7 @@ import (
 )
 
 // The PostgreSQL layout (created by the migrations in migrations.go): the
-// whole validated configuration is one jsonb value in one row, with a
+// whole validated configuration is one JSON value in one row, with a
 // version that every commit increments. The gateway validates a write
 // against the whole configuration in memory (uniqueness, references,
 // cascades), exactly as with the embedded store; locking that one row
