@@ -371,3 +371,53 @@ func TestPostgresSchemasAreSeparate(t *testing.T) {
 		t.Fatalf("schema one: %s", got)
 	}
 }
+
+// A frozen database (a partition, a hung host: connections stay open and
+// nothing answers) bounds every wait by pg_timeout: writes answer 503 in
+// time and nothing hangs; thawed, writes work and the other node, whose
+// LISTEN connection went quiet, catches up.
+func TestPostgresFrozenDatabase(t *testing.T) {
+	srv := pgtest.Start(t)
+	opts := testDatabase(t, srv)
+	opts.Timeout = 500 * time.Millisecond
+	opts.UpdateFrequency = 300 * time.Millisecond
+	a, b := openPG(t, opts), openPG(t, opts)
+	if err := a.Update(addService("before")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "before on b", func() bool { return hasService(b, "before") })
+
+	srv.Freeze()
+	thawed := false
+	defer func() {
+		if !thawed {
+			srv.Thaw()
+		}
+	}()
+	for i := range 3 {
+		start := time.Now()
+		err := a.Update(addService(fmt.Sprint("frozen-", i)))
+		took := time.Since(start)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusServiceUnavailable {
+			t.Fatalf("write to a frozen database: %v", err)
+		}
+		// pg_timeout, plus the rollback's own bound of a second.
+		if took > opts.Timeout+1500*time.Millisecond {
+			t.Fatalf("write to a frozen database took %v (pg_timeout %v)", took, opts.Timeout)
+		}
+		t.Logf("write to a frozen database: 503 after %v: %s", took, ce.Message)
+	}
+	eventually(t, 5*time.Second, "b notices", func() bool { return !b.Reachable() })
+	if got := strings.Join(names(b.Current()), ","); got != "before" {
+		t.Fatalf("b while frozen: %s", got)
+	}
+
+	srv.Thaw()
+	thawed = true
+	eventually(t, 10*time.Second, "a writes again", func() bool { return a.Update(addService("after")) == nil })
+	eventually(t, 10*time.Second, "b catches up", func() bool { return hasService(b, "after") })
+	if hasService(b, "frozen-0") {
+		t.Fatal("a write that answered 503 was stored")
+	}
+}

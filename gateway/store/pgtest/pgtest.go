@@ -193,6 +193,57 @@ func (s *Server) Restart() {
 	}
 }
 
+// Freeze stops every process of the server (SIGSTOP) without closing a
+// connection: the kernel still accepts and acknowledges, nothing answers,
+// as with a partition or a hung host. Thaw resumes it.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		signalAll(s.cmd.Process.Pid, sig)
+	}
+}
+
+// signalAll signals the postmaster and its children. Not by process group:
+// every backend calls setsid(), so it is in a group of its own.
+func signalAll(postmaster int, sig syscall.Signal) {
+	_ = syscall.Kill(postmaster, sig)
+	for _, pid := range children(postmaster) {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// children lists the processes whose parent is pid, from /proc.
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so parse after ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // Kill stops the server the hard way (SIGKILL to the postmaster and its
 // backends), as a crashed database host would, and waits until it is gone.
 func (s *Server) Kill() { s.stop(syscall.SIGKILL) }
@@ -206,21 +257,27 @@ func (s *Server) stop(sig syscall.Signal) {
 	if s.cmd == nil {
 		return
 	}
-	// The whole process group: backends too, so no connection survives a kill.
-	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
+	pm := s.cmd.Process.Pid
+	kids := children(pm)
+	signalAll(pm, syscall.SIGCONT) // a frozen server cannot act on a signal
+	// Backends too, at once, so no connection survives a kill.
+	signalAll(pm, sig)
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		signalAll(pm, syscall.SIGKILL)
 		<-s.exited
 	}
-	// Backends may outlive the postmaster by a moment; they hold the port.
+	// Backends may outlive the postmaster by a moment (they are reparented,
+	// so they were listed before); they hold shared memory and the port.
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(-s.cmd.Process.Pid, 0); err != nil {
-			break
+	for _, k := range kids {
+		for time.Now().Before(deadline) && syscall.Kill(k, 0) == nil {
+			if sig == syscall.SIGKILL {
+				_ = syscall.Kill(k, syscall.SIGKILL)
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
 		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
 	}
 	_ = os.Remove(filepath.Join(s.data(), "postmaster.pid"))
 	s.cmd = nil
