@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -248,4 +249,58 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
 	os.Exit(code)
+}
+
+// syncBuffer is a log sink several goroutines write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A node started while PostgreSQL is down says so in one line, serves
+// nothing yet, and once the database is back serves its configuration.
+func TestPostgresNodeStartsWhileDatabaseDown(t *testing.T) {
+	srv := pgtest.Start(t)
+	mb := startMockbin(t, "mockbin1")
+	s := pgSettings(t, srv)
+	first := startGateway(t, s)
+	admin := first.AdminAddrs()[0].URL()
+	post(t, admin+"/services", "name=svc", "url="+mb.URL)
+	if code, body := post(t, admin+"/services/svc/routes", "paths[]=/x"); code != 201 {
+		t.Fatalf("create route = %d %v", code, body)
+	}
+	_ = first.Shutdown(context.Background())
+	srv.Kill()
+
+	var logs syncBuffer
+	s.ProxyListen, s.AdminListen, s.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	g, err := Start(s, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("start with the database down: %v", err)
+	}
+	t.Cleanup(func() { _ = g.Shutdown(context.Background()) })
+	if n := strings.Count(logs.String(), "database unreachable at start"); n != 1 {
+		t.Fatalf("%d start-up lines about the database, want 1:\n%s", n, logs.String())
+	}
+	proxy := g.ProxyAddrs()[0].URL()
+	if code := getStatus(proxy + "/x"); code != 404 {
+		t.Fatalf("route before the database answered: %d", code)
+	}
+	srv.Restart()
+	waitUntil(t, 10*time.Second, "the node serves the stored route", func() bool { return getStatus(proxy+"/x") == 200 })
+	if !strings.Contains(logs.String(), "database reachable again") {
+		t.Fatalf("no line saying the database is back:\n%s", logs.String())
+	}
 }
