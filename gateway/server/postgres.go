@@ -142,17 +142,29 @@ func (g *Gateway) openPostgres() error {
 	if err == nil {
 		var c *config.Config
 		if c, err = config.LoadDeclarativeWith(data, config.DeclarativeOptions{Plugins: pluginSchemas{}}); err == nil {
-			err = st.Update(func(next *config.Config) error {
-				if isEmpty(next) {
-					*next = *c.Clone()
-				}
-				return nil
-			})
-			var ce *config.Error
-			if errors.As(err, &ce) && ce.Code == config.CodeDatabaseError {
-				// The node starts anyway and serves what the database has once
-				// it answers; the file is for seeding, not a fallback.
-				g.log.Warn("declarative config not applied: database unreachable", "path", s.DeclarativeConfig, "err", err)
+			seed := func() error {
+				return st.Update(func(next *config.Config) error {
+					if isEmpty(next) {
+						*next = *c.Clone()
+					}
+					return nil
+				})
+			}
+			if err = seed(); isDatabaseError(err) {
+				// The node starts anyway; the file seeds the database once it
+				// answers (if it is still empty then), never stands in for it.
+				g.log.Warn("declarative config not applied yet: database unreachable; retrying", "path", s.DeclarativeConfig, "err", err)
+				go func() {
+					// Ends when the seed is written or refused, or the store
+					// closes (ErrClosed is no database error).
+					for isDatabaseError(err) {
+						time.Sleep(opts.UpdateFrequency) // retry interval
+						err = seed()
+					}
+					if err == nil {
+						g.log.Info("declarative config applied (if the database was empty)", "path", s.DeclarativeConfig)
+					}
+				}()
 				return nil
 			}
 		}
@@ -162,6 +174,11 @@ func (g *Gateway) openPostgres() error {
 		return fmt.Errorf("declarative config %s: %w", s.DeclarativeConfig, err)
 	}
 	return nil
+}
+
+func isDatabaseError(err error) bool {
+	var ce *config.Error
+	return errors.As(err, &ce) && ce.Code == config.CodeDatabaseError
 }
 
 func merge(a, b map[string]any) map[string]any {

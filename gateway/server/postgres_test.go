@@ -304,3 +304,24 @@ func TestPostgresNodeStartsWhileDatabaseDown(t *testing.T) {
 		t.Fatalf("no line saying the database is back:\n%s", logs.String())
 	}
 }
+
+// A kong.yml given to a node that starts while PostgreSQL is down seeds the
+// database once it answers.
+func TestPostgresDeclarativeSeedsAfterOutage(t *testing.T) {
+	srv := pgtest.Start(t)
+	mb := startMockbin(t, "mockbin1")
+	s := pgSettings(t, srv)
+	s.DeclarativeConfig = filepath.Join(t.TempDir(), "kong.yml")
+	yml := "_format_version: \"3.0\"\nservices:\n- name: seeded\n  url: " + mb.URL + "\n  routes:\n  - paths: [/seeded]\n"
+	if err := os.WriteFile(s.DeclarativeConfig, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	g := startGateway(t, s)
+	proxy := g.ProxyAddrs()[0].URL()
+	if code := getStatus(proxy + "/seeded"); code != 404 {
+		t.Fatalf("seeded route answers %d before the database is back", code)
+	}
+	srv.Restart()
+	waitUntil(t, 10*time.Second, "the kong.yml seeded after the outage", func() bool { return getStatus(proxy+"/seeded") == 200 })
+}
