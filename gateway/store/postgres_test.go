@@ -96,11 +96,9 @@ func TestPostgresPollingRepairsMissedNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "silent change on b by polling", func() bool { return hasService(b, "silent") })
-	// a polls hourly and heard nothing: it still has the old snapshot, and its
-	// next write starts from the database's, not its own.
-	if hasService(a, "silent") {
-		t.Fatal("node a saw a change nobody notified")
-	}
+	// a polls hourly and heard nothing (unless its listener connected after
+	// the change and caught up then): either way its next write starts from
+	// the database's configuration, not from a stale snapshot of its own.
 	if err := a.Update(addService("third")); err != nil {
 		t.Fatal(err)
 	}
