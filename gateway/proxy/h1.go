@@ -314,6 +314,9 @@ func (c *h1conn) readHead(first bool) bool {
 		// answer (client_header_timeout is logged as 408, never sent).
 		return false
 	}
+	// client_header_timeout ends with the head: the body's reads are timed
+	// by the core (client_body_timeout, per read), or not at all.
+	c.nc.SetReadDeadline(time.Time{})
 	if status != 0 {
 		c.refuse(status, msg)
 		return false

@@ -235,6 +235,40 @@ func TestLoopTimeouts(t *testing.T) {
 	}
 }
 
+// TestLoopHeaderTimeoutEndsWithTheHead: client_header_timeout bounds the
+// head only (nginx). A body may arrive after it has passed; with the body
+// timeout disabled nothing bounds its reads at all. The first head's deadline
+// runs from the accept, so a body read that kept it would fail at 200 ms.
+func TestLoopHeaderTimeoutEndsWithTheHead(t *testing.T) {
+	const headerTimeout = 200 * time.Millisecond
+	upAddr, forwarded := loopUpstream(t)
+	addr := loopGateway(t, loopProxy(t, upAddr, Options{ClientBodyTimeout: -1}), headerTimeout, headerTimeout)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The body's 4 bytes 150 ms apart: the last arrives 600 ms after the
+	// accept, 3 header timeouts later (pacing of the client, not a wait).
+	for _, b := range []byte("body") {
+		time.Sleep(150 * time.Millisecond)
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+		t.Fatalf("got %q, %v; want 200 for a body sent after the header timeout", line, err)
+	}
+	if n := forwarded.Load(); n != 1 {
+		t.Errorf("upstream got %d requests, want 1", n)
+	}
+}
+
 // TestLoopKeepAlivePipelining: requests on one connection, pipelined in one
 // write, are answered in order, bodies framed.
 func TestLoopKeepAlivePipelining(t *testing.T) {
