@@ -248,15 +248,7 @@ func checkLegit(sc *harness.Scenario, run *load.Run, w chaos.Window) {
 		"an attacker on other connections must not cost a legitimate request")
 	p99Before := harness.Ms(load.Percentile(before, 0.99))
 	sc.Note("legitimate p99 before the attack", p99Before, "ms")
-	// Premise: the generator kept its schedule, before and during the attack,
-	// to within half the scheduling allowance (as baseline's), or the p99s
-	// measure the machine. A gateway that burns the cores under attack makes
-	// the generator late too: inconclusive twice, which fails the run anyway.
-	lagRoom := time.Duration(p99Allowance/2) * time.Millisecond
-	sc.Given(
-		harness.LagQuantile(run, time.Time{}, w.From, 0.99, lagRoom),
-		harness.LagQuantile(run, w.From, w.Until, 0.99, lagRoom),
-	).AtMost("legitimate p99 during the attack", harness.Ms(load.Percentile(during, 0.99)), 2*p99Before+p99Allowance, "ms",
+	sc.AtMost("legitimate p99 during the attack", harness.Ms(load.Percentile(during, 0.99)), 2*p99Before+p99Allowance, "ms",
 		fmt.Sprintf("2 × p99 before + %.0fms for 2-core scheduling", p99Allowance))
 }
 
