@@ -58,18 +58,8 @@ func loopProxy(t *testing.T, upAddr string, opts Options) *Proxy {
 // or wait passes; it returns the first status line and whether it closed.
 func exchange(t *testing.T, addr, raw string, wait time.Duration) (status string, all string, closed bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(wait))
-	b, err := io.ReadAll(c)
-	closed = err == nil || !isTimeout(err)
-	all = string(b)
+	all, err := sendRaw(t, addr, raw, wait)
+	closed = err == nil || !isTimeout(err) // a reset is a close too
 	status, _, _ = strings.Cut(all, "\r\n")
 	return status, all, closed
 }

@@ -30,6 +30,14 @@ func (d denyRoute) Access(ctx *plugins.Context) *plugins.Exit {
 // (then closed is false).
 func rawExchange(t *testing.T, addr, raw string, within time.Duration) (out string, closed bool) {
 	t.Helper()
+	out, err := sendRaw(t, addr, raw, within)
+	return out, err == nil
+}
+
+// sendRaw writes raw to a new connection to addr and reads until the gateway
+// closes it or within passes; err is the read's end (nil: a clean close).
+func sendRaw(t *testing.T, addr, raw string, within time.Duration) (string, error) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +48,7 @@ func rawExchange(t *testing.T, addr, raw string, within time.Duration) (out stri
 	}
 	c.SetReadDeadline(time.Now().Add(within))
 	b, err := io.ReadAll(c)
-	return string(b), err == nil
+	return string(b), err
 }
 
 // responses parses every response in out (as answers to requests of method).
