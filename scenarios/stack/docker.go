@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,12 @@ type Docker struct {
 	// says why there is none, and fails only the stacks that ask for Redis.
 	redisImage string
 	redisErr   error
+	// The cluster's images (PostgreSQL, HAProxy) are built on the first
+	// cluster stack of the run: most runs start none.
+	clusterOnce   sync.Once
+	clusterImages map[string]string
+	clusterErr    error
+	root          string
 }
 
 // NewDocker connects to the engine, removes leftovers of crashed runs, and
@@ -103,6 +110,7 @@ func (d *Docker) Prepare(ctx context.Context, binDir string, bins []Binary) erro
 	if err != nil {
 		return err
 	}
+	d.root = root
 	if err := BuildBinaries(ctx, d.log, root, binDir, bins); err != nil {
 		return err
 	}
@@ -284,6 +292,8 @@ func portClash(err error) bool {
 
 type containerSpec struct {
 	name  string // network alias and component name
+	// alsoOn are further networks the container joins, under the same alias.
+	alsoOn []*testcontainers.DockerNetwork
 	image string
 	cmd   []string
 	env   map[string]string
@@ -337,6 +347,11 @@ func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *t
 		return nil, nil, err
 	}
 	name := fmt.Sprintf("gauntlet-%s-%d-%s-%s", d.run, d.seq.Add(1), stackName, spec.name)
+	networks, aliases := []string{nw.Name}, map[string][]string{nw.Name: {spec.name}}
+	for _, n := range spec.alsoOn {
+		networks = append(networks, n.Name)
+		aliases[n.Name] = []string{spec.name}
+	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:          spec.image,
@@ -345,8 +360,8 @@ func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *t
 			Env:            spec.env,
 			ExposedPorts:   exposed,
 			Labels:         d.labels,
-			Networks:       []string{nw.Name},
-			NetworkAliases: map[string][]string{nw.Name: {spec.name}},
+			Networks:       networks,
+			NetworkAliases: aliases,
 			WaitingFor:     spec.wait,
 			Files:          spec.files,
 			HostConfigModifier: func(hc *container.HostConfig) {
@@ -398,6 +413,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("stack %s: network: %w", opts.Name, err)
 	}
 	var nodes []*containerNode
+	nets := []*testcontainers.DockerNetwork{nw}
 	s := &Stack{Kind: reports.StackContainers}
 	s.closeFn = func(ctx context.Context) ([]reports.Log, error) {
 		ctx = context.WithoutCancel(ctx)
@@ -409,8 +425,10 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
 			}
 		}
-		if err := nw.Remove(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("remove network: %w", err))
+		for _, n := range nets {
+			if err := n.Remove(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("remove network: %w", err))
+			}
 		}
 		return logs, errors.Join(errs...)
 	}
@@ -483,6 +501,15 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		}
 	}
 
+	if opts.Nodes >= 2 {
+		if err := d.startCluster(ctx, opts, s, nw, &nodes, &nets); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		d.log.Info("cluster up", "name", opts.Name, "proxy", s.LB.URL, "nodes", len(s.Nodes), "postgres", s.Postgres.Addr,
+			"mockbins", len(s.Mockbins), "redis", opts.Redis)
+		return s, nil
+	}
+
 	var tmpfs map[string]string
 	if opts.EphemeralData {
 		tmpfs = map[string]string{"/data": ""} // emptied whenever the container stops
@@ -515,6 +542,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		ProxyURL: "http://127.0.0.1:" + ports["8000"],
 		AdminURL: "http://127.0.0.1:" + ports["8001"],
 		Image:    d.images["gateway"],
+		Name:     "gateway",
 	}
 	s.Gateway.Admin = NewAdmin(s.Gateway.AdminURL)
 	d.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", s.Gateway.AdminURL,

@@ -222,6 +222,9 @@ func httpReady(url string) func(ctx context.Context) error {
 // Start brings up one stack of processes; its files live in a temporary dir.
 func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts = opts.withDefaults()
+	if opts.Nodes >= 2 {
+		return nil, fmt.Errorf("stack %s: a cluster (%d nodes, PostgreSQL, HAProxy) runs on the container stack only, and no Docker engine answers", opts.Name, opts.Nodes)
+	}
 	p.mu.Lock()
 	p.seq++
 	seq := p.seq

@@ -29,7 +29,7 @@ func TestLddPaths(t *testing.T) {
 // The entrypoint must be exec form (a FROM scratch image has no shell) and
 // carry the flags that make Redis reachable and memory-only.
 func TestRedisDockerfile(t *testing.T) {
-	df := RedisDockerfile()
+	df := redisImage("/usr/bin/redis-server").Dockerfile()
 	for _, want := range []string{
 		"FROM scratch\n",
 		`ENTRYPOINT ["/usr/bin/redis-server","--bind","0.0.0.0","--port","6379","--protected-mode","no","--save","","--appendonly","no"]`,

@@ -42,7 +42,37 @@ type Options struct {
 	// Redis starts a redis-server (component "redis") before the gateway, for
 	// the rate-limiting plugin's redis policy; Stack.Redis says how to reach it.
 	Redis bool
+	// Nodes, when 2 or more, runs a cluster as Kong runs in production:
+	// gateway nodes gateway1..N with database=postgres sharing one
+	// PostgreSQL (component "postgres", Stack.Postgres, bootstrapped by
+	// `gateway migrations bootstrap` as Kong's compose file does), and
+	// HAProxy in front of them (component "haproxy", Stack.LB). The nodes
+	// and PostgreSQL share a network of their own, so a node can be cut off
+	// the database alone (Gateway.DBLink). Stack.Gateway is gateway1.
+	// Containers only.
+	Nodes int
+	// NodeEnv are extra settings of every cluster node (KONG_* variables),
+	// over ClusterEnv.
+	NodeEnv map[string]string
+	// LBCheck is HAProxy's health check of the nodes (nil:
+	// DefaultHAProxyCheck).
+	LBCheck *HAProxyCheck
 }
+
+// ClusterEnv are the settings every cluster node gets besides the
+// database's, shorter than Kong's defaults so that scenarios stay short:
+//   - changes are polled every 2 s (db_update_frequency, default 5 s), the
+//     fallback of LISTEN/NOTIFY: a node that missed a notification catches
+//     up within 2 s of the database answering it;
+//   - every database operation is bounded by 1 s (pg_timeout, default 5 s):
+//     a write during an outage answers 503 within about 1 s.
+var ClusterEnv = map[string]string{"KONG_DB_UPDATE_FREQUENCY": "2", "KONG_PG_TIMEOUT": "1000"}
+
+// Cluster timing that follows from ClusterEnv, for the scenarios' bounds.
+const (
+	ClusterUpdateFrequency = 2 * time.Second
+	ClusterPGTimeout       = time.Second
+)
 
 // declarativePath is where a DB-less gateway's kong.yml lives in its container.
 const declarativePath = "/etc/gauntlet/kong.yml"
@@ -75,6 +105,11 @@ type Gateway struct {
 	Admin    *Admin
 	// Image names what ran (an image reference or a binary path).
 	Image string
+	// Name is the node's name in a cluster (gateway1..N), "gateway" alone.
+	Name string
+	// DBLink is a cluster node's link to PostgreSQL: Disconnect cuts the
+	// node off the database's network and nothing else (nil alone).
+	DBLink chaos.Partitionable
 }
 
 // Mockbin is one upstream instance.
@@ -103,6 +138,11 @@ type Stack struct {
 	Toxiproxy *toxiclient.Client
 	// Redis is the stack's redis-server (nil without Options.Redis).
 	Redis *Redis
+	// Nodes are a cluster's gateway nodes (Options.Nodes), Nodes[0] being
+	// Gateway; Postgres and LB are its database and load balancer.
+	Nodes    []*Gateway
+	Postgres *Postgres
+	LB       *LoadBalancer
 
 	// closeFn tears the stack down and returns each component's whole log.
 	closeFn func(ctx context.Context) ([]reports.Log, error)
