@@ -291,16 +291,16 @@ func portClash(err error) bool {
 }
 
 type containerSpec struct {
-	name  string // network alias and component name
+	name string // network alias and component name
 	// alsoOn are further networks the container joins, under the same alias.
 	alsoOn []*testcontainers.DockerNetwork
-	image string
-	cmd   []string
-	env   map[string]string
-	ports []string // container ports to publish on 127.0.0.1
-	wait  wait.Strategy
-	tmpfs map[string]string
-	files []testcontainers.ContainerFile // copied in before the start
+	image  string
+	cmd    []string
+	env    map[string]string
+	ports  []string // container ports to publish on 127.0.0.1
+	wait   wait.Strategy
+	tmpfs  map[string]string
+	files  []testcontainers.ContainerFile // copied in before the start
 }
 
 // startContainer starts one container, trying new host ports when the chosen
