@@ -12,7 +12,8 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// clusterImages builds the PostgreSQL and HAProxy images once per run.
+// buildClusterImages builds the PostgreSQL and HAProxy images once per run,
+// on the first cluster stack: most runs start none.
 func (d *Docker) buildClusterImages(ctx context.Context) (map[string]string, error) {
 	d.clusterOnce.Do(func() {
 		d.clusterErr = func() error {
