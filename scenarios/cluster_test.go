@@ -264,7 +264,10 @@ var _ = Describe("cluster: one gateway node killed under load", Label("cluster",
 		if !lateAt.IsZero() {
 			lateAfter = harness.Ms(lateAt.Sub(restarted.Ended))
 		}
-		sc.AtMost("time from gateway2 ready to serving the route created while it was dead", lateAfter, 500, "ms",
+		// Premise: the machine ran the harness's polls on time around the
+		// restart (a loaded machine delayed one by 600 ms).
+		sc.Given(harness.OnSchedule(run, restarted.Started, restarted.Ended.Add(time.Second), 100*time.Millisecond)).AtMost(
+			"time from gateway2 ready to serving the route created while it was dead", lateAfter, 500, "ms",
 			"a node loads the current configuration before it reports ready")
 		up, ok := firstChange(changes, true, restarted.Ended)
 		upAfter := run.End.Sub(restarted.Ended)

@@ -4,6 +4,7 @@ package scenarios_test
 
 import (
 	"context"
+	"math"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,6 +64,9 @@ type secondCount struct {
 	Sent     int
 	Admitted int
 	Crossing int
+	// CrossingIn, on the first whole second only, counts the requests sent
+	// in the partial second before it and answered after it began.
+	CrossingIn int
 }
 
 // uncertainty is how many of secs[i]'s admitted requests the send-time count
@@ -84,6 +88,9 @@ func perSecond(rs []vegeta.Result, first, end int64) []secondCount {
 	}
 	for _, x := range rs {
 		s := x.Timestamp.Unix()
+		if s == first-1 && len(out) > 0 && !x.Timestamp.Add(x.Latency).Before(time.Unix(first, 0)) {
+			out[0].CrossingIn++
+		}
 		if s < first || s >= end {
 			continue
 		}
@@ -129,7 +136,18 @@ func checkRate(sc *harness.Scenario, label string, secs []secondCount, r int) {
 	if rate > hi {
 		limit = hi
 	}
-	sc.Check(fmt.Sprintf("%s: admitted rate over the %d whole seconds", label, len(secs)), rate, "req/s",
+	// Premise: the send-time count can move an admission across the span's
+	// two edges only for a request in flight across one (the inner edges
+	// move admissions between judged seconds, which the total keeps). More
+	// of them than 1% of R × seconds and the count cannot judge 1%: the
+	// machine, not the limiter, held the requests (seen: a first second at
+	// 28 of 50 on a loaded machine, every later window exactly 50).
+	edges := 0
+	if len(secs) > 0 {
+		edges = secs[0].CrossingIn + secs[len(secs)-1].Crossing
+	}
+	sc.Given(harness.AtMostPremise(label+": requests in flight across the judged span's edges", float64(edges),
+		math.Floor(0.01*float64(r*len(secs))), "", "each can move one admission in or out of the span")).Check(fmt.Sprintf("%s: admitted rate over the %d whole seconds", label, len(secs)), rate, "req/s",
 		rate >= lo && rate <= hi,
 		fmt.Sprintf("within 1%% of R=%d/s: %.2f..%.2f (fixed UTC second windows; the partial first and last seconds left out)", r, lo, hi), limit)
 }
