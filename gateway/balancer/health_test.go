@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -493,4 +494,27 @@ func labelString(ls []*dto.LabelPair) string {
 		parts = append(parts, l.GetName()+"="+l.GetValue())
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func TestBalancerHealthHosts(t *testing.T) {
+	// Kong's GET /upstreams/{u}/health?balancer_health=1 lists, under
+	// details.hosts, each target with its addresses and whether each is
+	// healthy (its spec's consistent-hashing health rows read them).
+	m := newTestManager(t, Options{})
+	m.Apply(upstreamCfg("consistent-hashing", passiveHC(1, 0, 0), tgt{"localhost:8080", 10},
+		tgt{"mockbin.invalid:8080", 10}, tgt{"[::1]:9", 5}, tgt{"127.0.0.1:1", 20}))
+	if err := m.SetTargetHealth("uid1", "t3", false); err != nil {
+		t.Fatal(err)
+	}
+	_, d := m.BalancerHealth("uid1")
+	got, _ := json.Marshal(d["hosts"])
+	want := `[` +
+		`{"addresses":[{"healthy":true,"ip":"127.0.0.1","port":8080,"weight":10}],"dns":"A","host":"localhost","nodeWeight":10,"port":8080,"weight":{"available":10,"total":10,"unavailable":0}},` +
+		`{"addresses":[],"dns":"unknown","host":"mockbin.invalid","nodeWeight":10,"port":8080,"weight":{"available":0,"total":0,"unavailable":0}},` +
+		`{"addresses":[{"healthy":true,"ip":"::1","port":9,"weight":5}],"dns":"AAAA","host":"::1","nodeWeight":5,"port":9,"weight":{"available":5,"total":5,"unavailable":0}},` +
+		`{"addresses":[{"healthy":false,"ip":"127.0.0.1","port":1,"weight":20}],"dns":"A","host":"127.0.0.1","nodeWeight":20,"port":1,"weight":{"available":0,"total":20,"unavailable":20}}` +
+		`]`
+	if string(got) != want {
+		t.Errorf("details.hosts =\n%s\nwant\n%s", got, want)
+	}
 }

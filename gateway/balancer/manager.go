@@ -167,9 +167,11 @@ func (m *Manager) TargetsHealth(upstreamID string) map[string]string {
 // BalancerHealth reports the balancer's health by Kong's weight rule —
 // HEALTHY when available weight / total weight × 100 > threshold, else
 // UNHEALTHY — with Kong's balancer status details: {"healthy": bool,
-// "threshold": float, "weight": {"total", "available", "unavailable"}}. It is
-// the value of Kong's "balancer_health"; whether checks are off (Kong's
-// "health": HEALTHCHECKS_OFF) is the caller's to add. Unknown upstream: "", nil.
+// "threshold": float, "weight": {"total", "available", "unavailable"},
+// "hosts": [...]}, hosts being Kong's getTargetStatus per target (see
+// targetStatus). It is the value of Kong's "balancer_health"; whether checks
+// are off (Kong's "health": HEALTHCHECKS_OFF) is the caller's to add.
+// Unknown upstream: "", nil.
 func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 	u := m.upstream(upstreamID)
 	if u == nil {
@@ -178,6 +180,10 @@ func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 	s := u.snap.Load()
 	total, avail := s.weights()
 	healthy := balancerHealthy(total, avail, s.policy.Threshold)
+	hosts := make([]any, 0, len(s.entries))
+	for i := range s.entries {
+		hosts = append(hosts, s.entries[i].targetStatus())
+	}
 	details := map[string]any{
 		"healthy":   healthy,
 		"threshold": s.policy.Threshold,
@@ -186,6 +192,7 @@ func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 			"available":   avail,
 			"unavailable": total - avail,
 		},
+		"hosts": hosts,
 	}
 	if healthy {
 		return Healthy, details
@@ -208,12 +215,7 @@ func (m *Manager) TargetsData(upstreamID string) map[string]map[string]any {
 	for i := range s.entries {
 		e := &s.entries[i]
 		st := e.t.state(s.policy)
-		var hostports []string
-		if e.t.ipAddr != "" {
-			hostports = []string{e.t.ipAddr}
-		} else if p := e.t.addrs.Load(); p != nil && !e.t.dnsErr.Load() {
-			hostports = *p
-		}
+		hostports := e.t.hostports()
 		addrs := make([]any, 0, len(hostports))
 		for _, hp := range hostports {
 			ip, port, _ := net.SplitHostPort(hp)
@@ -223,6 +225,60 @@ func (m *Manager) TargetsData(upstreamID string) map[string]map[string]any {
 		out[e.id] = map[string]any{"addresses": addrs}
 	}
 	return out
+}
+
+// hostports lists the target's addresses as host:port: its IP literal, or
+// what its hostname last resolved to (none after a failed lookup).
+func (t *target) hostports() []string {
+	if t.ipAddr != "" {
+		return []string{t.ipAddr}
+	}
+	if p := t.addrs.Load(); p != nil && !t.dnsErr.Load() {
+		return *p
+	}
+	return nil
+}
+
+// targetStatus is Kong's balancer getTargetStatus for one target: {"host",
+// "port", "dns", "nodeWeight", "weight": {"total", "available",
+// "unavailable"}, "addresses": [{"ip", "port", "weight", "healthy"}]}. Every
+// address carries the target's weight (as Kong gives each A/AAAA address
+// the node weight) and the target's availability, health being kept per
+// target. "dns" is the record type the addresses came from (A or AAAA), or
+// "unknown" when there are none: the resolver's error text is not kept.
+func (e *entry) targetStatus() map[string]any {
+	hostports := e.t.hostports()
+	healthy := e.t.available()
+	addrs := make([]any, 0, len(hostports))
+	dns := "unknown"
+	total, unavailable := 0, 0
+	for i, hp := range hostports {
+		ip, port, _ := net.SplitHostPort(hp)
+		pn, _ := strconv.Atoi(port)
+		if i == 0 {
+			dns = "A"
+			if a := net.ParseIP(ip); a != nil && a.To4() == nil {
+				dns = "AAAA"
+			}
+		}
+		addrs = append(addrs, map[string]any{"ip": ip, "port": pn, "weight": e.weight, "healthy": healthy})
+		total += e.weight
+		if !healthy {
+			unavailable += e.weight
+		}
+	}
+	return map[string]any{
+		"host":       e.t.host,
+		"port":       e.t.port,
+		"dns":        dns,
+		"nodeWeight": e.weight,
+		"weight": map[string]any{
+			"total":       total,
+			"available":   total - unavailable,
+			"unavailable": unavailable,
+		},
+		"addresses": addrs,
+	}
 }
 
 // balancerHealthy is Kong's rule: healthy weight / total weight × 100 >

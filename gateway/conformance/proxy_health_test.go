@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,12 +40,18 @@ type hcServer struct {
 	unhealthy atomic.Bool
 	ok, fail  atomic.Int64
 	checks    atomic.Int64 // requests for /status (the health checker's)
+	// checkFails counts the /status requests answered 500 (the fixture's
+	// status_fail; status_ok is checks - checkFails).
+	checkFails atomic.Int64
 	// timeouts: the next n requests (all while negative) stall 3s and
 	// count as failures (the fixture's /timeout).
 	timeouts atomic.Int64
 	// expectHost, when set, answers 400 to a Host naming another server
 	// (the fixture's check_hostname: nginx's server_name).
 	expectHost string
+	// close shuts the server down (the fixture's shutdown): its port
+	// refuses connections from then on.
+	close func()
 }
 
 func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
@@ -85,6 +92,9 @@ func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
 		}
 		if r.URL.Path == "/status" {
 			s.checks.Add(1)
+			if status != 200 {
+				s.checkFails.Add(1)
+			}
 		}
 		if r.URL.Path != "/status" {
 			if status == 200 {
@@ -103,6 +113,7 @@ func newHCServer(t *testing.T, host string, tlsOn bool) *hcServer {
 	} else {
 		srv.Start()
 	}
+	s.close = srv.Close
 	t.Cleanup(srv.Close)
 	return s
 }
@@ -500,8 +511,8 @@ var proxyHealthCases2 = rows(
 			t.Errorf("server %d ok %d fail, %d health checks after the rename; want none", ok, fail, s1.checks.Load())
 		}
 	}),
-	skipped(specHC, "not ported yet: consistent-hashing health rows (the hash_on shorthand they need now works)",
-		"2389:passive healthcheck", "2511:active healthcheck #ipv4", "2511:active healthcheck #ipv6", "2511:active healthcheck #hostname"),
+	Case{Spec: specHC + ":2389", Name: "passive healthcheck", Run: consistentPassive},
+	hcCases("2511", "active healthcheck", consistentActive),
 	skipped(specHC, skipPreFunction, "1210:perform passive health checks in downstream status code was changed #ipv4",
 		"1210:perform passive health checks in downstream status code was changed #ipv6",
 		"1210:perform passive health checks in downstream status code was changed #hostname",
@@ -520,6 +531,182 @@ var proxyHealthCases2 = rows(
 )
 
 var _ = register("proxy-healthchecks-2", proxyHealthCases2)
+
+// The "Consistent-hashing" describe (line 2351): an upstream hashing on a
+// header (hash_on alone, Kong's shorthand for the consistent-hashing
+// algorithm), three targets, and bu.get_balancer_health's view of each
+// target's address.
+
+// hashUpstream creates upstream hc-up hashing on header hashme with hc, one
+// target per server, and a service on it for host hc.test (bu.add_upstream,
+// bu.add_target, bu.add_api).
+func hashUpstream(t *testing.T, g *GW, hc obj, servers ...*hcServer) {
+	t.Helper()
+	g.mustDo(t, Step{Method: "POST", Path: "/upstreams", Body: obj{"name": "hc-up", "slots": 10,
+		"hash_on": "header", "hash_on_header": "hashme", "healthchecks": hc}})
+	for _, s := range servers {
+		g.mustDo(t, Step{Method: "POST", Path: "/upstreams/hc-up/targets", Body: obj{"target": s.addr, "weight": 10}})
+	}
+	g.mustDo(t, Step{Method: "POST", Path: "/services", Body: obj{"name": "hc", "host": "hc-up", "port": 80, "protocol": "http"}})
+	g.mustDo(t, Step{Method: "POST", Path: "/services/hc/routes", Body: obj{"hosts": arr{"hc.test"}, "paths": arr{"/"}}})
+}
+
+// balancerHealth is bu.get_balancer_health for hc-up: data.health and, per
+// target port in data.details.hosts, its first address's "healthy".
+func balancerHealth(t *testing.T, g *GW) (health any, healthy map[int]any) {
+	t.Helper()
+	r := g.mustDo(t, Step{Path: "/upstreams/hc-up/health?balancer_health=1", Status: 200})
+	health, _ = r.Get("data.health")
+	hosts, ok := r.Get("data.details.hosts")
+	list, isList := hosts.([]any)
+	if !ok || !isList {
+		t.Fatalf("no data.details.hosts list: %s", trim(r.Body))
+	}
+	healthy = map[int]any{}
+	for _, h := range list {
+		port, _ := lookup(h, "port")
+		p, _ := port.(float64)
+		v, found := lookup(h, "addresses.0.healthy")
+		if !found {
+			t.Fatalf("host %s has no addresses.0.healthy: %s", show(h), trim(r.Body))
+		}
+		healthy[int(p)] = v
+	}
+	return health, healthy
+}
+
+func portOf(t *testing.T, addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	n, err2 := strconv.Atoi(p)
+	if err != nil || err2 != nil {
+		t.Fatalf("port of %q", addr)
+	}
+	return n
+}
+
+// consistentPassive is "passive healthcheck" (line 2389). Kong's targets
+// name consistent.hashing.test, which its DNS mock answers with 127.0.0.1;
+// here they name localhost, which the hosts file answers the same way.
+// Kong shuts every server down after the first round and restarts all
+// but the one the hash chose; here the others simply keep running.
+func consistentPassive(t *testing.T, g *GW) {
+	const total = 9
+	servers := []*hcServer{newHCServer(t, "localhost", false), newHCServer(t, "localhost", false), newHCServer(t, "localhost", false)}
+	hashUpstream(t, g, hcConfig(obj{"passive": obj{"type": "http",
+		"healthy": obj{"successes": 1}, "unhealthy": obj{"http_failures": 1}}}), servers...)
+
+	hcRequests(t, g, total, "hashme", "just a value")
+	var counts [3]int
+	hit := -1
+	for i, s := range servers {
+		ok, fail := s.take()
+		counts[i] = ok + fail
+		if counts[i] != 0 && counts[i] != total {
+			t.Errorf("server%d got %d requests, want 0 or all %d", i+1, counts[i], total)
+		}
+		if counts[i] != 0 {
+			hit = i
+		}
+	}
+	if counts[0] == counts[1] && counts[1] == counts[2] || hit < 0 {
+		t.Fatalf("requests per server %v: the hash should send all to one", counts)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if h, _ := balancerHealth(t, g); h == "HEALTHY" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("balancer health %v, want HEALTHY", h)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	servers[hit].close()
+	hcRequests(t, g, total, "hashme", "just a value")
+
+	// the server that received the first round's requests is unhealthy
+	// now; the upstream is healthy anyway
+	port := portOf(t, servers[hit].addr)
+	var health any
+	var healthy map[int]any
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		health, healthy = balancerHealth(t, g)
+		if healthy[port] == false || time.Now().After(deadline) {
+			break
+		}
+	}
+	if v, ok := healthy[port]; !ok || v != false {
+		t.Errorf("server%d (port %d): addresses[1].healthy = %v, want false (hosts %v)", hit+1, port, v, healthy)
+	}
+	if health != "HEALTHY" {
+		t.Errorf("balancer health %v, want HEALTHY", health)
+	}
+}
+
+// consistentActive is "active healthcheck #<mode>" (line 2511).
+func consistentActive(t *testing.T, g *GW, host string) {
+	const interval = 1 // bu.HEALTHCHECK_INTERVAL
+	s1, s2, s3 := newHCServer(t, host, false), newHCServer(t, host, false), newHCServer(t, host, false)
+	hashUpstream(t, g, hcConfig(obj{"active": obj{"type": "http", "http_path": "/status",
+		"healthy":   obj{"interval": interval, "successes": 1},
+		"unhealthy": obj{"interval": interval, "http_failures": 1}}}), s1, s2, s3)
+
+	time.Sleep(3 * interval * time.Second)
+	allHealth, allHealthy := balancerHealth(t, g)
+
+	s3.unhealthy.Store(true) // the fixture's /unhealthy
+
+	// wait for the active health check to run (Kong sleeps 3 intervals;
+	// this polls up to 15s for the same outcome)
+	p1, p2, p3 := portOf(t, s1.addr), portOf(t, s2.addr), portOf(t, s3.addr)
+	var health any
+	var healthy map[int]any
+	time.Sleep(3 * interval * time.Second)
+	for deadline := time.Now().Add(12 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		health, healthy = balancerHealth(t, g)
+		if healthy[p3] == false || time.Now().After(deadline) {
+			break
+		}
+	}
+	s1.close()
+	s2.close()
+	s3.close()
+
+	for i, s := range []*hcServer{s1, s2, s3} {
+		checks, fails := s.checks.Load(), s.checkFails.Load()
+		if checks-fails <= 0 {
+			t.Errorf("server%d should receive active health checks (status_ok %d)", i+1, checks-fails)
+		}
+		if i < 2 && fails != 0 {
+			t.Errorf("server%d should not fail on active health checks (status_fail %d)", i+1, fails)
+		}
+		if i == 2 && fails <= 0 {
+			t.Errorf("server3 should fail active health checks (status_fail %d)", fails)
+		}
+	}
+
+	// all servers healthy on the first read, and the upstream too
+	if len(allHealthy) != 3 {
+		t.Errorf("first read: hosts %v, want the 3 targets", allHealthy)
+	}
+	for port, v := range allHealthy {
+		if v != true {
+			t.Errorf("first read: port %d healthy = %v, want true", port, v)
+		}
+	}
+	if allHealth != "HEALTHY" {
+		t.Errorf("first read: balancer health %v, want HEALTHY", allHealth)
+	}
+	// servers 1 and 2 healthy, server 3 unhealthy; the upstream healthy anyway
+	for port, want := range map[int]bool{p1: true, p2: true, p3: false} {
+		if v, ok := healthy[port]; !ok || v != want {
+			t.Errorf("second read: port %d healthy = %v, want %v (hosts %v)", port, v, want, healthy)
+		}
+	}
+	if health != "HEALTHY" {
+		t.Errorf("second read: balancer health %v, want HEALTHY", health)
+	}
+}
 
 // activeRecoveryCases is "perform active health checks -- automatic
 // recovery #<protocol>" (line 1672), for nchecks 1 and 3.

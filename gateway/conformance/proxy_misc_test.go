@@ -34,7 +34,7 @@ const (
 
 	skipCtxChecker  = "ctx-checker-last fixture plugin"
 	skipPreFunction = "pre-function plugin"
-	skipFixtureOnly = "checks the mock upstream alone, without the gateway"
+	skipFixtureOnly = "not applicable: checks Kong's mock upstream fixture alone, with no gateway in the path"
 )
 
 var _ = register("proxy-misc", proxyMiscCases)
