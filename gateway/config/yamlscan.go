@@ -32,12 +32,16 @@ import (
 //     and ignores what follows it) ends the count with no verdict: the
 //     parser reports it, or the count after parsing.
 func ScanYAML(data []byte, maxValues int) error {
+	s := newYAMLScan(data, maxValues)
+	s.run()
+	return s.err
+}
+
+func newYAMLScan(data []byte, maxValues int) *yamlScan {
 	if len(data) >= 2 && (data[0] == 0xFE && data[1] == 0xFF || data[0] == 0xFF && data[1] == 0xFE) {
 		data = utf16ToUTF8(data) // yaml.v3 reads UTF-16 with a BOM as UTF-8
 	}
-	s := &yamlScan{b: data, indents: []int{-1}, skCol: -1, max: maxValues, skAllowed: true}
-	s.run()
-	return s.err
+	return &yamlScan{b: data, indents: []int{-1}, skCol: -1, max: maxValues, skAllowed: true}
 }
 
 // utf16ToUTF8 transcodes UTF-16 with a byte order mark as yaml.v3's reader

@@ -13,7 +13,7 @@ import (
 
 // scanCount is what ScanYAML counts in a document, without a limit.
 func scanCount(doc string) (int, error) {
-	s := &yamlScan{b: []byte(doc), indents: []int{-1}, skCol: -1, max: math.MaxInt, skAllowed: true}
+	s := newYAMLScan([]byte(doc), math.MaxInt)
 	s.run()
 	return s.values, s.err
 }
