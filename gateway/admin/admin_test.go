@@ -1023,3 +1023,24 @@ func TestPutValidatesTimestamps(t *testing.T) {
 	}
 	h.must(h.json("PUT", "/upstreams/u1", `{"created_at":1461276890}`), 200)
 }
+
+// TestPostConfigYAMLOverLimit: the audit's body, raw YAML of 1.1M values
+// (about 10 MiB), is refused with Kong's code 14 and the loader's message.
+// config.ScanYAML refuses it before yaml.v3 parses it (its tests bound the
+// allocation); here the answer's shape is what matters.
+func TestPostConfigYAMLOverLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	for i := 0; i < 160_000; i++ {
+		fmt.Fprintf(&b, "- name: s%d\n  url: http://u%d.example:8080/p\n  retries: 5\n", i, i%97)
+	}
+	h := newHarness(t)
+	for _, ct := range []string{"text/yaml", "application/x-yaml"} {
+		r := h.must(h.do("POST", "/config", ct, b.String()), 400)
+		const msg = "failed parsing declarative configuration: more than 1000000 values"
+		if r.body["code"] != 14.0 || r.body["name"] != "invalid declarative configuration" ||
+			r.body["fields"].(map[string]any)["error"] != msg {
+			t.Fatalf("%s: %s", ct, r.raw)
+		}
+	}
+}

@@ -59,6 +59,16 @@ func LoadDeclarativeWith(data []byte, opts DeclarativeOptions) (*Config, error) 
 	return FromDeclarativeMap(doc, opts)
 }
 
+// PrecheckDeclarative refuses a declarative document past MaxNesting or
+// MaxDeclarativeValues with the error LoadDeclarative gives it, without
+// parsing it (ScanYAML): for callers that parse the text themselves first.
+func PrecheckDeclarative(data []byte) error {
+	if err := ScanYAML(data, MaxDeclarativeValues); err != nil {
+		return DeclarativeError(map[string]any{"error": "failed parsing declarative configuration: " + err.Error()})
+	}
+	return nil
+}
+
 // FromDeclarativeMap builds a Config from an already decoded declarative document.
 func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, error) {
 	errTree := map[string]any{}
@@ -370,6 +380,10 @@ func declarativeID(table string, m map[string]any) string {
 // steps instead of being expanded. (yaml.v3's own parser stops at 10,000
 // levels, and its alias guard lets a few million expanded values through.)
 func decodeYAML(data []byte) (any, error) {
+	// Refuse an over-limit document before yaml.v3 builds a node per value.
+	if err := ScanYAML(data, MaxDeclarativeValues); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err

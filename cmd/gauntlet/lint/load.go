@@ -101,6 +101,11 @@ func Parse(file string, data []byte) (*Parsed, error) {
 
 // parse is Parse for a node whose plugins setting adds custom plugins.
 func parse(file string, data []byte, custom map[string]bool) (*Parsed, error) {
+	// An over-limit document gets the loader's error before yaml.v3 builds
+	// its node tree (seconds and GBs for tens of MB).
+	if err := config.PrecheckDeclarative(data); err != nil {
+		return nil, &InputError{fmt.Errorf("%s: %s", file, describeLoadError(err))}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, inputErr("%s: invalid YAML: %s", file, oneLine(err.Error()))

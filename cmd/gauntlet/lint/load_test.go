@@ -2,8 +2,10 @@ package lint
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -171,5 +173,31 @@ func TestExitStatus(t *testing.T) {
 	}
 	if b, err := os.ReadFile(report); err != nil || !bytes.Contains(b, []byte(`"admin-api-exposed"`)) {
 		t.Errorf("report file: %v %s", err, b)
+	}
+}
+
+// TestOverLimitRefusedBeforeParse: a document past config.MaxDeclarativeValues
+// (1.1M values, about 10 MiB) gets the loader's one line, and before yaml.v3
+// builds its node tree: that tree is over 200 MB (a yaml.Node of about 200
+// bytes a value), the scan that refuses it allocates a few KB, so 1 MiB is a
+// bound only the early refusal meets.
+func TestOverLimitRefusedBeforeParse(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	for i := 0; i < 160_000; i++ {
+		fmt.Fprintf(&b, "- name: s%d\n  url: http://u%d.example:8080/p\n  retries: 5\n", i, i%97)
+	}
+	data := []byte(b.String())
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Parse("big.yml", data)
+	runtime.ReadMemStats(&after)
+	const want = "big.yml: invalid declarative configuration: failed parsing declarative configuration: more than 1000000 values"
+	if _, ok := err.(*InputError); !ok || err.Error() != want {
+		t.Fatalf("got %T %v, want %q", err, err, want)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("refusing allocated %d bytes, want under 1 MiB: the document was parsed", n)
 	}
 }
