@@ -77,8 +77,7 @@ func runAB(binDir, binA, binB, envA, envB string, rounds int, d time.Duration, c
 		if i == 1 {
 			proxy, admin = abProxyB, abAdminB
 		}
-		s.pid = procs.start(s.env, s.bin, "--database", "off", "--declarative-config", kongYML,
-			"--proxy-listen", proxy, "--admin-listen", admin, "--log-level", "error")
+		s.pid = procs.startGateway(s.env, s.bin, kongYML, proxy, admin, "--database", "off")
 		if header != nil {
 			waitReady(s.url, header[1:]...)
 		} else {
@@ -247,10 +246,7 @@ var started []*exec.Cmd
 
 // fatalf stops the servers this run started, then exits like log.Fatalf.
 func fatalf(format string, args ...any) {
-	for _, c := range started {
-		_ = c.Process.Signal(syscall.SIGTERM)
-		_ = c.Wait()
-	}
+	stopReverse(started)
 	log.Fatalf(format, args...)
 }
 
@@ -267,8 +263,14 @@ func (p *processes) start(env []string, name string, args ...string) (pid int) {
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return p.run(cmd)
+}
+
+// run starts a prepared command (one that needs SysProcAttr, as PostgreSQL
+// does) as start does: output to a log in dir, stopped by stopAll.
+func (p *processes) run(cmd *exec.Cmd) (pid int) {
 	p.n++
-	logFile, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("%d-%s.log", p.n, filepath.Base(name))))
+	logFile, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("%d-%s.log", p.n, filepath.Base(cmd.Path))))
 	check(err)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	check(cmd.Start())
@@ -277,9 +279,14 @@ func (p *processes) start(env []string, name string, args ...string) (pid int) {
 	return cmd.Process.Pid
 }
 
-func (p *processes) stopAll() {
-	for _, c := range p.procs {
-		_ = c.Process.Signal(syscall.SIGTERM)
-		_ = c.Wait()
+// stopAll stops the servers, the last started first: a gateway node before
+// the PostgreSQL it uses, whose smart shutdown (SIGTERM) waits until every
+// client has disconnected.
+func (p *processes) stopAll() { stopReverse(p.procs) }
+
+func stopReverse(cmds []*exec.Cmd) {
+	for i := len(cmds) - 1; i >= 0; i-- {
+		_ = cmds[i].Process.Signal(syscall.SIGTERM)
+		_ = cmds[i].Wait()
 	}
 }

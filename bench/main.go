@@ -1,7 +1,9 @@
-// Command bench compares the gateway (with 1 route, with 1,000 routes, and with
-// key-auth + rate-limiting) with nginx, HAProxy, Caddy and a naive
-// httputil.ReverseProxy in front of the same upstream on loopback, plus the
-// upstream direct: maximum throughput with wrk,
+// Command bench compares the gateway (DB-less with 1 route, with 1,000 routes,
+// and with key-auth + rate-limiting; and with the same 1 route on the embedded
+// store and on PostgreSQL, one node, whose throughput must equal the embedded
+// store's within noise: the request path never touches the database) with
+// nginx, HAProxy, Caddy and a naive httputil.ReverseProxy in front of the same
+// upstream on loopback, plus the upstream direct: maximum throughput with wrk,
 // then latency at a fixed rate (half of nginx's maximum, or less when vegeta
 // cannot send that many here; see latencyRate) with vegeta. Both phases run
 // in interleaved rounds, so drift in a shared machine's load hits every
@@ -9,8 +11,9 @@
 // one run are the result. The "own CPU µs/req" column (each contender's CPU
 // time per request under wrk) is the steadiest figure on a busy machine.
 //
-// Run it through `make bench`, which installs nginx, haproxy, caddy and wrk
-// first. Each contender's resident memory under wrk is sampled too.
+// Run it through `make bench`, which installs nginx, haproxy, caddy, wrk and
+// postgresql first (a throwaway PostgreSQL server runs in a temporary dir;
+// see postgres.go). Each contender's resident memory under wrk is sampled too.
 // For performance work, -ab compares two gateway builds or settings in one
 // run (see ab.go), e.g.
 //
@@ -51,6 +54,11 @@ var (
 	naiveAddr    string
 	gateway1k    string // the gateway with 1,000 routes
 	gateway1kAdm string
+	gatewayEmb   string // the gateway on the embedded store
+	gatewayEmbAd string
+	gatewayPG    string // the gateway on PostgreSQL
+	gatewayPGAdm string
+	postgresAddr string
 )
 
 const (
@@ -73,6 +81,10 @@ type contender struct {
 	// CPUPerReq is the contender's own CPU time (user+system, all its
 	// processes; the upstream's for direct) per request under wrk.
 	CPUPerReq float64 `json:"cpu_us_per_request"`
+	// DBCPUPerReq is the database server's CPU time (all its processes) per
+	// request under wrk, for the postgres row: the request path never
+	// touches the database, so it should be close to 0.
+	DBCPUPerReq float64 `json:"db_cpu_us_per_request,omitempty"`
 	// RSSMB is the contender's resident memory (all its processes), the
 	// highest sampled while wrk ran.
 	RSSMB     float64 `json:"rss_mb_under_wrk"`
@@ -81,6 +93,7 @@ type contender struct {
 	header    http.Header
 	wrkHeader string
 	pid       int
+	dbPID     int
 }
 
 func main() {
@@ -103,9 +116,10 @@ func main() {
 		serveNaive(*naive)
 		return
 	}
-	addrs := pickAddrs(9)
+	addrs := pickAddrs(14)
 	upstreamAddr, gatewayProxy, gatewayAdmin, nginxAddr, haproxyAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
 	caddyAddr, naiveAddr, gateway1k, gateway1kAdm = addrs[5], addrs[6], addrs[7], addrs[8]
+	gatewayEmb, gatewayEmbAd, gatewayPG, gatewayPGAdm, postgresAddr = addrs[9], addrs[10], addrs[11], addrs[12], addrs[13]
 	if *ab {
 		runAB(*binDir, *binA, *binB, *envA, *envB, *rounds, *duration, *conns, *reqPath, *fixedRate)
 		return
@@ -122,17 +136,26 @@ func main() {
 	upstreamPID := start(filepath.Join(*binDir, "mockbin"), "--listen", upstreamAddr, "--name", "bench-upstream")
 	waitReady("http://" + upstreamAddr + "/")
 
+	gatewayBin := filepath.Join(*binDir, "gateway")
 	kongYML := filepath.Join(work, "kong.yml")
 	check(os.WriteFile(kongYML, []byte(gatewayConfig()), 0o644))
-	gatewayPID := start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kongYML,
-		"--proxy-listen", gatewayProxy, "--admin-listen", gatewayAdmin, "--log-level", "error")
+	gatewayPID := procs.startGateway(nil, gatewayBin, kongYML, gatewayProxy, gatewayAdmin, "--database", "off")
 	waitReady("http://" + gatewayProxy + "/")
 
 	kong1kYML := filepath.Join(work, "kong-1k.yml")
 	check(os.WriteFile(kong1kYML, []byte(gatewayConfig1k()), 0o644))
-	gateway1kPID := start(filepath.Join(*binDir, "gateway"), "--database", "off", "--declarative-config", kong1kYML,
-		"--proxy-listen", gateway1k, "--admin-listen", gateway1kAdm, "--log-level", "error")
+	gateway1kPID := procs.startGateway(nil, gatewayBin, kong1kYML, gateway1k, gateway1kAdm, "--database", "off")
 	waitReady("http://" + gateway1k + manyRoutesPath + "/")
+
+	// The embedded store and PostgreSQL: the same kong.yml seeds the empty
+	// store, so these nodes route exactly as the DB-less one.
+	gatewayEmbPID := procs.startGateway(nil, gatewayBin, kongYML, gatewayEmb, gatewayEmbAd,
+		"--database", "embedded", "--data-dir", filepath.Join(work, "embedded-data"))
+	waitReady("http://" + gatewayEmb + "/")
+	postgresPID, pgFlags := startPostgres(procs, work, gatewayBin, postgresAddr)
+	gatewayPGPID := procs.startGateway(nil, gatewayBin, kongYML, gatewayPG, gatewayPGAdm,
+		append(pgFlags, "--data-dir", filepath.Join(work, "postgres-node-data"))...)
+	waitReady("http://" + gatewayPG + "/")
 
 	caddyfile := filepath.Join(work, "Caddyfile")
 	check(os.WriteFile(caddyfile, []byte(fmt.Sprintf(caddyConfig, caddyAddr, upstreamAddr)), 0o644))
@@ -169,6 +192,8 @@ func main() {
 		{Name: "naive httputil.ReverseProxy", URL: "http://" + naiveAddr + path, pid: naivePID},
 		{Name: "gateway", URL: "http://" + gatewayProxy + path, pid: gatewayPID},
 		{Name: "gateway, 1,000 routes", URL: "http://" + gateway1k + manyRoutesPath + path, pid: gateway1kPID},
+		{Name: "gateway, embedded store", URL: "http://" + gatewayEmb + path, pid: gatewayEmbPID},
+		{Name: "gateway, postgres (1 node)", URL: "http://" + gatewayPG + path, pid: gatewayPGPID, dbPID: postgresPID},
 		{Name: "gateway+key-auth+rate-limiting", URL: "http://" + gatewayProxy + pluginsPath + path, pid: gatewayPID,
 			header: http.Header{"Apikey": []string{benchAPIKey}}, wrkHeader: "apikey: " + benchAPIKey},
 	}
@@ -188,14 +213,16 @@ func main() {
 	rpsRuns := make([][]float64, len(contenders))
 	rss := make([]float64, len(contenders))
 	cpuUsed := make([]time.Duration, len(contenders))
+	dbCPUUsed := make([]time.Duration, len(contenders))
 	requests := make([]float64, len(contenders))
 	for r := 0; r < *rounds; r++ {
 		for i, c := range contenders {
-			cpu0 := processTreeCPU(c.pid)
+			cpu0, dbCPU0 := processTreeCPU(c.pid), dbCPU(c)
 			stopRSS := sampleRSS(c.pid, &rss[i])
 			rps, _ := runWrk(c.URL, c.wrkHeader, wrkRun, *conns)
 			stopRSS()
 			cpuUsed[i] += processTreeCPU(c.pid) - cpu0
+			dbCPUUsed[i] += dbCPU(c) - dbCPU0
 			requests[i] += rps * wrkRun.Seconds()
 			rpsRuns[i] = append(rpsRuns[i], rps)
 			log.Printf("round %d %-32s %8.0f rps", r+1, c.Name, rps)
@@ -206,6 +233,10 @@ func main() {
 		c.CPUPerReq = float64(cpuUsed[i].Microseconds()) / requests[i]
 		c.RSSMB = rss[i]
 		log.Printf("%-32s max %8.0f rps (median of %d), %.1f µs CPU per request, RSS %.1f MB", c.Name, c.MaxRPS, *rounds, c.CPUPerReq, c.RSSMB)
+		if c.dbPID != 0 {
+			c.DBCPUPerReq = float64(dbCPUUsed[i].Microseconds()) / requests[i]
+			log.Printf("%-32s its database: %.2f µs CPU per request", "", c.DBCPUPerReq)
+		}
 	}
 	nginx := contenders[1]
 	rate, rateNote := *fixedRate, "set by -rate"
@@ -340,6 +371,12 @@ func markdown(cs []*contender, rate int, rounds int, wrkRun time.Duration, conns
 		fmt.Fprintf(&b, "\nGateway throughput ×caddy %.2f; key-auth + rate-limiting ×plain %.2f; 1,000 routes ×1 route %.2f.\n",
 			g.MaxRPS/cd.MaxRPS, k.MaxRPS/g.MaxRPS, m.MaxRPS/g.MaxRPS)
 	}
+	// Postgres ×embedded must be 1 within noise: the request path reads the
+	// node's in-memory configuration, never the database.
+	if e, p := byName["gateway, embedded store"], byName["gateway, postgres (1 node)"]; e != nil && p != nil {
+		fmt.Fprintf(&b, "\nPostgres (1 node) ×embedded store: throughput %.2f, own CPU/req %.2f (PostgreSQL's own CPU meanwhile %.2f µs/req).\n",
+			p.MaxRPS/e.MaxRPS, p.CPUPerReq/e.CPUPerReq, p.DBCPUPerReq)
+	}
 	return b.String()
 }
 
@@ -388,6 +425,23 @@ func check(err error) {
 	if err != nil {
 		fatalf("%v", err)
 	}
+}
+
+// startGateway starts a gateway node serving kongYML on proxy and admin.
+// store is --database and its settings: DB-less ("off") loads the file; the
+// embedded store and PostgreSQL take it as the seed of an empty store.
+func (p *processes) startGateway(env []string, bin, kongYML, proxy, admin string, store ...string) (pid int) {
+	args := append([]string{"--declarative-config", kongYML, "--proxy-listen", proxy, "--admin-listen", admin,
+		"--log-level", "error"}, store...)
+	return p.start(env, bin, args...)
+}
+
+// dbCPU is the CPU time so far of c's database server (0 without one).
+func dbCPU(c *contender) time.Duration {
+	if c.dbPID == 0 {
+		return 0
+	}
+	return processTreeCPU(c.dbPID)
 }
 
 // gatewayConfig routes / plainly, and /plugins through key-auth and a
