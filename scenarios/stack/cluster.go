@@ -139,7 +139,7 @@ func (d *Docker) startCluster(ctx context.Context, opts Options, s *Stack, front
 	lb, ports, err := d.startContainer(ctx, opts.Name, front, containerSpec{
 		name:  "haproxy",
 		image: images["haproxy"],
-		files: []testcontainers.ContainerFile{{Reader: strings.NewReader(HAProxyConfig(names, check)),
+		files: []testcontainers.ContainerFile{{Reader: strings.NewReader(HAProxyConfig(ContainerHAProxy(names, check))),
 			ContainerFilePath: haproxyConfigPath, FileMode: 0o644}},
 		ports: []string{fmt.Sprint(HAProxyPort), fmt.Sprint(HAProxyStatsPort)},
 		wait:  wait.ForHTTP("/stats").WithPort(fmt.Sprintf("%d/tcp", HAProxyStatsPort)).WithStartupTimeout(readyTimeout),

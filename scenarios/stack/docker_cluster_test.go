@@ -28,18 +28,36 @@ func TestClusterContainers(t *testing.T) {
 	if err := d.Prepare(ctx, t.TempDir(), Binaries[:2]); err != nil {
 		t.Fatal(err)
 	}
-	s, err := d.Start(ctx, Options{Name: "cluster-test", Mockbins: 1, Nodes: 3})
+	s := startTestCluster(ctx, t, d)
+	defer closeTestCluster(t, s)
+	checkCluster(ctx, t, s)
+}
+
+// startTestCluster starts a three-node cluster with one mockbin.
+func startTestCluster(ctx context.Context, t *testing.T, p Provider) *Stack {
+	t.Helper()
+	s, err := p.Start(ctx, Options{Name: "cluster-test", Mockbins: 1, Nodes: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		_ = s.Close(context.Background())
-		if t.Failed() {
-			for _, l := range s.Logs() {
-				t.Logf("--- %s\n%s", l.Container, l.Tail)
-			}
+	return s
+}
+
+// closeTestCluster stops s, and shows its logs when the test failed.
+func closeTestCluster(t *testing.T, s *Stack) {
+	_ = s.Close(context.Background())
+	if t.Failed() {
+		for _, l := range s.Logs() {
+			t.Logf("--- %s\n%s", l.Container, l.Tail)
 		}
-	}()
+	}
+}
+
+// checkCluster checks what every cluster scenario relies on, on either
+// stack: a route created on gateway1 answers on gateway3 without a write
+// there, and HAProxy relays to every node and names it.
+func checkCluster(ctx context.Context, t *testing.T, s *Stack) {
+	t.Helper()
 	if _, err := s.Gateway.Admin.CreateService(ctx, ServiceSpec{Name: "svc", URL: "http://" + s.Mockbins[0].Target}); err != nil {
 		t.Fatal(err)
 	}

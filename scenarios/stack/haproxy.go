@@ -49,23 +49,58 @@ type HAProxyCheck struct {
 // Fall × Interval + Timeout = 750 ms.
 var DefaultHAProxyCheck = HAProxyCheck{Interval: 250 * time.Millisecond, Timeout: 250 * time.Millisecond, Fall: 2, Rise: 2}
 
-// HAProxyConfig is haproxy.cfg for nodes (their names on the stack's
-// network, proxy port 8000, Admin port 8001).
-//   - Docker's DNS (127.0.0.11) re-resolves a node that restarts with a new
-//     address within 1 s (hold valid). A dead node's name does not resolve;
-//     hold nx 30s keeps its last address meanwhile, so that its checks keep
-//     it DOWN and bring it back after rise checks. With a short hold nx it
-//     would go to maintenance, and HAProxy 2.6 puts a server that leaves
-//     maintenance straight back UP, before any check: seen here, the
-//     requests it got while the node was still starting failed.
+// HAProxyServer is one gateway node as HAProxy reaches it.
+type HAProxyServer struct {
+	// Name is the server's name in the config, the statistics and
+	// ServedByHeader (gateway1..N).
+	Name string
+	// Addr is the node's proxy, host:port; CheckPort its Admin port, where
+	// HAProxy checks /status.
+	Addr      string
+	CheckPort int
+}
+
+// HAProxySetup is what HAProxyConfig writes a config for.
+type HAProxySetup struct {
+	Servers []HAProxyServer
+	// Bind and StatsBind are where the proxy and the statistics page listen
+	// (":8000" in a container, "127.0.0.1:port" for a process).
+	Bind, StatsBind string
+	// DockerDNS resolves the servers' addresses (container names) through
+	// Docker's DNS, again whenever a node restarts with a new address.
+	// Without it the addresses are fixed (a process keeps its port).
+	DockerDNS bool
+	Check     HAProxyCheck
+}
+
+// ContainerHAProxy is the setup of the container stack's HAProxy: nodes
+// named on the stack's network, proxy port 8000, Admin port 8001.
+func ContainerHAProxy(nodes []string, check HAProxyCheck) HAProxySetup {
+	s := HAProxySetup{Bind: fmt.Sprintf(":%d", HAProxyPort), StatsBind: fmt.Sprintf(":%d", HAProxyStatsPort), DockerDNS: true, Check: check}
+	for _, n := range nodes {
+		s.Servers = append(s.Servers, HAProxyServer{Name: n, Addr: n + ":8000", CheckPort: 8001})
+	}
+	return s
+}
+
+// HAProxyConfig is haproxy.cfg for a setup.
+//   - Docker's DNS (127.0.0.11, DockerDNS) re-resolves a node that restarts
+//     with a new address within 1 s (hold valid). A dead node's name does
+//     not resolve; hold nx 30s keeps its last address meanwhile, so that
+//     its checks keep it DOWN and bring it back after rise checks. With a
+//     short hold nx it would go to maintenance, and HAProxy 2.6 puts a
+//     server that leaves maintenance straight back UP, before any check:
+//     seen here, the requests it got while the node was still starting
+//     failed.
 //   - on-marked-down shutdown-sessions closes the connections of a node
 //     marked down: requests in flight there fail at once instead of waiting
 //     for "timeout server".
 //   - retries 2 with redispatch moves a request whose connect failed to
 //     another node; a request a node accepted is never sent twice (HAProxy
 //     retries only connect failures by default).
-func HAProxyConfig(nodes []string, check HAProxyCheck) string {
+func HAProxyConfig(s HAProxySetup) string {
 	var sb strings.Builder
+	check := s.Check
 	ms := func(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
 	fmt.Fprintf(&sb, `global
     maxconn 4096
@@ -81,7 +116,10 @@ defaults
     timeout check %s
     retries 2
     option redispatch
-
+`, ms(check.Timeout))
+	resolve := ""
+	if s.DockerDNS {
+		sb.WriteString(`
 resolvers docker
     nameserver dns 127.0.0.11:53
     resolve_retries 3
@@ -93,9 +131,12 @@ resolvers docker
     hold refused 30s
     hold timeout 30s
     hold obsolete 30s
-
+`)
+		resolve = " resolvers docker init-addr last,libc,none"
+	}
+	fmt.Fprintf(&sb, `
 frontend proxy
-    bind :%d
+    bind %s
     default_backend %s
 
 backend %s
@@ -103,18 +144,18 @@ backend %s
     option httpchk GET /status
     http-check expect status 200
     http-response set-header %s %%[srv_name]
-    default-server check port 8001 inter %s fall %d rise %d on-marked-down shutdown-sessions resolvers docker init-addr last,libc,none
-`, ms(check.Timeout), HAProxyPort, haproxyBackend, haproxyBackend, ServedByHeader, ms(check.Interval), check.Fall, check.Rise)
-	for _, n := range nodes {
-		fmt.Fprintf(&sb, "    server %s %s:8000\n", n, n)
+    default-server check inter %s fall %d rise %d on-marked-down shutdown-sessions%s
+`, s.Bind, haproxyBackend, haproxyBackend, ServedByHeader, ms(check.Interval), check.Fall, check.Rise, resolve)
+	for _, n := range s.Servers {
+		fmt.Fprintf(&sb, "    server %s %s port %d\n", n.Name, n.Addr, n.CheckPort)
 	}
 	fmt.Fprintf(&sb, `
 frontend stats
-    bind :%d
+    bind %s
     stats enable
     stats uri /stats
     stats refresh 1s
-`, HAProxyStatsPort)
+`, s.StatsBind)
 	return sb.String()
 }
 

@@ -1,6 +1,9 @@
 package stack
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +40,64 @@ gateways,BACKEND,0,0,0,1,2000,3,0,0,0,0,,0,0,0,0,UP,3
 // The config names every node, checks each on its Admin port's /status and
 // closes a downed node's sessions: the cluster scenarios' bounds assume it.
 func TestHAProxyConfig(t *testing.T) {
-	cfg := HAProxyConfig([]string{"gateway1", "gateway2"}, HAProxyCheck{Interval: 250 * time.Millisecond, Timeout: 200 * time.Millisecond, Fall: 2, Rise: 3})
-	for _, want := range []string{
-		"server gateway1 gateway1:8000\n", "server gateway2 gateway2:8000\n",
+	check := HAProxyCheck{Interval: 250 * time.Millisecond, Timeout: 200 * time.Millisecond, Fall: 2, Rise: 3}
+	common := []string{
 		"option httpchk GET /status\n",
-		"check port 8001 inter 250ms fall 2 rise 3 on-marked-down shutdown-sessions",
+		"default-server check inter 250ms fall 2 rise 3 on-marked-down shutdown-sessions",
 		"timeout check 200ms\n",
 		"http-response set-header X-Gauntlet-Node %[srv_name]\n",
-	} {
+	}
+	// Containers: names on the stack's network, re-resolved through
+	// Docker's DNS.
+	cfg := HAProxyConfig(ContainerHAProxy([]string{"gateway1", "gateway2"}, check))
+	for _, want := range append([]string{
+		"server gateway1 gateway1:8000 port 8001\n", "server gateway2 gateway2:8000 port 8001\n",
+		"on-marked-down shutdown-sessions resolvers docker init-addr last,libc,none\n",
+		"nameserver dns 127.0.0.11:53\n",
+		"bind :8000\n", "bind :8404\n",
+	}, common...) {
 		if !strings.Contains(cfg, want) {
-			t.Errorf("config lacks %q:\n%s", want, cfg)
+			t.Errorf("container config lacks %q:\n%s", want, cfg)
+		}
+	}
+	// Processes: fixed loopback addresses, each node's own Admin port, no
+	// resolvers (there is no Docker DNS to ask).
+	cfg = HAProxyConfig(HAProxySetup{
+		Servers: []HAProxyServer{{Name: "gateway1", Addr: "127.0.0.1:21000", CheckPort: 21001}, {Name: "gateway2", Addr: "127.0.0.1:21002", CheckPort: 21003}},
+		Bind:    "127.0.0.1:21100", StatsBind: "127.0.0.1:21101", Check: check,
+	})
+	for _, want := range append([]string{
+		"server gateway1 127.0.0.1:21000 port 21001\n", "server gateway2 127.0.0.1:21002 port 21003\n",
+		"on-marked-down shutdown-sessions\n",
+		"bind 127.0.0.1:21100\n", "bind 127.0.0.1:21101\n",
+	}, common...) {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("process config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "resolvers") {
+		t.Errorf("process config names resolvers:\n%s", cfg)
+	}
+}
+
+// HAProxy itself accepts both configs (haproxy -c), when it is installed.
+func TestHAProxyConfigValid(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("no haproxy on PATH")
+	}
+	check := DefaultHAProxyCheck
+	for name, setup := range map[string]HAProxySetup{
+		"containers": ContainerHAProxy([]string{"gateway1", "gateway2"}, check),
+		"processes": {Servers: []HAProxyServer{{Name: "gateway1", Addr: "127.0.0.1:21000", CheckPort: 21001}},
+			Bind: "127.0.0.1:21100", StatsBind: "127.0.0.1:21101", Check: check},
+	} {
+		path := filepath.Join(t.TempDir(), "haproxy.cfg")
+		if err := os.WriteFile(path, []byte(HAProxyConfig(setup)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
+			t.Errorf("%s: haproxy -c: %v\n%s", name, err, out)
 		}
 	}
 }

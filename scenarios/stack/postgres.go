@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,7 +28,9 @@ import (
 type Postgres struct {
 	// Node is the server as a chaos target (kill, restart, pause).
 	Node chaos.Node
-	// Host and Port are how the gateway nodes reach it.
+	// Host and Port are how the gateway nodes reach it (on a process stack,
+	// the server's own address: each node goes through a Toxiproxy proxy of
+	// its own instead).
 	Host string
 	Port int
 	// Addr is host:port reachable from the harness (127.0.0.1).
@@ -90,34 +93,29 @@ func pgVersion(binDir string) int {
 	return n
 }
 
-// postgresImage is Debian's postgres server with a data directory made by
-// initdb on the host at build time: the image starts serving at once, with
-// no shell or entrypoint script to initialise anything. The server runs as
-// the host's postgres user (it refuses root), which owns the data dir.
-func postgresImage(ctx context.Context, binDir string) (nativeImage, func(), error) {
+// initPostgres prepares a PostgreSQL data directory, dir/data, as Kong's
+// docker-compose sets its database up: superuser kong with a password,
+// database kong, trust on the Unix socket and scram-sha-256 passwords from
+// any address. dir must exist; it is given to the server's user
+// (postgresOwner), the one who must run postgres on it (cred, nil when we
+// are not root). Both stacks use it: the container stack copies the data
+// dir into its image, the process stack serves it in place.
+func initPostgres(ctx context.Context, binDir, dir string) (data string, cred *syscall.Credential, err error) {
 	uid, gid, cred, err := postgresOwner()
 	if err != nil {
-		return nativeImage{}, nil, err
-	}
-	dir, err := os.MkdirTemp("", "gauntlet-pgimage-")
-	if err != nil {
-		return nativeImage{}, nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	fail := func(err error) (nativeImage, func(), error) {
-		cleanup()
-		return nativeImage{}, nil, fmt.Errorf("postgres image: %w", err)
+		return "", nil, err
 	}
 	if err := os.Chown(dir, uid, gid); err != nil {
-		return fail(err)
+		return "", nil, err
 	}
-	data := filepath.Join(dir, "data")
+	data = filepath.Join(dir, "data")
 	pw := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pw, []byte(PostgresPassword+"\n"), 0o600); err != nil {
-		return fail(err)
+		return "", nil, err
 	}
+	defer os.Remove(pw)
 	if err := os.Chown(pw, uid, gid); err != nil {
-		return fail(err)
+		return "", nil, err
 	}
 	run := func(stdin string, name string, args ...string) error {
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
@@ -133,15 +131,53 @@ func postgresImage(ctx context.Context, binDir string) (nativeImage, func(), err
 		// 1 MiB WAL segments instead of 16: the image build ships a 1 MiB
 		// file instead of a 16 MiB one, for every run.
 		"--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync", "--wal-segsize=1"); err != nil {
-		return fail(err)
+		return "", nil, err
 	}
 	// Kong's database, created in single-user mode: no server, no socket.
 	if err := run("CREATE DATABASE "+PostgresDatabase+" OWNER "+PostgresUser+";\n", "postgres", "--single", "-D", data, "postgres"); err != nil {
-		return fail(err)
+		return "", nil, err
 	}
 	// Password logins from any address of the stack's network.
 	hba := "local all all trust\nhost all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n"
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return "", nil, err
+	}
+	if err := os.Chown(filepath.Join(data, "pg_hba.conf"), uid, gid); err != nil {
+		return "", nil, err
+	}
+	return data, cred, nil
+}
+
+// postgresArgs are the server's flags on data besides where it listens,
+// the same on both stacks. fsync off: the stack's database need not
+// survive a power cut, only a SIGKILL of its processes, which loses nothing
+// the kernel has (synchronous_commit stays on).
+func postgresArgs(data string) []string {
+	return []string{"-D", data, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+		"-c", "timezone=UTC", "-c", "log_timezone=UTC"}
+}
+
+// postgresImage is Debian's postgres server with a data directory made by
+// initdb on the host at build time (initPostgres): the image starts serving
+// at once, with no shell or entrypoint script to initialise anything. The
+// server runs as the host's postgres user (it refuses root), which owns the
+// data dir.
+func postgresImage(ctx context.Context, binDir string) (nativeImage, func(), error) {
+	uid, gid, _, err := postgresOwner()
+	if err != nil {
+		return nativeImage{}, nil, err
+	}
+	dir, err := os.MkdirTemp("", "gauntlet-pgimage-")
+	if err != nil {
+		return nativeImage{}, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	fail := func(err error) (nativeImage, func(), error) {
+		cleanup()
+		return nativeImage{}, nil, fmt.Errorf("postgres image: %w", err)
+	}
+	data, _, err := initPostgres(ctx, binDir, dir)
+	if err != nil {
 		return fail(err)
 	}
 	var files []imageFile
@@ -181,11 +217,9 @@ func postgresImage(ctx context.Context, binDir string) (nativeImage, func(), err
 		}
 		files = append(files, imageFile{path: f, mode: 0o644, data: b})
 	}
-	// fsync off: the stack's database need not survive a power cut, only
-	// a SIGKILL of its processes, which loses nothing the kernel has.
 	// No Unix socket: the image has no /var/run/postgresql.
-	ep := fmt.Sprintf(`["%s","-D","%s","-c","listen_addresses=*","-c","unix_socket_directories=","-c","fsync=off","-c","full_page_writes=off","-c","max_connections=200","-c","timezone=UTC","-c","log_timezone=UTC"]`,
-		filepath.Join(binDir, "postgres"), pgData)
+	ep, _ := json.Marshal(append([]string{filepath.Join(binDir, "postgres")},
+		append(postgresArgs(pgData), "-c", "listen_addresses=*", "-c", "unix_socket_directories=")...))
 	im := nativeImage{
 		name: "postgres",
 		bins: map[string]string{filepath.Join(binDir, "postgres"): filepath.Join(binDir, "postgres")},

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -74,6 +76,16 @@ type procNode struct {
 	// proxy, when set, is the Toxiproxy proxy in front of the process, used for
 	// partitions (disabled proxy: connections refused, like a vanished host).
 	proxy *toxiclient.Proxy
+	// env is added to the harness's environment; cred, when set, is the
+	// user the process runs as (PostgreSQL refuses root).
+	env  []string
+	cred *syscall.Credential
+	// tree: Kill, Pause and Unpause signal the process's children too, as
+	// a container's cgroup would (PostgreSQL's backends each call setsid,
+	// so a process group does not hold them). stopSignal is what Stop sends
+	// (SIGTERM when zero).
+	tree       bool
+	stopSignal syscall.Signal
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -106,9 +118,12 @@ func (n *procNode) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(n.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(n.env) > 0 {
+		cmd.Env = append(os.Environ(), n.env...)
+	}
 	// Its own process group, so a terminal's Ctrl-C reaches the harness first
 	// and the harness decides how each process ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: n.cred}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		n.mu.Unlock()
@@ -149,7 +164,51 @@ func (n *procNode) signal(sig syscall.Signal) error {
 	if n.cmd == nil {
 		return fmt.Errorf("%s: not started", n.name)
 	}
-	return n.cmd.Process.Signal(sig)
+	p := n.cmd.Process
+	if !n.tree || sig == n.stop() {
+		return p.Signal(sig)
+	}
+	// Freeze the parent first: it forks nothing we would miss, and its
+	// children stay its own (a dead parent's go to init) while we list them.
+	if sig != syscall.SIGCONT {
+		_ = p.Signal(syscall.SIGSTOP)
+	}
+	for _, c := range childPids(p.Pid) {
+		_ = syscall.Kill(c, sig)
+	}
+	return p.Signal(sig)
+}
+
+func (n *procNode) stop() syscall.Signal {
+	if n.stopSignal != 0 {
+		return n.stopSignal
+	}
+	return syscall.SIGTERM
+}
+
+// childPids lists the processes whose parent is pid, from /proc.
+func childPids(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so parse after ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 func (n *procNode) exited() <-chan struct{} {
@@ -172,7 +231,7 @@ func (n *procNode) Kill(ctx context.Context) error {
 }
 
 func (n *procNode) Stop(ctx context.Context, grace time.Duration) error {
-	if err := n.signal(syscall.SIGTERM); err != nil {
+	if err := n.signal(n.stop()); err != nil {
 		return fmt.Errorf("stop %s: %w", n.name, err)
 	}
 	select {
@@ -222,9 +281,6 @@ func httpReady(url string) func(ctx context.Context) error {
 // Start brings up one stack of processes; its files live in a temporary dir.
 func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts = opts.withDefaults()
-	if opts.Nodes >= 2 {
-		return nil, fmt.Errorf("stack %s: a cluster (%d nodes, PostgreSQL, HAProxy) runs on the container stack only, and no Docker engine answers", opts.Name, opts.Nodes)
-	}
 	p.mu.Lock()
 	p.seq++
 	seq := p.seq
@@ -315,6 +371,15 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 			m.Proxy, m.Target, n.proxy = px, px.Listen, px
 		}
 		s.Mockbins = append(s.Mockbins, m)
+	}
+
+	if opts.Nodes >= 2 {
+		if err := p.startCluster(ctx, opts, s, dir, seq, &nodes, &proxies); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+		p.log.Info("cluster up", "name", opts.Name, "kind", s.Kind, "proxy", s.LB.URL, "nodes", len(s.Nodes), "postgres", s.Postgres.Addr,
+			"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
+		return s, nil
 	}
 
 	proxyPort, err := freePort()

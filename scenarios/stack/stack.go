@@ -47,9 +47,10 @@ type Options struct {
 	// PostgreSQL (component "postgres", Stack.Postgres, bootstrapped by
 	// `gateway migrations bootstrap` as Kong's compose file does), and
 	// HAProxy in front of them (component "haproxy", Stack.LB). The nodes
-	// and PostgreSQL share a network of their own, so a node can be cut off
-	// the database alone (Gateway.DBLink). Stack.Gateway is gateway1.
-	// Containers only.
+	// and PostgreSQL share a network of their own (on a process stack: each
+	// node reaches PostgreSQL through a Toxiproxy proxy of its own), so a
+	// node can be cut off the database alone (Gateway.DBLink). Stack.Gateway
+	// is gateway1.
 	Nodes int
 	// NodeEnv are extra settings of every cluster node (KONG_* variables),
 	// over ClusterEnv.
@@ -108,7 +109,8 @@ type Gateway struct {
 	// Name is the node's name in a cluster (gateway1..N), "gateway" alone.
 	Name string
 	// DBLink is a cluster node's link to PostgreSQL: Disconnect cuts the
-	// node off the database's network and nothing else (nil alone).
+	// node off the database's network and nothing else (on a process
+	// stack: disables the node's Toxiproxy proxy to PostgreSQL; nil alone).
 	DBLink chaos.Partitionable
 }
 
