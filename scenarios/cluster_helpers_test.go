@@ -56,8 +56,12 @@ func clusterBaseline(ctx context.Context, sc *harness.Scenario) error {
 	return nil
 }
 
-// pollClient asks one node at a time; a node that hangs counts as not there.
-var pollClient = &http.Client{Timeout: time.Second}
+// pollClient asks one node at a time; a node that hangs counts as not there
+// and is asked again. The timeout is the resolution of a first answer after
+// a restart: a poll sent while the container's port is published but its
+// process not yet listening can hang until it (measured: a restarted node
+// "served" 392 ms after ready with 1 s, behind one such poll).
+var pollClient = &http.Client{Timeout: 100 * time.Millisecond}
 
 // pollEvery is how often a node is asked whether a change reached it: the
 // resolution of every propagation time measured.
