@@ -65,7 +65,7 @@ func (d *Docker) startCluster(ctx context.Context, opts Options, s *Stack, front
 		name:  "postgres",
 		image: images["postgres"],
 		ports: []string{fmt.Sprint(PostgresPort)},
-		wait:  postgresWait{timeout: readyTimeout},
+		wait:  postgresWait(),
 	})
 	if err != nil {
 		return err

@@ -446,7 +446,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 			name:  "redis",
 			image: d.redisImage,
 			ports: []string{fmt.Sprint(RedisPort)},
-			wait:  redisWait{timeout: readyTimeout},
+			wait:  redisWait(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
@@ -548,4 +548,41 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 	d.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", s.Gateway.AdminURL,
 		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
 	return s, nil
+}
+
+// pingWait is a testcontainers wait strategy that runs a protocol-level
+// ping against the container's mapped port until it answers, within
+// readyTimeout: an open port alone proves nothing behind Docker's port
+// proxy, which accepts while nothing listens inside. It also runs when a
+// killed container is started again (chaos revert).
+type pingWait struct {
+	port int
+	what string // for the error: "redis answering PING"
+	ping func(ctx context.Context, addr string) error
+}
+
+func (w pingWait) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last error
+	for {
+		host, err := target.Host(ctx)
+		if err == nil {
+			p, perr := target.MappedPort(ctx, fmt.Sprintf("%d/tcp", w.port))
+			if perr == nil {
+				err = w.ping(ctx, net.JoinHostPort(host, p.Port()))
+			} else {
+				err = perr
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("not %s within %v", w.what, readyTimeout), last)
+		case <-time.After(20 * time.Millisecond): // poll interval
+		}
+	}
 }

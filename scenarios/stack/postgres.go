@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/gauntlet-dev/gauntlet/chaos"
 )
@@ -265,31 +263,9 @@ func PostgresPing(ctx context.Context, dsn string) error {
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
-// postgresWait is a testcontainers wait strategy that runs PostgresPing on
-// the mapped port. It also runs when a killed server is started again.
-type postgresWait struct{ timeout time.Duration }
-
-func (w postgresWait) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	var last error
-	for {
-		host, err := target.Host(ctx)
-		if err == nil {
-			var p interface{ Port() string }
-			if p, err = target.MappedPort(ctx, fmt.Sprintf("%d/tcp", PostgresPort)); err == nil {
-				pg := &Postgres{Addr: net.JoinHostPort(host, p.Port())}
-				err = PostgresPing(ctx, pg.DSN())
-			}
-		}
-		if err == nil {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("postgres not answering SELECT 1 within %v", w.timeout), last)
-		case <-time.After(50 * time.Millisecond): // poll interval
-		}
-	}
+// postgresWait waits until the server answers SELECT 1 on its mapped port.
+func postgresWait() pingWait {
+	return pingWait{port: PostgresPort, what: "postgres answering SELECT 1", ping: func(ctx context.Context, addr string) error {
+		return PostgresPing(ctx, (&Postgres{Addr: addr}).DSN())
+	}}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/gauntlet-dev/gauntlet/chaos"
 )
@@ -91,34 +89,7 @@ func RedisPing(ctx context.Context, addr string) error {
 	return nil
 }
 
-// redisWait is a testcontainers wait strategy that PINGs the mapped port. It
-// also runs when a killed container is started again (chaos revert).
-type redisWait struct{ timeout time.Duration }
-
-func (w redisWait) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	var last error
-	for {
-		host, err := target.Host(ctx)
-		if err == nil {
-			var port string
-			p, perr := target.MappedPort(ctx, fmt.Sprintf("%d/tcp", RedisPort))
-			if perr == nil {
-				port = p.Port()
-				err = RedisPing(ctx, net.JoinHostPort(host, port))
-			} else {
-				err = perr
-			}
-		}
-		if err == nil {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("redis not answering PING within %v", w.timeout), last)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+// redisWait waits until redis-server answers PING on its mapped port.
+func redisWait() pingWait {
+	return pingWait{port: RedisPort, what: "redis answering PING", ping: RedisPing}
 }
