@@ -105,29 +105,40 @@ func BuildImages(ctx context.Context, cli *client.Client, log *slog.Logger, dir 
 		sum := sha256.Sum256(bin)
 		ref := fmt.Sprintf("gauntlet-harness/%s:%s-%s", b.Name, hex.EncodeToString(sum[:])[:12], labels[LabelRun])
 		start := time.Now()
-		buildCtx, err := imageContext(b, bin)
-		if err != nil {
+		if err := buildImage(ctx, cli, ref, labels, func() (io.Reader, error) { return imageContext(b, bin) }); err != nil {
 			return nil, fmt.Errorf("image %s: %w", b.Name, err)
-		}
-		resp, err := cli.ImageBuild(ctx, buildCtx, client.ImageBuildOptions{
-			Tags:        []string{ref},
-			Remove:      true,
-			ForceRemove: true,
-			Labels:      labels,
-			Version:     build.BuilderV1,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("image %s: build: %w", b.Name, err)
-		}
-		err = readBuildStream(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("image %s: build: %w", b.Name, err)
 		}
 		log.Info("built image", "ref", ref, "took", time.Since(start).Round(time.Millisecond))
 		out[b.Name] = ref
 	}
 	return out, nil
+}
+
+// buildImage builds the context made by mkContext into ref with the classic
+// builder (no base image to pull). NoCache: every step is committed afresh,
+// so a build never reuses an image that another run's cleanup may be
+// removing at that moment; a build that still meets a vanished image ("No
+// such image", seen in CI while the images were built) is tried once more.
+func buildImage(ctx context.Context, cli *client.Client, ref string, labels map[string]string, mkContext func() (io.Reader, error)) error {
+	for attempt := 1; ; attempt++ {
+		buildCtx, err := mkContext()
+		if err != nil {
+			return err
+		}
+		resp, err := cli.ImageBuild(ctx, buildCtx, client.ImageBuildOptions{
+			Tags: []string{ref}, Remove: true, ForceRemove: true, NoCache: true, Labels: labels, Version: build.BuilderV1,
+		})
+		if err == nil {
+			err = readBuildStream(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		if attempt == 2 || !strings.Contains(err.Error(), "No such image") {
+			return fmt.Errorf("build: %w", err)
+		}
+	}
 }
 
 // checkStatic refuses a dynamically linked binary: in a FROM scratch image it

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 )
 
@@ -262,20 +261,8 @@ func (im nativeImage) build(ctx context.Context, cli *client.Client, log *slog.L
 		h.Write(f.data)
 	}
 	ref := fmt.Sprintf("gauntlet-harness/%s:%s-%s", im.name, hex.EncodeToString(h.Sum(nil))[:12], labels[LabelRun])
-	buildCtx, err := im.context(files)
-	if err != nil {
+	if err := buildImage(ctx, cli, ref, labels, func() (io.Reader, error) { return im.context(files) }); err != nil {
 		return "", fmt.Errorf("%s image: %w", im.name, err)
-	}
-	resp, err := cli.ImageBuild(ctx, buildCtx, client.ImageBuildOptions{
-		Tags: []string{ref}, Remove: true, ForceRemove: true, Labels: labels, Version: build.BuilderV1,
-	})
-	if err != nil {
-		return "", fmt.Errorf("%s image: build: %w", im.name, err)
-	}
-	err = readBuildStream(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return "", fmt.Errorf("%s image: build: %w", im.name, err)
 	}
 	log.Info("built image", "ref", ref, "files", len(files), "took", time.Since(start).Round(time.Millisecond))
 	return ref, nil
