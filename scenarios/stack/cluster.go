@@ -2,9 +2,11 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -12,8 +14,9 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// buildClusterImages builds the PostgreSQL and HAProxy images once per run,
-// on the first cluster stack: most runs start none.
+// buildClusterImages builds the PostgreSQL and HAProxy images once per run
+// (Prepare starts it beside the other images; a stack of a provider that
+// was not prepared builds them on its first cluster).
 func (d *Docker) buildClusterImages(ctx context.Context) (map[string]string, error) {
 	d.clusterOnce.Do(func() {
 		d.clusterErr = func() error {
@@ -97,26 +100,44 @@ func (d *Docker) startCluster(ctx context.Context, opts Options, s *Stack, front
 		return fmt.Errorf("gateway migrations bootstrap exited %d:\n%s", st.ExitCode, logTail(containerLog(ctx, mig.c), 2048))
 	}
 
+	// The nodes start side by side: each waits for its own /status, and
+	// one after another they took a third of a cluster scenario's set-up.
 	names := make([]string, opts.Nodes)
+	started := make([]*containerNode, opts.Nodes)
+	nodePorts := make([]map[string]string, opts.Nodes)
+	errs := make([]error, opts.Nodes)
+	var wg sync.WaitGroup
 	for i := range names {
 		names[i] = fmt.Sprintf("gateway%d", i+1)
-		n, ports, err := d.startContainer(ctx, opts.Name, front, containerSpec{
-			name:   names[i],
-			alsoOn: []*testcontainers.DockerNetwork{db},
-			image:  d.images["gateway"],
-			env:    env,
-			cmd: append([]string{
-				"--proxy-listen", "0.0.0.0:8000",
-				"--admin-listen", "0.0.0.0:8001",
-				"--database", "postgres", "--data-dir", "/data", // the node id lives in the data dir
-			}, opts.GatewayArgs...),
-			ports: []string{"8000", "8001"},
-			wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
-		})
-		if err != nil {
-			return err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started[i], nodePorts[i], errs[i] = d.startContainer(ctx, opts.Name, front, containerSpec{
+				name:   names[i],
+				alsoOn: []*testcontainers.DockerNetwork{db},
+				image:  d.images["gateway"],
+				env:    env,
+				cmd: append([]string{
+					"--proxy-listen", "0.0.0.0:8000",
+					"--admin-listen", "0.0.0.0:8001",
+					"--database", "postgres", "--data-dir", "/data", // the node id lives in the data dir
+				}, opts.GatewayArgs...),
+				ports: []string{"8000", "8001"},
+				wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
+			})
+		}()
+	}
+	wg.Wait()
+	for _, n := range started {
+		if n != nil {
+			*nodes = append(*nodes, n) // removed with the stack, even when another node failed
 		}
-		*nodes = append(*nodes, n)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, n := range started {
+		ports := nodePorts[i]
 		gw := &Gateway{
 			Node:     n,
 			ProxyURL: "http://127.0.0.1:" + ports["8000"],

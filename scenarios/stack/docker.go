@@ -61,8 +61,8 @@ type Docker struct {
 	// says why there is none, and fails only the stacks that ask for Redis.
 	redisImage string
 	redisErr   error
-	// The cluster's images (PostgreSQL, HAProxy) are built on the first
-	// cluster stack of the run: most runs start none.
+	// The cluster's images (PostgreSQL, HAProxy), built once (Prepare); their
+	// error fails only the cluster stacks.
 	clusterOnce   sync.Once
 	clusterImages map[string]string
 	clusterErr    error
@@ -114,23 +114,35 @@ func (d *Docker) Prepare(ctx context.Context, binDir string, bins []Binary) erro
 	if err := BuildBinaries(ctx, d.log, root, binDir, bins); err != nil {
 		return err
 	}
-	d.images, err = BuildImages(ctx, d.cli, d.log, binDir, bins, d.labels)
-	if err != nil {
-		return err
-	}
+	// The three kinds of image are built side by side: mostly the engine's
+	// I/O, and one after another they took a minute of every run.
+	var wg sync.WaitGroup
+	wg.Add(2)
 	// The Redis image is built once per run with the others. It is a dynamic
 	// binary with its libraries, so it skips BuildImages' static check. Its
 	// failure (no redis-server, no way to install it) only fails the scenarios
 	// that need Redis.
-	bin, err := RedisServerBinary(ctx, root)
-	if err == nil {
-		d.redisImage, err = BuildRedisImage(ctx, d.cli, d.log, bin, d.labels)
-	}
-	if err != nil {
-		d.redisErr = err
-		d.log.Warn("no redis image: scenarios with a Redis will fail", "err", err)
-	}
-	return nil
+	go func() {
+		defer wg.Done()
+		bin, err := RedisServerBinary(ctx, root)
+		if err == nil {
+			d.redisImage, err = BuildRedisImage(ctx, d.cli, d.log, bin, d.labels)
+		}
+		if err != nil {
+			d.redisErr = err
+			d.log.Warn("no redis image: scenarios with a Redis will fail", "err", err)
+		}
+	}()
+	// The cluster's images likewise fail only the cluster scenarios.
+	go func() {
+		defer wg.Done()
+		if _, err := d.buildClusterImages(ctx); err != nil {
+			d.log.Warn("no cluster images: cluster scenarios will fail", "err", err)
+		}
+	}()
+	d.images, err = BuildImages(ctx, d.cli, d.log, binDir, bins, d.labels)
+	wg.Wait()
+	return err
 }
 
 // Labels are the labels this run puts on its objects.
@@ -417,14 +429,23 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 	s := &Stack{Kind: reports.StackContainers}
 	s.closeFn = func(ctx context.Context) ([]reports.Log, error) {
 		ctx = context.WithoutCancel(ctx)
-		var logs []reports.Log
-		var errs []error
-		for _, n := range nodes {
-			logs = append(logs, reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))})
-			if err := n.c.Terminate(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
-			}
+		logs := make([]reports.Log, len(nodes))
+		errs := make([]error, len(nodes))
+		// The logs are read first, then every container goes at once: the
+		// stack is being thrown away, so one second of grace, not Docker's
+		// ten, and not one container after another (a cluster has nine).
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			logs[i] = reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := n.c.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
+					errs[i] = fmt.Errorf("terminate %s: %w", n.name, err)
+				}
+			}()
 		}
+		wg.Wait()
 		for _, n := range nets {
 			if err := n.Remove(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("remove network: %w", err))
