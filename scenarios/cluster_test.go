@@ -78,8 +78,7 @@ var _ = Describe("cluster: a change on one node reaches every node", Label("clus
 			Targets: []vegeta.Target{viaLB(sc, "/base/request")}},
 			chaos.Step{At: time.Second, Fault: changer})
 		Expect(err).NotTo(HaveOccurred())
-		ev, ok := harness.EventOf(tl, changer.Name(), chaos.ActionInject)
-		Expect(ok).To(BeTrue())
+		ev := eventOf(tl, changer, chaos.ActionInject)
 		GinkgoWriter.Println("load:", harness.Describe(run.Results))
 
 		sc.Equal("changes served by gateways 2 and 3", float64(len(times)), changes, "",
@@ -144,10 +143,8 @@ var _ = Describe("cluster: PostgreSQL killed under load", Label("cluster", "clus
 			chaos.Step{At: 5 * time.Second, Fault: readCache})
 		writes := w.Stop()
 		Expect(err).NotTo(HaveOccurred())
-		killed, ok := harness.EventOf(tl, kill.Name(), chaos.ActionInject)
-		Expect(ok).To(BeTrue())
-		back, ok := harness.EventOf(tl, kill.Name(), chaos.ActionRevert)
-		Expect(ok).To(BeTrue())
+		killed := eventOf(tl, kill, chaos.ActionInject)
+		back := eventOf(tl, kill, chaos.ActionRevert)
 		rs := run.Results
 		GinkgoWriter.Println("load:", harness.Describe(rs))
 
@@ -226,10 +223,8 @@ var _ = Describe("cluster: one gateway node killed under load", Label("cluster",
 			chaos.Step{At: 4 * time.Second, Fault: lateRoute})
 		changes := stopWatch()
 		Expect(err).NotTo(HaveOccurred())
-		killed, ok := harness.EventOf(tl, kill.Name(), chaos.ActionInject)
-		Expect(ok).To(BeTrue())
-		restarted, ok := harness.EventOf(tl, kill.Name(), chaos.ActionRevert)
-		Expect(ok).To(BeTrue())
+		killed := eventOf(tl, kill, chaos.ActionInject)
+		restarted := eventOf(tl, kill, chaos.ActionRevert)
 		rs := run.Results
 		GinkgoWriter.Println("load:", harness.Describe(rs), "haproxy:", changes)
 
@@ -349,8 +344,7 @@ var _ = Describe("cluster: one node cut off PostgreSQL", Label("cluster", "clust
 			chaos.Step{At: 3 * time.Second, Fault: cut, Hold: hold},
 			chaos.Step{At: 4 * time.Second, Fault: during})
 		Expect(err).NotTo(HaveOccurred())
-		cutEv, ok := harness.EventOf(tl, cut.Name(), chaos.ActionInject)
-		Expect(ok).To(BeTrue())
+		cutEv := eventOf(tl, cut, chaos.ActionInject)
 		healed, healedOK := harness.EventOf(tl, cut.Name(), chaos.ActionRevert)
 		// A partition healed within the run leaves 4 s to catch up; a
 		// watch that saw nothing by the end of the load has failed.
@@ -422,4 +416,11 @@ func awaitConsumer(ctx context.Context, n *stack.Gateway, name string, want bool
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// eventOf is the timeline's event of fault's action, which must have run.
+func eventOf(tl *chaos.Timeline, fault chaos.Fault, act chaos.Action) chaos.Event {
+	ev, ok := harness.EventOf(tl, fault.Name(), act)
+	Expect(ok).To(BeTrue(), "%s of %q on the timeline", act, fault.Name())
+	return ev
 }

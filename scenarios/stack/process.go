@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/gauntlet-dev/gauntlet/internal/procfs"
 	"github.com/gauntlet-dev/gauntlet/reports"
 )
 
@@ -173,7 +172,7 @@ func (n *procNode) signal(sig syscall.Signal) error {
 	if sig != syscall.SIGCONT {
 		_ = p.Signal(syscall.SIGSTOP)
 	}
-	for _, c := range childPids(p.Pid) {
+	for _, c := range procfs.Children(p.Pid) {
 		_ = syscall.Kill(c, sig)
 	}
 	return p.Signal(sig)
@@ -184,31 +183,6 @@ func (n *procNode) stop() syscall.Signal {
 		return n.stopSignal
 	}
 	return syscall.SIGTERM
-}
-
-// childPids lists the processes whose parent is pid, from /proc.
-func childPids(pid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces, so parse after ')'.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
-		}
-	}
-	return out
 }
 
 func (n *procNode) exited() <-chan struct{} {

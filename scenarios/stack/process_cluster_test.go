@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gauntlet-dev/gauntlet/internal/procfs"
 )
 
 // TestClusterProcesses starts the cluster on the process stack and checks
@@ -64,7 +66,7 @@ func TestClusterProcesses(t *testing.T) {
 	pg.mu.Lock()
 	pm := pg.cmd.Process.Pid
 	pg.mu.Unlock()
-	kids := childPids(pm)
+	kids := procfs.Children(pm)
 	if len(kids) == 0 {
 		t.Fatal("postgres has no child processes")
 	}

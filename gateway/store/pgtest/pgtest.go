@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gauntlet-dev/gauntlet/internal/procfs"
 )
 
 // User is the superuser initdb creates; it needs no password (trust on
@@ -213,35 +215,9 @@ func (s *Server) signal(sig syscall.Signal) {
 // every backend calls setsid(), so it is in a group of its own.
 func signalAll(postmaster int, sig syscall.Signal) {
 	_ = syscall.Kill(postmaster, sig)
-	for _, pid := range children(postmaster) {
+	for _, pid := range procfs.Children(postmaster) {
 		_ = syscall.Kill(pid, sig)
 	}
-}
-
-// children lists the processes whose parent is pid, from /proc.
-func children(pid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces, so parse after ')'.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
-		}
-	}
-	return out
 }
 
 // Kill stops the server the hard way (SIGKILL to the postmaster and its
@@ -258,7 +234,7 @@ func (s *Server) stop(sig syscall.Signal) {
 		return
 	}
 	pm := s.cmd.Process.Pid
-	kids := children(pm)
+	kids := procfs.Children(pm)
 	signalAll(pm, syscall.SIGCONT) // a frozen server cannot act on a signal
 	// Backends too, at once, so no connection survives a kill.
 	signalAll(pm, sig)
