@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/gauntlet-dev/gauntlet/reports"
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
 	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
 	"github.com/gauntlet-dev/gauntlet/scenarios/load"
@@ -65,7 +66,11 @@ var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func()
 		w := oneWindow(tl)
 
 		sc.Note("idle connections", float64(conns), "")
-		checkLegit(sc, run, w)
+		if sc.Stack.Kind == reports.StackContainers {
+			checkLegitWithin(sc, run, w, dockerFloodAllowance, "Docker's relay of 1,000 connects and closes")
+		} else {
+			checkLegit(sc, run, w)
+		}
 		// The flood must have been real: the gateway held most of it at once
 		// (the connects take a moment, and the first close at 2 s).
 		sc.AtLeast("gateway open fds at the flood's peak", peakRes.OpenFDs, rest.OpenFDs+float64(conns)/2, "",
@@ -76,6 +81,19 @@ var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func()
 		verify(sc)
 	}, NodeTimeout(2*time.Minute))
 })
+
+// dockerFloodAllowance (ms) replaces p99Allowance on containers. The
+// attacker reaches the gateway through Docker's published port, so every
+// connect and every close also passes Docker's userland proxy and NAT on
+// the same two cores: with the warm-up flood before it, the legitimate p99
+// during the flood still measured 247 and 357 ms through containers, while
+// the same flood against the same gateway on the process stack, same
+// machine and load, measured 33 ms (bound 114). It also failed CI once.
+// Through a second published port (a relay process of its own for the
+// attacker) it measured the same, so the cost is Docker's networking, not
+// one relay process. A gateway that an idle connection stalls costs the
+// 2 s header timeout, still four times this allowance.
+const dockerFloodAllowance = 500.0
 
 // idleFloodSize is 1,000 connections (twice nginx's default
 // worker_connections of 512), or fewer when this process may not open that
