@@ -323,6 +323,38 @@ func (d *Docker) startContainer(ctx context.Context, stackName string, nw *testc
 	})
 }
 
+// startedContainer is one container of startContainers: its node and its
+// published ports (container port → host port), or nil when it did not start.
+type startedContainer struct {
+	node  *containerNode
+	ports map[string]string
+}
+
+type startedContainers []startedContainer
+
+// nodes are the containers that started, in spec order: those the stack's
+// close must remove even when a sibling failed.
+func (cs startedContainers) nodes() []*containerNode {
+	var out []*containerNode
+	for _, c := range cs {
+		if c.node != nil {
+			out = append(out, c.node)
+		}
+	}
+	return out
+}
+
+// startContainers starts every spec at once and waits for all of them
+// (each start has its own readiness timeout), in spec order.
+func (d *Docker) startContainers(ctx context.Context, stackName string, nw *testcontainers.DockerNetwork, specs []containerSpec) (startedContainers, error) {
+	out := make(startedContainers, len(specs))
+	err := parallel(len(specs), func(i int) (err error) {
+		out[i].node, out[i].ports, err = d.startContainer(ctx, stackName, nw, specs[i])
+		return err
+	})
+	return out, err
+}
+
 // retryPortClash runs start up to three times while its error is a host port
 // taken between freePort and the container's start.
 func retryPortClash[N any](d *Docker, component string, start func() (N, map[string]string, error)) (N, map[string]string, error) {
@@ -430,22 +462,18 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 	s.closeFn = func(ctx context.Context) ([]reports.Log, error) {
 		ctx = context.WithoutCancel(ctx)
 		logs := make([]reports.Log, len(nodes))
-		errs := make([]error, len(nodes))
+		for i, n := range nodes {
+			logs[i] = reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))}
+		}
 		// The logs are read first, then every container goes at once: the
 		// stack is being thrown away, so one second of grace, not Docker's
 		// ten, and not one container after another (a cluster has nine).
-		var wg sync.WaitGroup
-		for i, n := range nodes {
-			logs[i] = reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := n.c.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
-					errs[i] = fmt.Errorf("terminate %s: %w", n.name, err)
-				}
-			}()
-		}
-		wg.Wait()
+		errs := []error{parallel(len(nodes), func(i int) error {
+			if err := nodes[i].c.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
+				return fmt.Errorf("terminate %s: %w", nodes[i].name, err)
+			}
+			return nil
+		})}
 		for _, n := range nets {
 			if err := n.Remove(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("remove network: %w", err))
@@ -459,45 +487,34 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
+	// Redis, the mockbins and Toxiproxy depend on nothing but the network,
+	// so they start together (one after another cost a second or two of
+	// every scenario); the gateway starts after them, so its first health
+	// probe finds its targets answering.
+	var specs []containerSpec
 	if opts.Redis {
 		if d.redisErr != nil {
 			return nil, fmt.Errorf("stack %s: redis: %w", opts.Name, d.redisErr)
 		}
-		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+		specs = append(specs, containerSpec{
 			name:  "redis",
 			image: d.redisImage,
 			ports: []string{fmt.Sprint(RedisPort)},
 			wait:  redisWait(),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
-		}
-		nodes = append(nodes, n)
-		s.Redis = &Redis{Node: n, Host: "redis", Port: RedisPort, Addr: "127.0.0.1:" + ports[fmt.Sprint(RedisPort)]}
 	}
-
 	for i := 1; i <= opts.Mockbins; i++ {
 		name := fmt.Sprintf("mockbin%d", i)
-		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+		specs = append(specs, containerSpec{
 			name:  name,
 			image: d.images["mockbin"],
 			cmd:   []string{"--listen", ":8080", "--name", name},
 			ports: []string{"8080"},
 			wait:  wait.ForHTTP("/__mockbin/health").WithPort("8080/tcp").WithStartupTimeout(readyTimeout),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
-		}
-		nodes = append(nodes, n)
-		s.Mockbins = append(s.Mockbins, &Mockbin{
-			Name: name, Node: n,
-			Target: name + ":8080", Direct: name + ":8080",
-			URL: "http://127.0.0.1:" + ports["8080"],
-		})
 	}
-
 	if opts.Toxiproxy {
-		n, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
+		specs = append(specs, containerSpec{
 			name:  "toxiproxy",
 			image: d.images["toxiproxy"],
 			// Toxiproxy logs every connection at trace level by default: at
@@ -506,11 +523,28 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 			ports: []string{"8474"},
 			wait:  wait.ForHTTP("/version").WithPort("8474/tcp").WithStartupTimeout(readyTimeout),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	}
+	started, err := d.startContainers(ctx, opts.Name, nw, specs)
+	nodes = append(nodes, started.nodes()...)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	}
+	for i, sp := range specs {
+		n, ports := started[i].node, started[i].ports
+		switch {
+		case sp.name == "redis":
+			s.Redis = &Redis{Node: n, Host: "redis", Port: RedisPort, Addr: "127.0.0.1:" + ports[fmt.Sprint(RedisPort)]}
+		case sp.name == "toxiproxy":
+			s.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
+		default:
+			s.Mockbins = append(s.Mockbins, &Mockbin{
+				Name: sp.name, Node: n,
+				Target: sp.name + ":8080", Direct: sp.name + ":8080",
+				URL: "http://127.0.0.1:" + ports["8080"],
+			})
 		}
-		nodes = append(nodes, n)
-		s.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
+	}
+	if s.Toxiproxy != nil {
 		for i, m := range s.Mockbins {
 			listen := fmt.Sprintf("0.0.0.0:%d", ToxiproxyPortBase+i+1)
 			p, err := s.Toxiproxy.CreateProxy(m.Name, listen, m.Direct)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
@@ -173,16 +174,28 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 	st.closeFn = func(ctx context.Context) ([]reports.Log, error) {
 		ctx = context.WithoutCancel(ctx)
 		var logs []reports.Log
-		var errs []error
-		// Dependants first: a placeholder's namespace holds its mockbins.
-		for i := len(nodes) - 1; i >= 0; i-- {
-			n := nodes[i]
+		for _, n := range nodes {
 			if !n.holder {
 				logs = append(logs, reports.Log{Container: n.name, Tail: string(containerLog(ctx, n.c))})
 			}
-			if err := n.c.Terminate(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("terminate %s: %w", n.name, err))
+		}
+		// The stack is thrown away: one second of grace, and every container
+		// of a layer at once. Dependants first: a placeholder's namespace
+		// holds its mockbins.
+		var errs []error
+		for _, holders := range []bool{false, true} {
+			var layer []*userNode
+			for _, n := range nodes {
+				if n.holder == holders {
+					layer = append(layer, n)
+				}
 			}
+			errs = append(errs, parallel(len(layer), func(i int) error {
+				if err := layer[i].c.Terminate(ctx, testcontainers.StopTimeout(time.Second)); err != nil {
+					return fmt.Errorf("terminate %s: %w", layer[i].name, err)
+				}
+				return nil
+			}))
 		}
 		if err := nw.Remove(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("remove network: %w", err))
@@ -195,29 +208,12 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 		}
 	}()
 
-	for _, r := range o.Redis {
-		if d.redisErr != nil {
-			return nil, fmt.Errorf("stack %s: redis: %w", o.Name, d.redisErr)
-		}
-		port := strconv.Itoa(r.Port)
-		n, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
-			name: "redis-" + r.String(), image: d.redisImage, aliases: []string{r.Host},
-			// The image listens on 6379; a later --port wins in redis-server.
-			cmd:   []string{"--port", port},
-			ports: []string{port},
-			ready: func(ctx context.Context, addr string) error { return RedisPing(ctx, addr) },
-			probe: port,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
-		}
-		nodes = append(nodes, n)
-		us.RedisAt[r.String()] = &Redis{Node: n, Host: r.Host, Port: r.Port, Addr: "127.0.0.1:" + ports[port]}
-		if st.Redis == nil {
-			st.Redis = us.RedisAt[r.String()]
-		}
+	// Redis, each host with its mockbins, and Toxiproxy depend on nothing
+	// but the network: they start together, each component's result in its
+	// own slot so the stack's order stays the file's.
+	if len(o.Redis) > 0 && d.redisErr != nil {
+		return nil, fmt.Errorf("stack %s: redis: %w", o.Name, d.redisErr)
 	}
-
 	byHost := map[string][]int{}
 	for _, u := range o.Upstreams {
 		if !containsInt(byHost[u.Host], u.Port) {
@@ -229,63 +225,75 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	for _, host := range hosts {
-		ports := byHost[host]
-		sort.Ints(ports)
-		used := map[int]bool{}
-		var exposed []string
-		for _, p := range ports {
-			used[p] = true
-			exposed = append(exposed, strconv.Itoa(p))
-		}
-		hp := strconv.Itoa(holderPort(used))
-		holder, published, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
-			name: "host-" + host, image: d.images["mockbin"], aliases: []string{host}, holder: true,
-			cmd:   []string{"--listen", ":" + hp, "--name", host + " (placeholder)"},
-			ports: append([]string{hp}, exposed...),
-			ready: httpReadyAt("/__mockbin/health"),
-			probe: hp,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
-		}
-		nodes = append(nodes, holder)
-		for _, p := range ports {
-			addr := HostPort{host, p}.String()
-			port := strconv.Itoa(p)
-			mname := addr
-			if v := o.MockbinNames[addr]; v != "" {
-				mname = v
-			}
-			url := "http://127.0.0.1:" + published[port]
-			n, _, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
-				name: "mockbin-" + addr, image: d.images["mockbin"], netns: holder.c.GetContainerID(),
-				cmd:      []string{"--listen", ":" + port, "--name", mname},
-				readyURL: url,
-				ready:    httpReadyAt("/__mockbin/health"),
+	redis := make([]startedUser, len(o.Redis))
+	upstreams := make([][]startedUser, len(hosts)) // per host: placeholder, then its ports' mockbins
+	var toxi startedUser
+	tasks := len(o.Redis) + len(hosts) + 1
+	startErr := parallel(tasks, func(i int) error {
+		var err error
+		switch {
+		case i < len(o.Redis):
+			r := o.Redis[i]
+			port := strconv.Itoa(r.Port)
+			redis[i].node, redis[i].ports, err = d.startUserContainer(ctx, o.Name, nw, userSpec{
+				name: "redis-" + r.String(), image: d.redisImage, aliases: []string{r.Host},
+				// The image listens on 6379; a later --port wins in redis-server.
+				cmd:   []string{"--port", port},
+				ports: []string{port},
+				ready: func(ctx context.Context, addr string) error { return RedisPing(ctx, addr) },
+				probe: port,
 			})
-			if err != nil {
-				return nil, fmt.Errorf("stack %s: %w", o.Name, err)
+		case i < len(o.Redis)+len(hosts):
+			h := i - len(o.Redis)
+			upstreams[h], err = d.startUserHost(ctx, o, nw, hosts[h], byHost[hosts[h]])
+		case o.Toxiproxy:
+			toxi.node, toxi.ports, err = d.startUserContainer(ctx, o.Name, nw, userSpec{
+				name: "toxiproxy", image: d.images["toxiproxy"], aliases: []string{"toxiproxy"},
+				env:   map[string]string{"LOG_LEVEL": "warn"},
+				ports: []string{"8474"},
+				ready: httpReadyAt("/version"),
+				probe: "8474",
+			})
+		}
+		return err
+	})
+	for _, c := range redis {
+		if c.node != nil {
+			nodes = append(nodes, c.node)
+		}
+	}
+	for _, host := range upstreams {
+		for _, c := range host {
+			if c.node != nil {
+				nodes = append(nodes, c.node)
 			}
-			n.name = addr
-			nodes = append(nodes, n)
-			st.Mockbins = append(st.Mockbins, &Mockbin{Name: mname, Node: n, Target: addr, Direct: addr, URL: url})
+		}
+	}
+	if toxi.node != nil {
+		nodes = append(nodes, toxi.node)
+	}
+	if startErr != nil {
+		return nil, fmt.Errorf("stack %s: %w", o.Name, startErr)
+	}
+	for i, r := range o.Redis {
+		port := strconv.Itoa(r.Port)
+		us.RedisAt[r.String()] = &Redis{Node: redis[i].node, Host: r.Host, Port: r.Port, Addr: "127.0.0.1:" + redis[i].ports[port]}
+		if st.Redis == nil {
+			st.Redis = us.RedisAt[r.String()]
+		}
+	}
+	for h, host := range hosts {
+		published := upstreams[h][0].ports
+		for j, p := range byHost[host] {
+			n := upstreams[h][j+1].node
+			addr := n.name
+			st.Mockbins = append(st.Mockbins, &Mockbin{Name: o.mockbinName(addr), Node: n, Target: addr, Direct: addr,
+				URL: "http://127.0.0.1:" + published[strconv.Itoa(p)]})
 		}
 	}
 
 	if o.Toxiproxy {
-		n, ports, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
-			name: "toxiproxy", image: d.images["toxiproxy"], aliases: []string{"toxiproxy"},
-			env:   map[string]string{"LOG_LEVEL": "warn"},
-			ports: []string{"8474"},
-			ready: httpReadyAt("/version"),
-			probe: "8474",
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", o.Name, err)
-		}
-		nodes = append(nodes, n)
-		st.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
+		st.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + toxi.ports["8474"])
 		for i, m := range st.Mockbins {
 			listen := fmt.Sprintf("0.0.0.0:%d", ToxiproxyPortBase+i+1)
 			p, err := st.Toxiproxy.CreateProxy(containerName(m.Name), listen, m.Direct)
@@ -332,6 +340,80 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 	d.log.Info("user stack up", "name", o.Name, "proxy", st.Gateway.ProxyURL, "admin", st.Gateway.AdminURL,
 		"upstreams", len(st.Mockbins), "redis", len(us.RedisAt))
 	return us, nil
+}
+
+// startedUser is one started container of a user stack and its published
+// ports (container port → host port).
+type startedUser struct {
+	node  *userNode
+	ports map[string]string
+}
+
+// startUserHost starts the placeholder that owns host's name and ports,
+// then a mockbin per port in its namespace, those side by side. The first
+// element is the placeholder; a mockbin that did not start is a zero slot.
+func (d *Docker) startUserHost(ctx context.Context, o UserOptions, nw *testcontainers.DockerNetwork, host string, ports []int) ([]startedUser, error) {
+	sort.Ints(ports)
+	used := map[int]bool{}
+	var exposed []string
+	for _, p := range ports {
+		used[p] = true
+		exposed = append(exposed, strconv.Itoa(p))
+	}
+	hp := strconv.Itoa(holderPort(used))
+	out := make([]startedUser, 1+len(ports))
+	var err error
+	out[0].node, out[0].ports, err = d.startUserContainer(ctx, o.Name, nw, userSpec{
+		name: "host-" + host, image: d.images["mockbin"], aliases: []string{host}, holder: true,
+		cmd:   []string{"--listen", ":" + hp, "--name", host + " (placeholder)"},
+		ports: append([]string{hp}, exposed...),
+		ready: httpReadyAt("/__mockbin/health"),
+		probe: hp,
+	})
+	if err != nil {
+		return out, err
+	}
+	holder, published := out[0].node, out[0].ports
+	err = parallel(len(ports), func(i int) error {
+		addr := HostPort{host, ports[i]}.String()
+		port := strconv.Itoa(ports[i])
+		n, _, err := d.startUserContainer(ctx, o.Name, nw, userSpec{
+			name: "mockbin-" + addr, image: d.images["mockbin"], netns: holder.c.GetContainerID(),
+			cmd:      []string{"--listen", ":" + port, "--name", o.mockbinName(addr)},
+			readyURL: "http://127.0.0.1:" + published[port],
+			ready:    httpReadyAt("/__mockbin/health"),
+		})
+		if err != nil {
+			return err
+		}
+		n.name = addr
+		out[i+1].node = n
+		return nil
+	})
+	return out, err
+}
+
+// mockbinName is the name the mockbin serving addr (host:port) reports.
+func (o UserOptions) mockbinName(addr string) string {
+	if v := o.MockbinNames[addr]; v != "" {
+		return v
+	}
+	return addr
+}
+
+// parallel runs f(0) … f(n-1) side by side and joins their errors.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func containsInt(xs []int, x int) bool {
