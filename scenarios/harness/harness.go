@@ -95,6 +95,9 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 		s.steps[st.Fault] = st
 	}
 	s.timelines = append(s.timelines, tl)
+	// started carries the load's origin, and is closed once the load returns:
+	// a load that never started (an invalid attack) leaves no origin, and the
+	// timeline must not wait for one.
 	started := make(chan time.Time, 1)
 	var tlErr error
 	var wg sync.WaitGroup
@@ -102,8 +105,10 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 	go func() {
 		defer wg.Done()
 		select {
-		case origin := <-started:
-			tlErr = tl.Run(ctx, origin)
+		case origin, ok := <-started:
+			if ok {
+				tlErr = tl.Run(ctx, origin)
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -111,6 +116,7 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 	// explains generator lag and the stalls it brings.
 	mw := watchMachine("/proc", BucketWidth)
 	run, err := a.Run(ctx, func(t time.Time) { started <- t })
+	close(started)
 	wg.Wait()
 	if run != nil {
 		s.runs = append(s.runs, run)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/chaos"
 	"github.com/gauntlet-dev/gauntlet/reports"
+	"github.com/gauntlet-dev/gauntlet/scenarios/load"
 )
 
 func TestMissSaysWhichNumberAndByHowMuch(t *testing.T) {
@@ -79,5 +80,25 @@ func TestFinishWritesAValidRecord(t *testing.T) {
 	}
 	if r.Verdict != reports.VerdictError || r.Failure != "setup failed" {
 		t.Fatalf("verdict %q failure %q: a failure before any load is an error", r.Verdict, r.Failure)
+	}
+}
+
+// TestAttackFailsAtOnceOnAnInvalidLoad: a load that is refused before it
+// starts has no origin for the fault timeline; Attack must return its error
+// rather than wait for a start that never comes.
+func TestAttackFailsAtOnceOnAnInvalidLoad(t *testing.T) {
+	s := &Scenario{Log: quiet()}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Attack(context.Background(), load.Attack{Name: "no targets", Rate: 10, Duration: time.Second})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "needs rate > 0") {
+			t.Fatalf("err %v: want the load's validation error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Attack still waiting for the load to start 10 s after it was refused")
 	}
 }
