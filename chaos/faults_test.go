@@ -35,6 +35,9 @@ func TestMockbinFaultPutsAndClears(t *testing.T) {
 	defer srv.Close()
 
 	f := Mockbin("mockbin1", srv.URL+"/", MockbinFault{Status: 503, FailureRate: 0.5, Paths: []string{"/request"}})
+	if f.Kind() != "mockbin-fault" || f.Target() != "mockbin1" {
+		t.Fatalf("kind %q target %q, want mockbin-fault on mockbin1", f.Kind(), f.Target())
+	}
 	ctx := context.Background()
 	if err := f.Inject(ctx); err != nil {
 		t.Fatal(err)
@@ -61,7 +64,7 @@ func TestMockbinFaultReportsHTTPError(t *testing.T) {
 	if err := f.Inject(context.Background()); err == nil {
 		t.Fatal("inject succeeded against a 400")
 	}
-	if a := f.(interface{ Active() bool }); a.Active() {
+	if f.Active() {
 		t.Fatal("failed inject left the fault active")
 	}
 }
@@ -99,6 +102,9 @@ func TestToxicOnRealToxiproxy(t *testing.T) {
 
 	const delay = 300 * time.Millisecond
 	f := ToxicOn(proxy, Latency(delay, 0))
+	if f.Kind() != "latency" || f.Target() != "up" {
+		t.Fatalf("kind %q target %q, want latency on up", f.Kind(), f.Target())
+	}
 	ctx := context.Background()
 	if err := f.Inject(ctx); err != nil {
 		t.Fatal(err)

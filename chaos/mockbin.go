@@ -22,7 +22,7 @@ type MockbinFault = mockbin.Fault
 func Mockbin(name, baseURL string, f MockbinFault) Fault {
 	url := strings.TrimSuffix(baseURL, "/") + "/__mockbin/fault"
 	body, _ := json.Marshal(f) // plain fields and slices always marshal
-	return Custom("mockbin fault on "+name, "mockbin-fault",
+	return Custom("mockbin fault on "+name, "mockbin-fault", name,
 		func(ctx context.Context) error { return send(ctx, http.MethodPut, url, body) },
 		func(ctx context.Context) error { return send(ctx, http.MethodDelete, url, nil) })
 }

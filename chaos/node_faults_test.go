@@ -44,11 +44,15 @@ func TestNodeFaults(t *testing.T) {
 	for _, tt := range tests {
 		n := &recordingNode{}
 		f := tt.fault(n)
-		if f.Name() != tt.name || f.Kind() != tt.kind {
-			t.Errorf("%s: name %q kind %q, want %q %q", tt.name, f.Name(), f.Kind(), tt.name, tt.kind)
+		if f.Name() != tt.name || f.Kind() != tt.kind || f.Target() != "n1" {
+			t.Errorf("%s: name %q kind %q target %q, want %q %q n1", tt.name, f.Name(), f.Kind(), f.Target(), tt.name, tt.kind)
 		}
 		if err := f.Inject(ctx); err != nil {
 			t.Fatalf("%s: inject: %v", tt.name, err)
+		}
+		// A one-shot fault (restart) leaves nothing in effect to revert.
+		if f.Active() != (tt.revert != nil) {
+			t.Errorf("%s: active %v after inject", tt.name, f.Active())
 		}
 		if !reflect.DeepEqual(n.calls, tt.inject) {
 			t.Errorf("%s: inject called %v, want %v", tt.name, n.calls, tt.inject)
@@ -58,6 +62,9 @@ func TestNodeFaults(t *testing.T) {
 			if err := f.Revert(ctx); err != nil {
 				t.Fatalf("%s: revert %d: %v", tt.name, i+1, err)
 			}
+		}
+		if f.Active() {
+			t.Errorf("%s: still active after revert", tt.name)
 		}
 		if len(n.calls) != len(tt.revert) || (len(tt.revert) > 0 && !reflect.DeepEqual(n.calls, tt.revert)) {
 			t.Errorf("%s: revert called %v, want %v", tt.name, n.calls, tt.revert)

@@ -31,14 +31,26 @@ const (
 // scheduled at; Started and Ended are wall-clock times, so Started−origin minus
 // Planned is how late it ran.
 type Event struct {
-	Fault   string
-	Kind    string
-	Action  Action
+	// Fault is the fault's Name, for humans; Kind and Target are its parts.
+	Fault  string
+	Kind   string
+	Target string
+	Action Action
+	// Planned is the offset the action was scheduled at; Hold, for an inject,
+	// how long its step meant to keep the fault (0: until RevertAll).
 	Planned time.Duration
+	Hold    time.Duration
 	Started time.Time
 	Ended   time.Time
 	Err     string
+
+	// of is the fault itself: events are matched to their fault by identity,
+	// since two faults may share a name.
+	of Fault
 }
+
+// Of reports whether the event is an action of fault f.
+func (e Event) Of(f Fault) bool { return e.of == f }
 
 // Timeline runs faults at offsets during load and records what happened. It is
 // safe for concurrent use: RevertAll may run while Run is still waiting.
@@ -62,10 +74,10 @@ func NewTimeline(log *slog.Logger, steps ...Step) *Timeline {
 }
 
 type action struct {
-	at    time.Duration
-	fault Fault
-	act   Action
-	seq   int
+	at, hold time.Duration
+	fault    Fault
+	act      Action
+	seq      int
 }
 
 // Schedule is the ordered list of actions Run will take: each step's inject at
@@ -73,7 +85,7 @@ type action struct {
 func (t *Timeline) schedule() []action {
 	var acts []action
 	for i, s := range t.steps {
-		acts = append(acts, action{at: s.At, fault: s.Fault, act: ActionInject, seq: i})
+		acts = append(acts, action{at: s.At, hold: s.Hold, fault: s.Fault, act: ActionInject, seq: i})
 		if s.Hold > 0 {
 			acts = append(acts, action{at: s.At + s.Hold, fault: s.Fault, act: ActionRevert, seq: i})
 		}
@@ -114,7 +126,7 @@ func (t *Timeline) Run(ctx context.Context, origin time.Time) error {
 		if a.act == ActionRevert && !t.isInjected(a.fault) {
 			continue
 		}
-		if err := t.do(ctx, a.fault, a.act, a.at); err != nil {
+		if err := t.do(ctx, a.fault, a.act, a.at, a.hold); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -130,7 +142,7 @@ func (t *Timeline) RevertAll(ctx context.Context) error {
 	t.mu.Unlock()
 	var errs []error
 	for i := len(pending) - 1; i >= 0; i-- {
-		if a, ok := pending[i].(interface{ Active() bool }); ok && !a.Active() {
+		if !pending[i].Active() {
 			t.forget(pending[i]) // one-shot faults (restart) leave nothing to revert
 			continue
 		}
@@ -138,7 +150,7 @@ func (t *Timeline) RevertAll(ctx context.Context) error {
 		if !origin.IsZero() {
 			planned = time.Since(origin)
 		}
-		if err := t.do(ctx, pending[i], ActionRevert, planned); err != nil {
+		if err := t.do(ctx, pending[i], ActionRevert, planned, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -167,8 +179,9 @@ func (t *Timeline) isInjected(f Fault) bool {
 	return false
 }
 
-func (t *Timeline) do(ctx context.Context, f Fault, act Action, planned time.Duration) error {
-	ev := Event{Fault: f.Name(), Kind: f.Kind(), Action: act, Planned: planned, Started: time.Now()}
+func (t *Timeline) do(ctx context.Context, f Fault, act Action, planned, hold time.Duration) error {
+	ev := Event{Fault: f.Name(), Kind: f.Kind(), Target: f.Target(), Action: act,
+		Planned: planned, Hold: hold, Started: time.Now(), of: f}
 	var err error
 	if act == ActionInject {
 		err = f.Inject(ctx)
@@ -203,6 +216,16 @@ func (t *Timeline) Events() []Event {
 	return out
 }
 
+// EventOf is the first event of fault f's action act.
+func (t *Timeline) EventOf(f Fault, act Action) (Event, bool) {
+	for _, ev := range t.Events() {
+		if ev.Of(f) && ev.Action == act {
+			return ev, true
+		}
+	}
+	return Event{}, false
+}
+
 // Origin is the time Run measured offsets from (zero before Run).
 func (t *Timeline) Origin() time.Time {
 	t.mu.Lock()
@@ -210,29 +233,42 @@ func (t *Timeline) Origin() time.Time {
 	return t.origin
 }
 
-// Window is when a fault was in effect: from the end of its inject to the start
-// of its revert (Until is zero if it was never reverted).
+// Window is one injection of a fault, with the revert that followed it. It
+// was in effect from the end of its inject to the start of its revert (Until
+// is zero if it was never reverted); Inject.Started to Revert.Ended is the
+// whole span, actions included.
 type Window struct {
-	Fault       string
-	From, Until time.Time
+	// Fault is the fault's Name, for humans; Kind and Target are its parts.
+	Fault, Kind, Target string
+	From, Until         time.Time
+	// Inject is the action that opened the window; Revert the first revert
+	// of the same fault after it (zero if none).
+	Inject, Revert Event
 }
 
-// Windows pairs each successful inject with the revert that followed it.
+// Err is the first error of the window's actions ("" when both held); a
+// window with one was not, or not wholly, in effect.
+func (w Window) Err() string {
+	if w.Inject.Err != "" {
+		return w.Inject.Err
+	}
+	return w.Revert.Err
+}
+
+// Windows pairs each inject, failed or not, with the revert of the same fault
+// that followed it, failed or not, in the order the injects started.
 func (t *Timeline) Windows() []Window {
 	var out []Window
-	open := map[string]int{}
+	open := map[Fault]int{}
 	for _, ev := range t.Events() {
-		if ev.Err != "" {
-			continue
-		}
 		switch ev.Action {
 		case ActionInject:
-			open[ev.Fault] = len(out)
-			out = append(out, Window{Fault: ev.Fault, From: ev.Ended})
+			open[ev.of] = len(out)
+			out = append(out, Window{Fault: ev.Fault, Kind: ev.Kind, Target: ev.Target, From: ev.Ended, Inject: ev})
 		case ActionRevert:
-			if i, ok := open[ev.Fault]; ok {
-				out[i].Until = ev.Started
-				delete(open, ev.Fault)
+			if i, ok := open[ev.of]; ok {
+				out[i].Until, out[i].Revert = ev.Started, ev
+				delete(open, ev.of)
 			}
 		}
 	}

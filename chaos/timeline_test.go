@@ -21,7 +21,7 @@ type recorder struct {
 
 func newRecorder(mu *sync.Mutex, log *[]string, name string, failInject bool) Fault {
 	note := func(s string) { mu.Lock(); *log = append(*log, s); mu.Unlock() }
-	return Custom(name, "test",
+	return Custom(name, "test", "x",
 		func(context.Context) error {
 			note("inject " + name)
 			if failInject {
@@ -147,7 +147,7 @@ func TestTimelineCancelledStillReverts(t *testing.T) {
 
 func TestOneShotFaultLeavesNothingToRevert(t *testing.T) {
 	calls := 0
-	f := Custom("restart x", "restart", func(context.Context) error { calls++; return nil }, nil)
+	f := Custom("restart x", "restart", "x", func(context.Context) error { calls++; return nil }, nil)
 	tl := NewTimeline(quiet(), Step{Fault: f})
 	if err := tl.Run(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestOneShotFaultLeavesNothingToRevert(t *testing.T) {
 
 func TestToggleRevertWithoutInjectIsNoop(t *testing.T) {
 	reverts := 0
-	f := Custom("x", "test", func(context.Context) error { return nil }, func(context.Context) error { reverts++; return nil })
+	f := Custom("x", "test", "x", func(context.Context) error { return nil }, func(context.Context) error { reverts++; return nil })
 	if err := f.Revert(context.Background()); err != nil || reverts != 0 {
 		t.Fatalf("revert before inject: err %v, reverts %d", err, reverts)
 	}
@@ -176,5 +176,46 @@ func TestToggleRevertWithoutInjectIsNoop(t *testing.T) {
 	_ = f.Revert(context.Background())
 	if reverts != 1 {
 		t.Fatalf("reverts %d, want 1", reverts)
+	}
+}
+
+// TestTimelineTellsFaultsApartByIdentity: two faults with one name (the same
+// node killed by two steps' own faults) keep their own events and windows,
+// which carry the fault's kind, target and planned hold as fields.
+func TestTimelineTellsFaultsApartByIdentity(t *testing.T) {
+	noop := func(context.Context) error { return nil }
+	first := Custom("kill m1", "kill", "m1", noop, noop)
+	second := Custom("kill m1", "kill", "m1", noop, noop)
+	tl := NewTimeline(quiet(),
+		Step{At: 0, Fault: first, Hold: 3 * time.Millisecond},
+		Step{At: time.Millisecond, Fault: second, Hold: 5 * time.Millisecond},
+	)
+	if err := tl.Run(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Fault{first, second} {
+		on, ok := tl.EventOf(f, ActionInject)
+		off, reverted := tl.EventOf(f, ActionRevert)
+		if !ok || !reverted || !on.Of(f) || !off.Of(f) || off.Started.Before(on.Ended) {
+			t.Fatalf("%p: inject %+v revert %+v", f, on, off)
+		}
+	}
+	ws := tl.Windows()
+	if len(ws) != 2 {
+		t.Fatalf("windows: %+v", ws)
+	}
+	for i, f := range []Fault{first, second} {
+		w := ws[i]
+		if !w.Inject.Of(f) || !w.Revert.Of(f) || w.Kind != "kill" || w.Target != "m1" || w.Fault != "kill m1" || w.Err() != "" {
+			t.Fatalf("window %d: %+v", i, w)
+		}
+		if want := []time.Duration{3, 5}[i] * time.Millisecond; w.Inject.Hold != want {
+			t.Fatalf("window %d: hold %v, want %v", i, w.Inject.Hold, want)
+		}
+	}
+	// first is reverted at 3 ms, after second's inject at 1 ms: paired by
+	// name, first's revert would have closed second's window.
+	if !ws[0].Until.Before(ws[1].Until) {
+		t.Fatalf("first window until %v, second until %v", ws[0].Until, ws[1].Until)
 	}
 }

@@ -65,7 +65,7 @@ func ToxicOn(p *toxiproxy.Proxy, t Toxic) Fault {
 		toxicity = 1
 	}
 	name := fmt.Sprintf("%s_%s", t.Type, stream)
-	return Custom(fmt.Sprintf("%s on %s", t.Type, p.Name), t.Type,
+	return Custom(fmt.Sprintf("%s on %s", t.Type, p.Name), t.Type, p.Name,
 		func(context.Context) error {
 			_, err := p.AddToxic(name, t.Type, stream, toxicity, t.Attributes)
 			return err

@@ -44,7 +44,7 @@ var _ = Describe("all targets down", Label("all-down"), func() {
 		// Both kills in one step, sent at once: a timeline runs its actions one
 		// after another, and on a loaded machine one docker kill took 1.2 s,
 		// which left the window with both targets dead empty.
-		both := chaos.Custom("kill mockbin1+mockbin2", "kill", func(ctx context.Context) error {
+		both := chaos.Custom("kill mockbin1+mockbin2", "kill", m1.Name+"+"+m2.Name, func(ctx context.Context) error {
 			errs := make([]error, 2)
 			var wg sync.WaitGroup
 			for i, n := range []chaos.Node{m1.Node, m2.Node} {

@@ -4,7 +4,6 @@ package scenarios_test
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,9 +47,11 @@ var _ = Describe("blackholed upstream", Label("blackhole"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		rest := settledStatus(ctx, sc)
 
+		// faults[i] is the fault on targets[i].
+		faults := []chaos.Fault{chaos.ToxicOn(m1.Proxy, chaos.Timeout(0)), chaos.Pause(m2.Node)}
 		run, tl, err := sc.Attack(ctx, load.Attack{Name: "blackhole", Rate: 200, Duration: 9 * time.Second, Targets: targets},
-			chaos.Step{At: 2 * time.Second, Fault: chaos.ToxicOn(m1.Proxy, chaos.Timeout(0)), Hold: 4 * time.Second},
-			chaos.Step{At: 2 * time.Second, Fault: chaos.Pause(m2.Node), Hold: 4 * time.Second})
+			chaos.Step{At: 2 * time.Second, Fault: faults[0], Hold: 4 * time.Second},
+			chaos.Step{At: 2 * time.Second, Fault: faults[1], Hold: 4 * time.Second})
 		Expect(err).NotTo(HaveOccurred())
 		ws := tl.Windows()
 		Expect(ws).To(HaveLen(2))
@@ -60,10 +61,9 @@ var _ = Describe("blackholed upstream", Label("blackhole"), func() {
 		rs := run.Results
 		limit := time.Duration(connectTimeout+readTimeout) * time.Millisecond
 		for i, t := range targets {
-			name := []string{m1.Name, m2.Name}[i]
 			var w chaos.Window
 			for _, x := range ws {
-				if strings.HasSuffix(x.Fault, name) {
+				if x.Inject.Of(faults[i]) {
 					w = x
 				}
 			}

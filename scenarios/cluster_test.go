@@ -46,7 +46,7 @@ var _ = Describe("cluster: a change on one node reaches every node", Label("clus
 			times  []time.Duration // per change, until the last other node served it
 			missed int
 		)
-		changer := harness.Action(fmt.Sprintf("%d route changes on gateway1", changes), "admin", func(ctx context.Context) error {
+		changer := harness.Action(fmt.Sprintf("%d route changes on gateway1", changes), "admin", "gateway1", func(ctx context.Context) error {
 			for i := range changes {
 				path := fmt.Sprintf("/p%d", i)
 				if _, err := gw1.Admin.CreateRoute(ctx, "base", stack.RouteSpec{Name: fmt.Sprintf("p%d", i), Paths: []string{path}}); err != nil {
@@ -122,7 +122,7 @@ var _ = Describe("cluster: PostgreSQL killed under load", Label("cluster", "clus
 		Expect(clusterBaseline(ctx, sc)).To(Succeed())
 		pg := sc.Stack.Postgres
 		var cacheReads, cacheMisses int
-		readCache := harness.Action("read /services/base on every node", "admin", func(ctx context.Context) error {
+		readCache := harness.Action("read /services/base on every node", "admin", "every node", func(ctx context.Context) error {
 			for _, n := range sc.Stack.Nodes {
 				cacheReads++
 				if _, err := n.Admin.GetService(ctx, "base"); err != nil {
@@ -211,7 +211,7 @@ var _ = Describe("cluster: one gateway node killed under load", Label("cluster",
 		Expect(clusterBaseline(ctx, sc)).To(Succeed())
 		gw1, gw2 := sc.Stack.Nodes[0], sc.Stack.Nodes[1]
 		kill := chaos.Kill(gw2.Node)
-		lateRoute := harness.Action("create /late on gateway1", "admin", func(ctx context.Context) error {
+		lateRoute := harness.Action("create /late on gateway1", "admin", "gateway1", func(ctx context.Context) error {
 			_, err := gw1.Admin.CreateRoute(ctx, "base", stack.RouteSpec{Name: "late", Paths: []string{"/late"}})
 			return err
 		})
@@ -334,7 +334,7 @@ var _ = Describe("cluster: one node cut off PostgreSQL", Label("cluster", "clust
 		if harness.Proving("cluster-partition") {
 			hold = 0 // never healed during the run: gateway3 cannot catch up
 		}
-		during := harness.Action("create /during on gateway1", "admin", func(ctx context.Context) error {
+		during := harness.Action("create /during on gateway1", "admin", "gateway1", func(ctx context.Context) error {
 			_, err := gw1.Admin.CreateRoute(ctx, "base", stack.RouteSpec{Name: "during", Paths: []string{"/during"}})
 			return err
 		})
@@ -345,7 +345,7 @@ var _ = Describe("cluster: one node cut off PostgreSQL", Label("cluster", "clust
 			chaos.Step{At: 4 * time.Second, Fault: during})
 		Expect(err).NotTo(HaveOccurred())
 		cutEv := eventOf(tl, cut, chaos.ActionInject)
-		healed, healedOK := harness.EventOf(tl, cut.Name(), chaos.ActionRevert)
+		healed, healedOK := tl.EventOf(cut, chaos.ActionRevert)
 		// A partition healed within the run leaves 4 s to catch up; a
 		// watch that saw nothing by the end of the load has failed.
 		seen := stopWatch()
@@ -420,7 +420,7 @@ func awaitConsumer(ctx context.Context, n *stack.Gateway, name string, want bool
 
 // eventOf is the timeline's event of fault's action, which must have run.
 func eventOf(tl *chaos.Timeline, fault chaos.Fault, act chaos.Action) chaos.Event {
-	ev, ok := harness.EventOf(tl, fault.Name(), act)
+	ev, ok := tl.EventOf(fault, act)
 	Expect(ok).To(BeTrue(), "%s of %q on the timeline", act, fault.Name())
 	return ev
 }

@@ -41,7 +41,7 @@ var _ = Describe("active checks: up then down", Label("health-checks", "health-a
 			Targets: []vegeta.Target{sc.GET("/adown/request")}},
 			chaos.Step{At: 1500 * time.Millisecond, Fault: fault})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 		rs := run.Results

@@ -52,9 +52,9 @@ var _ = Describe("active checks: recovery", Label("health-checks", "health-activ
 			Targets: targets},
 			chaos.Step{At: 500 * time.Millisecond, Fault: fault, Hold: 1500 * time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
-		off, ok := harness.EventOf(tl, fault.Name(), chaos.ActionRevert)
+		off, ok := tl.EventOf(fault, chaos.ActionRevert)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err + off.Err).To(BeEmpty())
 

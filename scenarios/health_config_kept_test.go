@@ -38,7 +38,7 @@ var _ = Describe("health kept across a config change", Label("health-checks", "h
 
 		admin := sc.Stack.Gateway.Admin
 		var stateAfter string
-		change := harness.Action("add service and route", "config", func(ctx context.Context) error {
+		change := harness.Action("add service and route", "config", "gateway", func(ctx context.Context) error {
 			if harness.Proving("health-config-kept") {
 				// Deleting and re-adding the target is a change that does
 				// reset its health (a new target): the checks below must see it.
@@ -66,7 +66,7 @@ var _ = Describe("health kept across a config change", Label("health-checks", "h
 			chaos.Step{At: 500 * time.Millisecond, Fault: fault},
 			chaos.Step{At: 2 * time.Second, Fault: change})
 		Expect(err).NotTo(HaveOccurred())
-		changed, ok := harness.EventOf(tl, change.Name(), chaos.ActionInject)
+		changed, ok := tl.EventOf(change, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(changed.Err).To(BeEmpty())
 		rs := run.Results

@@ -74,7 +74,7 @@ var _ = Describe("half-open recovery under concurrent load", Label("health-check
 			Targeter: targeter, Targets: []vegeta.Target{{Method: http.MethodGet, URL: base + "?k=…"}}, Connections: 32},
 			chaos.Step{At: 500 * time.Millisecond, Fault: fault})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 		rs := run.Results

@@ -44,7 +44,7 @@ var _ = Describe("half-open recovery", Label("health-checks", "health-half-open"
 			Targets: []vegeta.Target{sc.GET("/halfopen/request")}, Connections: 1},
 			chaos.Step{At: 500 * time.Millisecond, Fault: fault, Hold: 1500 * time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
-		off, ok := harness.EventOf(tl, fault.Name(), chaos.ActionRevert)
+		off, ok := tl.EventOf(fault, chaos.ActionRevert)
 		Expect(ok).To(BeTrue())
 		Expect(off.Err).To(BeEmpty())
 		rs := run.Results

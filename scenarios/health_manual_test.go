@@ -37,7 +37,7 @@ var _ = Describe("passive ejection, manual recovery", Label("health-checks", "he
 		})).To(Succeed())
 
 		admin := sc.Stack.Gateway.Admin
-		put := harness.Action("PUT healthy on "+m1.Name, "admin", func(ctx context.Context) error {
+		put := harness.Action("PUT healthy on "+m1.Name, "admin", m1.Name, func(ctx context.Context) error {
 			if harness.Proving("health-manual") {
 				return nil // no override: the target must stay out
 			}
@@ -49,9 +49,9 @@ var _ = Describe("passive ejection, manual recovery", Label("health-checks", "he
 			chaos.Step{At: 500 * time.Millisecond, Fault: fault, Hold: 1500 * time.Millisecond},
 			chaos.Step{At: 3 * time.Second, Fault: put})
 		Expect(err).NotTo(HaveOccurred())
-		off, ok := harness.EventOf(tl, fault.Name(), chaos.ActionRevert)
+		off, ok := tl.EventOf(fault, chaos.ActionRevert)
 		Expect(ok).To(BeTrue())
-		healed, ok := harness.EventOf(tl, put.Name(), chaos.ActionInject)
+		healed, ok := tl.EventOf(put, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(off.Err + healed.Err).To(BeEmpty())
 		rs := run.Results

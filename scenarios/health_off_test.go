@@ -42,7 +42,7 @@ var _ = Describe("health checks off", Label("health-checks", "health-off"), func
 			Targets: []vegeta.Target{sc.GET("/off/request")}},
 			chaos.Step{At: time.Second, Fault: fault})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 		GinkgoWriter.Println("all:", harness.Describe(run.Results))

@@ -85,7 +85,7 @@ var _ = Describe("passive counters under mixed traffic", Label("health-checks", 
 			Targets: targets, Connections: 1}, steps...)
 		Expect(err).NotTo(HaveOccurred())
 		for _, st := range steps {
-			ev, ok := harness.EventOf(tl, st.Fault.Name(), chaos.ActionInject)
+			ev, ok := tl.EventOf(st.Fault, chaos.ActionInject)
 			Expect(ok).To(BeTrue())
 			Expect(ev.Err).To(BeEmpty())
 		}

@@ -64,14 +64,14 @@ var _ = Describe("passive checks eject after tcp_failures", Label("health-checks
 		}
 		Expect(sc.Configure(ctx, bs...)).To(Succeed())
 
-		refuse := chaos.Custom("refuse connections to "+m1.Name, "refuse",
+		refuse := chaos.Custom("refuse connections to "+m1.Name, "refuse", m1.Name,
 			func(context.Context) error { return m1.Proxy.Disable() },
 			func(context.Context) error { return m1.Proxy.Enable() })
 		run, tl, err := sc.Attack(ctx, load.Attack{Name: "passive-tcp", Rate: 150, Duration: 3 * time.Second,
 			Targets: targets, Connections: 1},
 			chaos.Step{At: time.Second, Fault: refuse})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, refuse.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(refuse, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 

@@ -55,7 +55,7 @@ var _ = Describe("passive checks eject after http_failures", Label("health-check
 			Targets: targets, Connections: 1},
 			chaos.Step{At: time.Second, Fault: fault})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 

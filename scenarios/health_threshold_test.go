@@ -83,7 +83,7 @@ var _ = Describe("balancer health threshold", Label("health-checks", "health-thr
 		var steps []chaos.Step
 		for k, m := range mockbins {
 			steps = append(steps, chaos.Step{At: time.Duration(k+1) * time.Second,
-				Fault: harness.Action("PUT unhealthy on "+m.Name, "admin", func(ctx context.Context) error {
+				Fault: harness.Action("PUT unhealthy on "+m.Name, "admin", m.Name, func(ctx context.Context) error {
 					for _, u := range ups {
 						if err := admin.SetTargetHealth(ctx, u, m.Target, false); err != nil {
 							return err
@@ -101,7 +101,7 @@ var _ = Describe("balancer health threshold", Label("health-checks", "health-thr
 		from, to := make([]time.Time, len(mockbins)+1), make([]time.Time, len(mockbins)+1)
 		from[0] = run.Start
 		for k, st := range steps {
-			ev, ok := harness.EventOf(tl, st.Fault.Name(), chaos.ActionInject)
+			ev, ok := tl.EventOf(st.Fault, chaos.ActionInject)
 			Expect(ok).To(BeTrue())
 			Expect(ev.Err).To(BeEmpty())
 			to[k] = ev.Started

@@ -45,7 +45,7 @@ var _ = Describe("passive timeouts with retries", Label("health-checks", "health
 			Targets: []vegeta.Target{sc.GET("/slowtgt/request")}},
 			chaos.Step{At: time.Second, Fault: fault})
 		Expect(err).NotTo(HaveOccurred())
-		on, ok := harness.EventOf(tl, fault.Name(), chaos.ActionInject)
+		on, ok := tl.EventOf(fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(on.Err).To(BeEmpty())
 		rs := run.Results

@@ -80,7 +80,7 @@ func hostPort(url string) string {
 // fault's window in the record is the attack's real duration.
 func attacker(name string, run func(ctx context.Context)) chaos.Fault {
 	var done chan struct{}
-	return chaos.Custom(name, "attack",
+	return chaos.Custom(name, "attack", "gateway",
 		func(ctx context.Context) error {
 			done = make(chan struct{})
 			go func() { defer close(done); run(ctx) }()

@@ -71,7 +71,7 @@ var _ = Describe("SIGTERM under load", Label("operations", "sigterm"), func() {
 		var probes []probe
 		var probeMu sync.Mutex
 		var signalled time.Time
-		sigterm := chaos.Custom("SIGTERM gateway", "stop", func(ctx context.Context) error {
+		sigterm := chaos.Custom("SIGTERM gateway", "stop", "gateway", func(ctx context.Context) error {
 			signalled = time.Now()
 			stop := make(chan struct{})
 			var wg sync.WaitGroup

@@ -59,7 +59,7 @@ var _ = Describe("non-idempotent load under failure", Label("post-safety"), func
 		// Logs of mockbin1 read just before it died; filled by the kill.
 		var before atomic.Pointer[mockbin.RequestLog]
 		hold := chaos.ToxicOn(m1.Proxy, chaos.Timeout(0).Upstream())
-		kill := chaos.Custom("kill mockbin1 mid-request", "kill", func(ctx context.Context) error {
+		kill := chaos.Custom("kill mockbin1 mid-request", "kill", m1.Name, func(ctx context.Context) error {
 			if err := hold.Inject(ctx); err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ var _ = Describe("non-idempotent load under failure", Label("post-safety"), func
 				{At: time.Second, Fault: chaos.Mockbin(m1.Name, m1.URL, chaos.MockbinFault{LatencyMS: 1500})},
 				{At: 2 * time.Second, Fault: kill},
 			},
-			faultFrom: kill.Name(),
+			faultFrom: kill,
 			logOf: func(ctx context.Context, m *stack.Mockbin) (mockbin.RequestLog, error) {
 				if m == m1 {
 					if lg := before.Load(); lg != nil {
@@ -108,7 +108,7 @@ var _ = Describe("non-idempotent load under failure", Label("post-safety"), func
 			readTimeout: 5000,
 			faulty:      m2,
 			steps:       []chaos.Step{{At: time.Second, Fault: reset, Hold: 3 * time.Second}},
-			faultFrom:   reset.Name(),
+			faultFrom:   reset,
 		})
 	}, NodeTimeout(2*time.Minute))
 
@@ -120,7 +120,7 @@ var _ = Describe("non-idempotent load under failure", Label("post-safety"), func
 			readTimeout: 300,
 			faulty:      m1,
 			steps:       []chaos.Step{{At: time.Second, Fault: stall, Hold: 3 * time.Second}},
-			faultFrom:   stall.Name(),
+			faultFrom:   stall,
 		})
 	}, NodeTimeout(2*time.Minute))
 })
@@ -129,7 +129,7 @@ type postSafetyCase struct {
 	readTimeout int // ms
 	faulty      *stack.Mockbin
 	steps       []chaos.Step
-	faultFrom   string // the step whose inject starts the fault window
+	faultFrom   chaos.Fault // the step whose inject starts the fault window
 	checks      map[string]any
 	// logOf reads a mockbin's request log at the end (default: over HTTP).
 	logOf func(ctx context.Context, m *stack.Mockbin) (mockbin.RequestLog, error)
@@ -172,12 +172,12 @@ func postSafety(ctx context.Context, sc *harness.Scenario, c postSafetyCase) {
 		c.steps...)
 	Expect(err).NotTo(HaveOccurred())
 	for _, st := range c.steps {
-		ev, ok := harness.EventOf(tl, st.Fault.Name(), chaos.ActionInject)
+		ev, ok := tl.EventOf(st.Fault, chaos.ActionInject)
 		Expect(ok).To(BeTrue(), st.Fault.Name())
 		Expect(ev.Err).To(BeEmpty(), st.Fault.Name())
 	}
-	on, _ := harness.EventOf(tl, c.faultFrom, chaos.ActionInject)
-	off, healed := harness.EventOf(tl, c.faultFrom, chaos.ActionRevert)
+	on, _ := tl.EventOf(c.faultFrom, chaos.ActionInject)
+	off, healed := tl.EventOf(c.faultFrom, chaos.ActionRevert)
 	faultEnd := run.End
 	if healed {
 		faultEnd = off.Started

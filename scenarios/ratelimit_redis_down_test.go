@@ -66,10 +66,10 @@ var _ = Describe("rate-limiting with Redis down", Label("rate-limiting", "rateli
 			Targets: []vegeta.Target{sc.GET("/rl-redis-down/request")}},
 			chaos.Step{At: killAt, Fault: kill, Hold: downFor})
 		Expect(err).NotTo(HaveOccurred())
-		down, ok := harness.EventOf(tl, kill.Name(), chaos.ActionInject)
+		down, ok := tl.EventOf(kill, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(down.Err).To(BeEmpty())
-		up, ok := harness.EventOf(tl, kill.Name(), chaos.ActionRevert)
+		up, ok := tl.EventOf(kill, chaos.ActionRevert)
 		Expect(ok).To(BeTrue())
 		Expect(up.Err).To(BeEmpty())
 		rs := run.Results

@@ -145,7 +145,7 @@ type adminChurn struct {
 }
 
 func (c *adminChurn) fault() chaos.Fault {
-	return chaos.Custom("admin writes on gateway", "admin-writes", c.start, c.stop)
+	return chaos.Custom("admin writes on gateway", "admin-writes", "gateway", c.start, c.stop)
 }
 
 func (c *adminChurn) start(ctx context.Context) error {

@@ -193,7 +193,7 @@ var _ = Describe("soak", Label("soak"), func() {
 		// the requests in flight on mockbin2, a POST is not retried.
 		rs := run.Results
 		sc.Note("unexpected answers (not 200; 429 allowed on the limited route, 401 on the keyless one)", float64(exp.unexpected(rs)), "")
-		quiet := outsideFaults(rs, tl.Events(), 2*time.Second)
+		quiet := outsideFaults(rs, tl.Windows(), 2*time.Second)
 		sc.Note("unexpected answers outside fault windows (+2 s)", float64(exp.unexpected(quiet)), "")
 		sc.Note("requests", float64(len(rs)), "")
 		churn.mu.Lock()
@@ -209,23 +209,15 @@ var _ = Describe("soak", Label("soak"), func() {
 
 // outsideFaults keeps the results sent outside every fault window, each
 // window stretched by settle after its revert.
-func outsideFaults(rs []vegeta.Result, evs []chaos.Event, settle time.Duration) []vegeta.Result {
+func outsideFaults(rs []vegeta.Result, ws []chaos.Window, settle time.Duration) []vegeta.Result {
 	type span struct{ from, to time.Time }
 	var spans []span
-	open := map[string]time.Time{}
-	for _, ev := range evs {
-		switch ev.Action {
-		case chaos.ActionInject:
-			open[ev.Fault] = ev.Started
-		case chaos.ActionRevert:
-			if from, ok := open[ev.Fault]; ok {
-				spans = append(spans, span{from, ev.Ended.Add(settle)})
-				delete(open, ev.Fault)
-			}
+	for _, w := range ws {
+		to := time.Now()
+		if !w.Revert.Started.IsZero() {
+			to = w.Revert.Ended.Add(settle)
 		}
-	}
-	for _, from := range open {
-		spans = append(spans, span{from, time.Now()})
+		spans = append(spans, span{w.Inject.Started, to})
 	}
 	var out []vegeta.Result
 	for _, x := range rs {

@@ -128,16 +128,16 @@ var _ = Describe("weighted balancing", Label("weights"), func() {
 			return nil
 		}
 		const rate, phase = 600, 3 * time.Second
-		change := harness.Action("weights 6:3:1", "admin", setWeights(configured[1]))
-		zero := harness.Action("weight 0 on mockbin2", "admin", setWeights(configured[2]))
+		change := harness.Action("weights 6:3:1", "admin", "gateway", setWeights(configured[1]))
+		zero := harness.Action("weight 0 on mockbin2", "admin", "mockbin2", setWeights(configured[2]))
 		run, tl, err := sc.Attack(ctx, load.Attack{Name: "weights", Rate: rate, Duration: 3 * phase, Targeter: targeter,
 			Targets: []vegeta.Target{sc.GET(algos[0].path), sc.GET(algos[1].path), sc.GET(algos[2].path)}},
 			chaos.Step{At: phase, Fault: change}, chaos.Step{At: 2 * phase, Fault: zero})
 		Expect(err).NotTo(HaveOccurred())
-		evChange, ok := harness.EventOf(tl, change.Name(), chaos.ActionInject)
+		evChange, ok := tl.EventOf(change, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(evChange.Err).To(BeEmpty())
-		evZero, ok := harness.EventOf(tl, zero.Name(), chaos.ActionInject)
+		evZero, ok := tl.EventOf(zero, chaos.ActionInject)
 		Expect(ok).To(BeTrue())
 		Expect(evZero.Err).To(BeEmpty())
 

@@ -29,7 +29,7 @@ func (p *run) attack(ctx context.Context, name string, rate int, dur, timeout ti
 // event is the first event of fault f with action act, or an error when the
 // fault did not run cleanly (then nothing can be judged).
 func event(tl *chaos.Timeline, f chaos.Fault, act chaos.Action) (chaos.Event, error) {
-	ev, ok := harness.EventOf(tl, f.Name(), act)
+	ev, ok := tl.EventOf(f, act)
 	if !ok {
 		return ev, fmt.Errorf("%s: no %s event", f.Name(), act)
 	}

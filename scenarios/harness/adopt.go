@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gauntlet-dev/gauntlet/chaos"
 	"github.com/gauntlet-dev/gauntlet/reports"
 	"github.com/gauntlet-dev/gauntlet/scenarios/stack"
 )
@@ -18,7 +17,6 @@ func Adopt(st *stack.Stack, log *slog.Logger, name string, labels []string, outD
 	}
 	s := &Scenario{
 		Name: name, Labels: labels, Log: log.With("scenario", name), Stack: st,
-		steps:  map[chaos.Fault]chaos.Step{},
 		outDir: outDir,
 		rec: reports.Record{
 			Schema: reports.SchemaVersion, Scenario: name, Labels: labels,

@@ -37,7 +37,6 @@ type Scenario struct {
 
 	rec       reports.Record
 	timelines []*chaos.Timeline
-	steps     map[chaos.Fault]chaos.Step
 	runs      []*load.Run
 	machines  []*reports.Machine // per run, the host's CPU while it ran
 	outDir    string
@@ -71,7 +70,6 @@ func Begin(ctx context.Context, p stack.Provider, log *slog.Logger, name string,
 	opts.Name = reports.Slug(name)
 	s := &Scenario{
 		Name: name, Labels: labels, Log: log.With("scenario", name),
-		steps:  map[chaos.Fault]chaos.Step{},
 		outDir: OutDir(),
 		rec: reports.Record{
 			Schema: reports.SchemaVersion, Scenario: name, Labels: labels,
@@ -91,10 +89,10 @@ func Begin(ctx context.Context, p stack.Provider, log *slog.Logger, name string,
 // returns when both are done; the faults stay recorded for the report.
 func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Step) (*load.Run, *chaos.Timeline, error) {
 	tl := chaos.NewTimeline(s.Log, steps...)
-	for _, st := range steps {
-		s.steps[st.Fault] = st
-	}
 	s.timelines = append(s.timelines, tl)
+	// started carries the load's origin, and is closed once the load returns:
+	// a load that never started (an invalid attack) leaves no origin, and the
+	// timeline must not wait for one.
 	started := make(chan time.Time, 1)
 	var tlErr error
 	var wg sync.WaitGroup
@@ -102,8 +100,10 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 	go func() {
 		defer wg.Done()
 		select {
-		case origin := <-started:
-			tlErr = tl.Run(ctx, origin)
+		case origin, ok := <-started:
+			if ok {
+				tlErr = tl.Run(ctx, origin)
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -111,6 +111,7 @@ func (s *Scenario) Attack(ctx context.Context, a load.Attack, steps ...chaos.Ste
 	// explains generator lag and the stalls it brings.
 	mw := watchMachine("/proc", BucketWidth)
 	run, err := a.Run(ctx, func(t time.Time) { started <- t })
+	close(started)
 	wg.Wait()
 	if run != nil {
 		s.runs = append(s.runs, run)
@@ -286,52 +287,22 @@ func (s *Scenario) fill() {
 	}
 	s.rec.Faults = nil
 	for _, tl := range s.timelines {
-		s.rec.Faults = append(s.rec.Faults, Faults(tl, s.steps)...)
+		s.rec.Faults = append(s.rec.Faults, Faults(tl)...)
 	}
 }
 
-// Faults turns a timeline's events into the record's fault entries: one per
+// Faults turns a timeline's windows into the record's fault entries: one per
 // inject, closed by the revert that followed it.
-func Faults(tl *chaos.Timeline, steps map[chaos.Fault]chaos.Step) []reports.Fault {
+func Faults(tl *chaos.Timeline) []reports.Fault {
 	var out []reports.Fault
-	open := map[string]int{}
-	for _, ev := range tl.Events() {
-		switch ev.Action {
-		case chaos.ActionInject:
-			f := reports.Fault{
-				Name: ev.Fault, Kind: ev.Kind, Target: target(ev.Fault),
-				PlannedOffset: ev.Planned, Start: ev.Started, Error: ev.Err,
-			}
-			for fault, st := range steps {
-				if fault.Name() == ev.Fault {
-					f.PlannedDuration = st.Hold
-				}
-			}
-			open[ev.Fault] = len(out)
-			out = append(out, f)
-		case chaos.ActionRevert:
-			if i, ok := open[ev.Fault]; ok {
-				out[i].End = ev.Ended
-				if ev.Err != "" && out[i].Error == "" {
-					out[i].Error = ev.Err
-				}
-				delete(open, ev.Fault)
-			}
-		}
+	for _, w := range tl.Windows() {
+		out = append(out, reports.Fault{
+			Name: w.Fault, Kind: w.Kind, Target: w.Target,
+			PlannedOffset: w.Inject.Planned, PlannedDuration: w.Inject.Hold,
+			Start: w.Inject.Started, End: w.Revert.Ended, Error: w.Err(),
+		})
 	}
 	return out
-}
-
-// target is the object of a fault name ("kill mockbin1" → "mockbin1",
-// "latency on mockbin1" → "mockbin1").
-func target(name string) string {
-	if i := strings.LastIndex(name, " on "); i >= 0 {
-		return name[i+4:]
-	}
-	if i := strings.LastIndexByte(name, ' '); i >= 0 {
-		return name[i+1:]
-	}
-	return name
 }
 
 func writeFile(path string, data []byte) error {

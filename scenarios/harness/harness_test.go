@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/chaos"
 	"github.com/gauntlet-dev/gauntlet/reports"
+	"github.com/gauntlet-dev/gauntlet/scenarios/load"
 )
 
 func TestMissSaysWhichNumberAndByHowMuch(t *testing.T) {
@@ -46,15 +48,14 @@ func TestChecksRecordAndCollectMisses(t *testing.T) {
 }
 
 func TestFaultsFromTimeline(t *testing.T) {
-	kill := chaos.Custom("kill mockbin1", "kill", func(context.Context) error { return nil }, func(context.Context) error { return nil })
-	lat := chaos.Custom("latency on mockbin2", "latency", func(context.Context) error { return nil }, func(context.Context) error { return nil })
+	kill := chaos.Custom("kill mockbin1", "kill", "mockbin1", func(context.Context) error { return nil }, func(context.Context) error { return nil })
+	lat := chaos.Custom("latency on mockbin2", "latency", "mockbin2", func(context.Context) error { return nil }, func(context.Context) error { return nil })
 	steps := []chaos.Step{{At: 0, Fault: kill, Hold: time.Millisecond}, {At: time.Millisecond, Fault: lat}}
 	tl := chaos.NewTimeline(slog.New(slog.NewTextHandler(io.Discard, nil)), steps...)
 	if err := tl.Run(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	m := map[chaos.Fault]chaos.Step{kill: steps[0], lat: steps[1]}
-	fs := Faults(tl, m)
+	fs := Faults(tl)
 	if len(fs) != 2 {
 		t.Fatalf("faults: %+v", fs)
 	}
@@ -79,5 +80,50 @@ func TestFinishWritesAValidRecord(t *testing.T) {
 	}
 	if r.Verdict != reports.VerdictError || r.Failure != "setup failed" {
 		t.Fatalf("verdict %q failure %q: a failure before any load is an error", r.Verdict, r.Failure)
+	}
+}
+
+// TestAttackFailsAtOnceOnAnInvalidLoad: a load that is refused before it
+// starts has no origin for the fault timeline; Attack must return its error
+// rather than wait for a start that never comes.
+func TestAttackFailsAtOnceOnAnInvalidLoad(t *testing.T) {
+	s := &Scenario{Log: quiet()}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Attack(context.Background(), load.Attack{Name: "no targets", Rate: 10, Duration: time.Second})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "needs rate > 0") {
+			t.Fatalf("err %v: want the load's validation error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Attack still waiting for the load to start 10 s after it was refused")
+	}
+}
+
+// TestFaultsRecordFailedActions: a failed inject is still an entry, with its
+// error and no end; a failed revert closes its entry with that error.
+func TestFaultsRecordFailedActions(t *testing.T) {
+	noop := func(context.Context) error { return nil }
+	refused := func(context.Context) error { return errors.New("refused") }
+	badInject := chaos.Custom("kill mockbin1", "kill", "mockbin1", refused, noop)
+	badRevert := chaos.Custom("pause mockbin2", "pause", "mockbin2", noop, refused)
+	tl := chaos.NewTimeline(quiet(),
+		chaos.Step{At: 0, Fault: badInject, Hold: time.Millisecond},
+		chaos.Step{At: 0, Fault: badRevert, Hold: time.Millisecond})
+	if err := tl.Run(context.Background(), time.Now()); err == nil {
+		t.Fatal("run hid the failures")
+	}
+	fs := Faults(tl)
+	if len(fs) != 2 {
+		t.Fatalf("faults: %+v", fs)
+	}
+	if f := fs[0]; f.Name != "kill mockbin1" || !strings.Contains(f.Error, "refused") || !f.End.IsZero() {
+		t.Fatalf("failed inject: %+v", f)
+	}
+	if f := fs[1]; f.Target != "mockbin2" || !strings.Contains(f.Error, "revert pause mockbin2: refused") || f.End.IsZero() {
+		t.Fatalf("failed revert: %+v", f)
 	}
 }

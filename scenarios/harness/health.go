@@ -74,9 +74,9 @@ func (c Checks) Tree() map[string]any {
 // Action is a one-shot step on a fault timeline that is not a fault of the
 // system under test but an operator's act (an Admin API call, a fault healed
 // early): it is recorded on the timeline like a fault and leaves nothing to
-// revert.
-func Action(name, kind string, do func(ctx context.Context) error) chaos.Fault {
-	return chaos.Custom(name, kind, do, nil)
+// revert. target is what it acts on (a gateway node, a mockbin instance).
+func Action(name, kind, target string, do func(ctx context.Context) error) chaos.Fault {
+	return chaos.Custom(name, kind, target, do, nil)
 }
 
 // ServedBy keeps the results the instance answered.
@@ -135,16 +135,6 @@ func Slower(rs []vegeta.Result, d time.Duration) []vegeta.Result {
 
 // Done is when a result's response arrived (send time + latency).
 func Done(x vegeta.Result) time.Time { return x.Timestamp.Add(x.Latency) }
-
-// EventOf finds the timeline's event of the named fault and action.
-func EventOf(tl *chaos.Timeline, fault string, act chaos.Action) (chaos.Event, bool) {
-	for _, ev := range tl.Events() {
-		if ev.Fault == fault && ev.Action == act {
-			return ev, true
-		}
-	}
-	return chaos.Event{}, false
-}
 
 // FirstServedAfter is the first result at or after t that the instance
 // answered with a success.

@@ -94,21 +94,22 @@ func AllSent(run *load.Run) reports.Premise {
 	return p
 }
 
-// FaultOnTime is the premise that every action of the named fault on tl
+// FaultOnTime is the premise that every action of fault on tl
 // (its inject and, when timed, its revert) had taken effect within `within`
 // of its planned offset after origin: a kill that lands late, or a target
 // that comes back late, moves the windows the assertions read. An action
 // takes effect when it ends (a kill is done, a restarted target is ready),
 // so a fault whose revert waits for readiness needs the room for it.
-func FaultOnTime(tl *chaos.Timeline, origin time.Time, fault string, within time.Duration) reports.Premise {
+func FaultOnTime(tl *chaos.Timeline, origin time.Time, fault chaos.Fault, within time.Duration) reports.Premise {
+	name := fault.Name()
 	p := reports.Premise{
-		Name:  "fault " + fault + " on time",
+		Name:  "fault " + name + " on time",
 		Bound: fmt.Sprintf("each action done ≤ %s after its plan", Format(Ms(within), "ms")),
 		Unit:  "ms", Held: true,
 	}
 	seen := false
 	for _, ev := range tl.Events() {
-		if ev.Fault != fault || ev.Started.IsZero() {
+		if !ev.Of(fault) || ev.Started.IsZero() {
 			continue
 		}
 		seen = true
@@ -117,11 +118,11 @@ func FaultOnTime(tl *chaos.Timeline, origin time.Time, fault string, within time
 		if p.Held && late > within {
 			p.Held = false
 			p.Reason = fmt.Sprintf("fault %s: %s planned at t=%.1f s done %s late (premise: ≤ %s)",
-				fault, ev.Action, ev.Planned.Seconds(), Format(Ms(late), "ms"), Format(Ms(within), "ms"))
+				name, ev.Action, ev.Planned.Seconds(), Format(Ms(late), "ms"), Format(Ms(within), "ms"))
 		}
 	}
 	if !seen {
-		p.Held, p.Reason = false, "fault "+fault+" never ran"
+		p.Held, p.Reason = false, "fault "+name+" never ran"
 	}
 	return p
 }

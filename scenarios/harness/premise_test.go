@@ -86,22 +86,23 @@ func TestMinRequestsAndAllSent(t *testing.T) {
 }
 
 func TestFaultOnTime(t *testing.T) {
-	slow := chaos.Custom("kill redis", "kill", func(context.Context) error { return nil }, func(context.Context) error { return nil })
+	slow := chaos.Custom("kill redis", "kill", "redis", func(context.Context) error { return nil }, func(context.Context) error { return nil })
 	tl := chaos.NewTimeline(quiet(), chaos.Step{At: 0, Fault: slow, Hold: time.Millisecond})
 	start := time.Now()
 	if err := tl.Run(context.Background(), start); err != nil {
 		t.Fatal(err)
 	}
 	// A no-op fault on an idle timeline runs within a second of plan.
-	if p := FaultOnTime(tl, start, "kill redis", time.Second); !p.Held {
+	if p := FaultOnTime(tl, start, slow, time.Second); !p.Held {
 		t.Fatalf("on time: %+v", p)
 	}
 	// The same events judged against an origin 2 s earlier are 2 s late.
-	p := FaultOnTime(tl, start.Add(-2*time.Second), "kill redis", time.Second)
+	p := FaultOnTime(tl, start.Add(-2*time.Second), slow, time.Second)
 	if p.Held || p.Measured < 2000 || !strings.HasPrefix(p.Reason, "fault kill redis: inject planned at t=0.0 s done 2") {
 		t.Fatalf("late: %+v", p)
 	}
-	if p := FaultOnTime(tl, start, "kill mockbin9", time.Second); p.Held || p.Reason != "fault kill mockbin9 never ran" {
+	absent := chaos.Custom("kill mockbin9", "kill", "mockbin9", func(context.Context) error { return nil }, nil)
+	if p := FaultOnTime(tl, start, absent, time.Second); p.Held || p.Reason != "fault kill mockbin9 never ran" {
 		t.Fatalf("absent fault: %+v", p)
 	}
 }

@@ -6,14 +6,15 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -185,7 +186,9 @@ func (r *Run) WriteGob(path string) error {
 	return f.Close()
 }
 
-// ReadGob reads results written by WriteGob.
+// ReadGob reads results written by WriteGob. Only a clean end of file ends
+// the set: a file cut short mid-result (io.ErrUnexpectedEOF) is an error, not
+// a shorter result set.
 func ReadGob(path string) (vegeta.Results, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -197,7 +200,7 @@ func ReadGob(path string) (vegeta.Results, error) {
 	for {
 		var res vegeta.Result
 		if err := dec.Decode(&res); err != nil {
-			if strings.Contains(err.Error(), "EOF") {
+			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
 			return out, fmt.Errorf("read results %s: %w", path, err)

@@ -2,9 +2,11 @@ package load
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -199,5 +201,28 @@ func TestAttackAgainstHTTPTest(t *testing.T) {
 func TestAttackRejectsEmpty(t *testing.T) {
 	if _, err := (Attack{Name: "x"}).Run(context.Background(), nil); err == nil {
 		t.Fatal("empty attack accepted")
+	}
+}
+
+// TestReadGobRejectsATruncatedFile: a results file cut short mid-result (a
+// full disk, a killed writer) must not read back as a shorter, clean set.
+func TestReadGobRejectsATruncatedFile(t *testing.T) {
+	run := &Run{Results: vegeta.Results{res(0, time.Millisecond, 200, "unit"), res(time.Millisecond, time.Millisecond, 200, "unit")}}
+	path := filepath.Join(t.TempDir(), "r.gob")
+	if err := run.WriteGob(path); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := ReadGob(path); err != nil || len(back) != 2 {
+		t.Fatalf("whole file: %d results, %v", len(back), err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b[:len(b)-3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := ReadGob(path); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated file: %d results, err %v: want io.ErrUnexpectedEOF", len(back), err)
 	}
 }

@@ -214,11 +214,11 @@ func expect(sc *harness.Scenario, f *File, run *load.Run, tl *chaos.Timeline, fa
 	}
 	from, to := time.Time{}, time.Time{}
 	if kind != "all" {
-		in, ok := harness.EventOf(tl, faults[fi].Name(), chaos.ActionInject)
+		in, ok := tl.EventOf(faults[fi], chaos.ActionInject)
 		if !ok {
 			return fmt.Errorf("expect[%d]: %s never ran", i, f.Faults[fi].ID())
 		}
-		rev, reverted := harness.EventOf(tl, faults[fi].Name(), chaos.ActionRevert)
+		rev, reverted := tl.EventOf(faults[fi], chaos.ActionRevert)
 		switch kind {
 		case "before":
 			to = in.Started
