@@ -38,7 +38,7 @@ func TestHTTP2Clients(t *testing.T) {
 		if s.URI != "/h2?q=1" || s.Body != "h2 body" || s.Header["X-Forwarded-Proto"][0] != "https" {
 			t.Errorf("upstream saw %+v", s)
 		}
-		if resp.Header.Get("Via") != "1.1 kong/3.9.0" || len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
+		if resp.Header.Get("Via") != "1.1 kong/"+config.KongVersion || len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
 			t.Errorf("headers %v", resp.Header)
 		}
 		// A gateway-made error over h2.

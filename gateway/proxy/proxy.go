@@ -111,7 +111,7 @@ import (
 type Options struct {
 	Balancers balancer.Lookup // may return nil: then service.host is resolved by DNS
 	Plugins   plugins.Runner  // may be nil: no plugins
-	Version   string          // "3.9.0": Via: 1.1 kong/3.9.0
+	Version   string          // "": config.KongVersion; Via: 1.1 kong/<Version>
 	Logger    *slog.Logger
 	// Metrics, when set, receives per-service request counters and latency
 	// histograms (served on the Admin API's /metrics).
@@ -244,7 +244,7 @@ func New(opts Options) *Proxy {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Version == "" {
-		opts.Version = "3.9.0"
+		opts.Version = config.KongVersion
 	}
 	switch {
 	case opts.ClientBodyTimeout == 0:
