@@ -21,6 +21,15 @@ const (
 	CauseConfig Cause = "config"
 )
 
+// A target's state as Kong's Admin API reports it (GET /upstreams/{u}/health).
+// DNSError is the balancer's: the target's name does not resolve.
+const (
+	Healthy         = "HEALTHY"
+	Unhealthy       = "UNHEALTHY"
+	HealthchecksOff = "HEALTHCHECKS_OFF"
+	DNSError        = "DNS_ERROR"
+)
+
 // Transition is one change of a target's health.
 type Transition struct {
 	Healthy bool // the new state
