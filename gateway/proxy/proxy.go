@@ -416,6 +416,16 @@ func (rs *reqState) disarm() bool {
 	return ok
 }
 
+// release reports the outcome of the outstanding pick, if any, to the
+// balancer, exactly once: it frees the peer's in-flight slot and feeds passive
+// health checks.
+func (rs *reqState) release(res balancer.Result) {
+	if rs.picked {
+		rs.picked = false
+		rs.picker.Done(rs.peer, res)
+	}
+}
+
 // addPluginHeaders adds what plugins and the balancer want on the client's
 // response, proxied or not: plugin headers and a hash_on=cookie cookie.
 func (rs *reqState) addPluginHeaders(h http.Header) {
@@ -486,10 +496,7 @@ func (p *Proxy) recoverPanic(rs *reqState) {
 		rs.conn.close()
 		rs.conn = nil
 	}
-	if rs.picked {
-		rs.picked = false
-		rs.picker.Done(rs.peer, balancer.Result{})
-	}
+	rs.release(balancer.Result{})
 	if rec == http.ErrAbortHandler {
 		panic(rec)
 	}
@@ -978,10 +985,7 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 			p.respond(rs, c, upstreamStart)
 			return
 		}
-		if rs.picked {
-			rs.picked = false
-			picker.Done(peer, f.result())
-		}
+		rs.release(f.result())
 		last = f
 		p.log.Debug("upstream try failed", "request_id", rs.requestID, "peer", peer.Addr,
 			"try", try+1, "of", tries, "err", f.err)
@@ -1269,10 +1273,7 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	} else {
 		c.close()
 	}
-	if rs.picked {
-		rs.picked = false
-		rs.picker.Done(rs.peer, res)
-	}
+	rs.release(res)
 	if upErr != nil {
 		// The status line is gone already; all that is left is to cut the
 		// stream so the client sees a truncated response, not a complete one.

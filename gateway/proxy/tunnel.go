@@ -20,23 +20,17 @@ import (
 func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	rs.conn = nil
 	rs.disarm() // from here the tunnel's own lifetime decides
-	done := func(res balancer.Result) {
-		if rs.picked {
-			rs.picked = false
-			rs.picker.Done(rs.peer, res)
-		}
-	}
 	hj, ok := rs.w.(http.Hijacker)
 	if !ok {
 		c.close()
-		done(balancer.Result{Status: http.StatusSwitchingProtocols})
+		rs.release(balancer.Result{Status: http.StatusSwitchingProtocols})
 		p.writeHandlerError(rs, http.StatusBadGateway, "", nil)
 		return
 	}
 	client, cbuf, err := hj.Hijack()
 	if err != nil {
 		c.close()
-		done(balancer.Result{})
+		rs.release(balancer.Result{})
 		p.log.Warn("websocket hijack failed", "request_id", rs.requestID, "err", err)
 		return
 	}
@@ -78,7 +72,7 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	w.WriteString(rs.requestID)
 	w.WriteString("\r\n\r\n")
 	if err := w.Flush(); err != nil {
-		done(balancer.Result{Status: http.StatusSwitchingProtocols})
+		rs.release(balancer.Result{Status: http.StatusSwitchingProtocols})
 		return
 	}
 
@@ -101,7 +95,7 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	if upErr != nil && isTimeout(upErr) {
 		res.Timeout = true
 	}
-	done(res)
+	rs.release(res)
 }
 
 // copyTunnel copies until EOF or an error; it reports a read error other than EOF.
