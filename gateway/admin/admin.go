@@ -46,7 +46,7 @@ type Options struct {
 	Health        HealthSource  // nil: health endpoints answer from config only (HEALTHCHECKS_OFF)
 	Status        StatusSource  // nil: zero counters
 	Metrics       http.Handler  // nil: no GET /metrics
-	Version       string        // e.g. "3.9.0"; go-kong and decK parse it as semver
+	Version       string        // "": config.KongVersion
 	NodeID        string
 	Hostname      string
 	Configuration map[string]any // echoed under "configuration" in GET / (should include "database")
@@ -105,7 +105,7 @@ func New(opts Options) http.Handler {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if opts.Version == "" {
-		opts.Version = "3.9.0"
+		opts.Version = config.KongVersion
 	}
 	if opts.Store == nil {
 		opts.Store = store.OpenMemory()

@@ -31,7 +31,7 @@ type harness struct {
 func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 	t.Helper()
 	s := store.OpenMemory()
-	opts := Options{Store: s, Version: "3.9.0", NodeID: "node-1", Hostname: "gw", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	opts := Options{Store: s, Version: config.KongVersion, NodeID: "node-1", Hostname: "gw", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Configuration: map[string]any{"database": "embedded"}}
 	for _, m := range mod {
 		m(&opts)
@@ -674,7 +674,7 @@ func TestUpstreamHealth(t *testing.T) {
 type fakeSchemas struct{}
 
 func (fakeSchemas) Available() []PluginInfo {
-	return []PluginInfo{{Name: "key-auth", Version: "3.9.0", Priority: 1250}, {Name: "rate-limiting", Version: "3.9.0", Priority: 910}}
+	return []PluginInfo{{Name: "key-auth", Version: config.KongVersion, Priority: 1250}, {Name: "rate-limiting", Version: config.KongVersion, Priority: 910}}
 }
 func (fakeSchemas) Validate(name string, cfg map[string]any) (map[string]any, map[string]any, bool) {
 	switch name {
@@ -709,7 +709,7 @@ func TestInfoStatusSchemasPlugins(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "kong_up 1\n") })
 	h := newHarness(t, func(o *Options) { o.Plugins = fakeSchemas{}; o.Status = fakeStatus{}; o.Metrics = metrics })
 	root := h.must(h.do("GET", "/", "", ""), 200).body
-	if root["version"] != "3.9.0" || root["tagline"] != "Welcome to kong" || root["node_id"] != "node-1" || root["hostname"] != "gw" {
+	if root["version"] != config.KongVersion || root["tagline"] != "Welcome to kong" || root["node_id"] != "node-1" || root["hostname"] != "gw" {
 		t.Fatalf("root: %v", root)
 	}
 	avail := root["plugins"].(map[string]any)["available_on_server"].(map[string]any)

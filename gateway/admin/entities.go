@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/health"
 	"github.com/gauntlet-dev/gauntlet/gateway/plugins"
 	"github.com/google/uuid"
 )
@@ -732,19 +733,19 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 	targets := slices.Clone(c.TargetsOf(u.ID))
 	q := r.URL.Query()
 	if bh := q.Get("balancer_health"); bh == "1" {
-		health, details := "", map[string]any(nil)
+		balancer, details := "", map[string]any(nil)
 		if a.opts.Health != nil {
-			health, details = a.opts.Health.BalancerHealth(u.ID)
+			balancer, details = a.opts.Health.BalancerHealth(u.ID)
 		}
-		if health == "" {
-			health, details = configBalancerHealth(targets)
+		if balancer == "" {
+			balancer, details = configBalancerHealth(targets)
 		}
-		balancer := health
-		if !healthchecksOn(u) {
-			health = "HEALTHCHECKS_OFF"
+		state := balancer
+		if !health.NewPolicy(u.Healthchecks).Enabled {
+			state = health.HealthchecksOff
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-			"health": health, "balancer_health": balancer, "id": u.ID, "details": details,
+			"health": state, "balancer_health": balancer, "id": u.ID, "details": details,
 		}, "next": nil, "node_id": a.opts.NodeID})
 		return
 	}
@@ -778,7 +779,7 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 		state := states[t.ID]
 		if state == "" || t.Weight == 0 {
 			// Kong's health checker does not track a weight-0 address.
-			state = "HEALTHCHECKS_OFF"
+			state = health.HealthchecksOff
 		}
 		m["health"] = state
 		host, port, _ := config.SplitHostPort(t.Target)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kong/go-kong/kong"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/store"
 )
 
@@ -21,7 +22,7 @@ func TestGoKongClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	srv := httptest.NewServer(New(Options{Store: s, Version: "3.9.0", NodeID: "n", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv := httptest.NewServer(New(Options{Store: s, Version: config.KongVersion, NodeID: "n", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Configuration: map[string]any{"database": "embedded"}}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -32,7 +33,7 @@ func TestGoKongClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, err := client.Root(ctx)
-	if err != nil || info["version"] != "3.9.0" {
+	if err != nil || info["version"] != config.KongVersion {
 		t.Fatalf("root: %v %v", info, err)
 	}
 

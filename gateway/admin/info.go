@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/health"
 )
 
 func (a *api) handleRoot(w http.ResponseWriter, r *http.Request) {
@@ -315,66 +316,13 @@ func (a *api) validateOnly(w http.ResponseWriter, r *http.Request, table string)
 	writeJSON(w, http.StatusOK, map[string]any{"message": "schema validation successful"})
 }
 
-// handleUpstreamHealth is GET /upstreams/{upstream}/health[?balancer_health=1].
-func (a *api) handleUpstreamHealth(w http.ResponseWriter, r *http.Request) {
-	c := a.store.Current()
-	u := c.Upstream(r.PathValue("upstream"))
-	if u == nil {
-		notFound(w)
-		return
-	}
-	targets := c.TargetsOf(u.ID)
-	var states map[string]string
-	if a.opts.Health != nil {
-		states = a.opts.Health.TargetsHealth(u.ID)
-	}
-	if bh := r.URL.Query().Get("balancer_health"); bh == "1" || bh == "true" {
-		health, details := "", map[string]any(nil)
-		if a.opts.Health != nil {
-			health, details = a.opts.Health.BalancerHealth(u.ID)
-		}
-		if health == "" {
-			health, details = configBalancerHealth(targets)
-		}
-		balancer := health
-		if !healthchecksOn(u) {
-			health = "HEALTHCHECKS_OFF"
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-			"health": health, "balancer_health": balancer, "id": u.ID, "details": details,
-		}})
-		return
-	}
-	data := make([]any, 0, len(targets))
-	for _, t := range targets {
-		m := config.EntityMap(t)
-		state := states[t.ID]
-		if state == "" {
-			state = "HEALTHCHECKS_OFF"
-		}
-		m["health"] = state
-		host, port, _ := config.SplitHostPort(t.Target)
-		addr := map[string]any{"ip": host, "port": port, "health": state, "weight": t.Weight}
-		m["data"] = map[string]any{"addresses": []any{addr}, "weight": map[string]any{"total": t.Weight, "available": availableWeight(state, t.Weight), "unavailable": t.Weight - availableWeight(state, t.Weight)}}
-		data = append(data, m)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next": nil, "node_id": a.opts.NodeID})
-}
-
+// availableWeight is the weight a target in state lends its upstream: none
+// while it is ejected or its name does not resolve.
 func availableWeight(state string, w int) int {
-	if state == "UNHEALTHY" || state == "DNS_ERROR" {
+	if state == health.Unhealthy || state == health.DNSError {
 		return 0
 	}
 	return w
-}
-
-// healthchecksOn mirrors Kong: checking is on when an active interval or a
-// passive unhealthy threshold is non-zero.
-func healthchecksOn(u *config.Upstream) bool {
-	h := u.Healthchecks
-	p := h.Passive.Unhealthy
-	return h.Active.Healthy.Interval > 0 || h.Active.Unhealthy.Interval > 0 ||
-		p.TCPFailures > 0 || p.Timeouts > 0 || p.HTTPFailures > 0
 }
 
 // configBalancerHealth is the balancer's health when nothing probes targets:
@@ -384,11 +332,11 @@ func configBalancerHealth(targets []*config.Target) (string, map[string]any) {
 	for _, t := range targets {
 		total += t.Weight
 	}
-	health := "HEALTHY"
+	state := health.Healthy
 	if total == 0 {
-		health = "UNHEALTHY"
+		state = health.Unhealthy
 	}
-	return health, map[string]any{"weight": map[string]any{"total": total, "available": total, "unavailable": 0}, "healthy": health == "HEALTHY"}
+	return state, map[string]any{"weight": map[string]any{"total": total, "available": total, "unavailable": 0}, "healthy": total > 0}
 }
 
 // setTargetHealth is PUT|POST /upstreams/{u}/targets/{t}/healthy|unhealthy.

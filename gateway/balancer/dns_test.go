@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/health"
 	"github.com/gauntlet-dev/gauntlet/gateway/health/healthtest"
 )
 
@@ -51,7 +52,7 @@ func TestDNSRefreshAndRecovery(t *testing.T) {
 	m.lookup = dns.lookup
 	hc := passiveHC(1, 0, 0)
 	m.Apply(upstreamCfg("round-robin", hc, tgt{"mockbin1:8080", 100}, tgt{"mockbin2:8080", 100}))
-	if h := m.TargetsHealth("uid1"); h["t0"] != Healthy || h["t1"] != DNSError {
+	if h := m.TargetsHealth("uid1"); h["t0"] != health.Healthy || h["t1"] != health.DNSError {
 		t.Fatalf("after Apply: %v", h)
 	}
 	p := m.Picker("u1")
@@ -79,7 +80,7 @@ func TestDNSRefreshAndRecovery(t *testing.T) {
 	dns.set("mockbin1", "10.1.0.9")
 	clock.Advance(dnsTTL)
 	pickN(t, p, 1, nil)
-	eventually(t, "mockbin2 resolved", func() bool { return m.TargetsHealth("uid1")["t1"] == Healthy })
+	eventually(t, "mockbin2 resolved", func() bool { return m.TargetsHealth("uid1")["t1"] == health.Healthy })
 	got := map[string]int{}
 	for range 10 {
 		peer, _ := p.Pick(&Request{})
@@ -94,7 +95,7 @@ func TestDNSRefreshAndRecovery(t *testing.T) {
 	dns.set("mockbin2")
 	clock.Advance(dnsTTL)
 	pickN(t, p, 1, nil)
-	eventually(t, "mockbin2 DNS_ERROR", func() bool { return m.TargetsHealth("uid1")["t1"] == DNSError })
+	eventually(t, "mockbin2 DNS_ERROR", func() bool { return m.TargetsHealth("uid1")["t1"] == health.DNSError })
 	eventually(t, "refresh finished", func() bool { return !m.byID["uid1"].dnsBusy.Load() })
 	if c := pickN(t, p, 20, nil); c["t1"] != 0 {
 		t.Fatalf("DNS_ERROR target picked: %v", c)
@@ -102,10 +103,10 @@ func TestDNSRefreshAndRecovery(t *testing.T) {
 	dns.set("mockbin2", "10.2.0.2")
 	clock.Advance(dnsRetry)
 	pickN(t, p, 1, nil)
-	eventually(t, "mockbin2 back", func() bool { return m.TargetsHealth("uid1")["t1"] == Healthy })
+	eventually(t, "mockbin2 back", func() bool { return m.TargetsHealth("uid1")["t1"] == health.Healthy })
 	// a re-resolved target is an ordinary one for the health checks
 	p.Done(Peer{TargetID: "t1"}, Result{Status: 500})
-	if h := m.TargetsHealth("uid1")["t1"]; h != Unhealthy {
+	if h := m.TargetsHealth("uid1")["t1"]; h != health.Unhealthy {
 		t.Fatalf("passive ejection: %s", h)
 	}
 }
@@ -122,7 +123,7 @@ func TestTargetsData(t *testing.T) {
 		t.Fatalf("TargetsData = %v", d)
 	}
 	first := a0[0].(map[string]any)
-	if first["ip"] != "10.1.0.1" || first["port"] != 8080 || first["health"] != Healthy || first["weight"] != 100 {
+	if first["ip"] != "10.1.0.1" || first["port"] != 8080 || first["health"] != health.Healthy || first["weight"] != 100 {
 		t.Fatalf("address = %v", first)
 	}
 	if m.TargetsData("nope") != nil {

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
+	"github.com/gauntlet-dev/gauntlet/gateway/health"
 	"github.com/gauntlet-dev/gauntlet/gateway/health/healthtest"
 )
 
@@ -49,7 +50,7 @@ func TestPassiveEjection(t *testing.T) {
 			if failures != n {
 				t.Fatalf("client saw %d 500s, want %d", failures, n)
 			}
-			if h := m.TargetsHealth("uid1"); h["t0"] != Unhealthy || h["t1"] != Healthy {
+			if h := m.TargetsHealth("uid1"); h["t0"] != health.Unhealthy || h["t1"] != health.Healthy {
 				t.Fatalf("TargetsHealth = %v", h)
 			}
 		})
@@ -64,16 +65,16 @@ func TestPassiveTimeoutsAndTCPFailures(t *testing.T) {
 	first, _ := p.Pick(&Request{})
 	p.Done(first, Result{Status: 200})
 	p.Done(peer, Result{Timeout: true})
-	if h := m.TargetsHealth("uid1")["t0"]; h != Healthy {
+	if h := m.TargetsHealth("uid1")["t0"]; h != health.Healthy {
 		t.Fatalf("after 1 of 2 timeouts: %s", h)
 	}
 	p.Done(peer, Result{Status: 404}) // in neither list: changes nothing
 	p.Done(peer, Result{Timeout: true})
-	if h := m.TargetsHealth("uid1")["t0"]; h != Unhealthy {
+	if h := m.TargetsHealth("uid1")["t0"]; h != health.Unhealthy {
 		t.Fatalf("after 2 of 2 timeouts: %s", h)
 	}
 	p.Done(Peer{TargetID: "t1"}, Result{TCPFailure: true})
-	if h := m.TargetsHealth("uid1")["t1"]; h != Unhealthy {
+	if h := m.TargetsHealth("uid1")["t1"]; h != health.Unhealthy {
 		t.Fatalf("after a tcp failure with tcp_failures=1: %s", h)
 	}
 	if _, err := p.Pick(&Request{}); !errors.Is(err, ErrNoPeer) {
@@ -83,7 +84,7 @@ func TestPassiveTimeoutsAndTCPFailures(t *testing.T) {
 	for range 10 {
 		p.Done(Peer{TargetID: "t1"}, Result{Status: 200})
 	}
-	if h := m.TargetsHealth("uid1")["t1"]; h != Unhealthy {
+	if h := m.TargetsHealth("uid1")["t1"]; h != health.Unhealthy {
 		t.Fatalf("passive-only successes re-enabled the target: %s", h)
 	}
 	// the Admin API can
@@ -127,9 +128,9 @@ func TestBalancerHealthThreshold(t *testing.T) {
 				_ = m.SetTargetHealth("uid1", "t"+string(rune('0'+down-1)), false)
 			}
 			h, details := m.BalancerHealth("uid1")
-			want := Unhealthy
+			want := health.Unhealthy
 			if tc.want[down] {
-				want = Healthy
+				want = health.Healthy
 			}
 			w := details["weight"].(map[string]any)
 			if h != want || details["healthy"] != tc.want[down] || w["available"] != 400-100*down || w["total"] != 400 {
@@ -145,15 +146,15 @@ func TestBalancerHealthThreshold(t *testing.T) {
 	}
 	m := newTestManager(t, Options{})
 	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0)))
-	if h, _ := m.BalancerHealth("uid1"); h != Unhealthy {
+	if h, _ := m.BalancerHealth("uid1"); h != health.Unhealthy {
 		t.Errorf("no targets: %s, want UNHEALTHY", h)
 	}
 	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0), tgt{"127.0.0.1:1", 0}))
-	if h, _ := m.BalancerHealth("uid1"); h != Unhealthy {
+	if h, _ := m.BalancerHealth("uid1"); h != health.Unhealthy {
 		t.Errorf("total weight 0: %s, want UNHEALTHY", h)
 	}
 	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 10}))
-	if h, d := m.BalancerHealth("uid1"); h != Healthy || d["healthy"] != true {
+	if h, d := m.BalancerHealth("uid1"); h != health.Healthy || d["healthy"] != true {
 		t.Errorf("checks off: %s %v, want the weight rule's HEALTHY", h, d)
 	}
 	if h, d := m.BalancerHealth("nope"); h != "" || d != nil {
@@ -171,20 +172,20 @@ func TestHealthchecksOff(t *testing.T) {
 		p.Done(peer, Result{Status: 500})
 	}
 	h := m.TargetsHealth("uid1")
-	if h["t0"] != HealthchecksOff || h["t1"] != HealthchecksOff {
+	if h["t0"] != health.HealthchecksOff || h["t1"] != health.HealthchecksOff {
 		t.Fatalf("TargetsHealth = %v", h)
 	}
 	// a manual ejection is still honoured and shown
 	_ = m.SetTargetHealth("uid1", "t0", false)
 	counts := pickN(t, p, 50, nil)
-	if counts["t0"] != 0 || m.TargetsHealth("uid1")["t0"] != Unhealthy {
+	if counts["t0"] != 0 || m.TargetsHealth("uid1")["t0"] != health.Unhealthy {
 		t.Fatalf("manual ejection with checks off: counts %v health %v", counts, m.TargetsHealth("uid1"))
 	}
 	// switching checks off puts passively ejected targets back
 	m.Apply(upstreamCfg("round-robin", passiveHC(1, 0, 0), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
 	p.Done(Peer{TargetID: "t1"}, Result{Status: 500})
 	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"127.0.0.1:1", 100}, tgt{"127.0.0.1:2", 100}))
-	if h := m.TargetsHealth("uid1"); h["t0"] != HealthchecksOff || h["t1"] != HealthchecksOff {
+	if h := m.TargetsHealth("uid1"); h["t0"] != health.HealthchecksOff || h["t1"] != health.HealthchecksOff {
 		t.Fatalf("after disabling checks: %v", h)
 	}
 }
@@ -207,7 +208,7 @@ func TestHealthSurvivesApply(t *testing.T) {
 	}
 	m.Apply(cfg)
 	h := m.TargetsHealth("uid1")
-	if h["new1"] != Unhealthy || h["new0"] != Healthy || h["new2"] != Healthy {
+	if h["new1"] != health.Unhealthy || h["new0"] != health.Healthy || h["new2"] != health.Healthy {
 		t.Fatalf("health after Apply = %v, want 127.0.0.1:1 (new1) still UNHEALTHY", h)
 	}
 	if c := m.byID["uid1"].snap.Load().entries[0].t.health.Counters(); c.HTTPFailures != 1 {
@@ -220,7 +221,7 @@ func TestHealthSurvivesApply(t *testing.T) {
 	// removing and re-adding a target starts it fresh
 	m.Apply(upstreamCfg("round-robin", hc2, tgt{"127.0.0.1:2", 50}))
 	m.Apply(upstreamCfg("round-robin", hc2, tgt{"127.0.0.1:2", 50}, tgt{"127.0.0.1:1", 50}))
-	if h := m.TargetsHealth("uid1"); h["t1"] != Healthy {
+	if h := m.TargetsHealth("uid1"); h["t1"] != health.Healthy {
 		t.Fatalf("re-added target = %v, want HEALTHY", h)
 	}
 }
@@ -259,7 +260,7 @@ func TestHalfOpenThroughBalancer(t *testing.T) {
 		t.Fatalf("no second trial: %s", trial.TargetID)
 	}
 	p.Done(trial, Result{Status: 200})
-	if h := m.TargetsHealth("uid1")["t0"]; h != Healthy {
+	if h := m.TargetsHealth("uid1")["t0"]; h != health.Healthy {
 		t.Fatalf("after successful trial: %s", h)
 	}
 	counts = pickN(t, p, 1000, nil)
@@ -333,14 +334,14 @@ func TestActiveChecksThroughManager(t *testing.T) {
 	}
 	a.status.Store(500)
 	step()
-	eventually(t, "a ejected", func() bool { return m.TargetsHealth("uid1")["t0"] == Unhealthy })
+	eventually(t, "a ejected", func() bool { return m.TargetsHealth("uid1")["t0"] == health.Unhealthy })
 	counts := pickN(t, p, 100, nil)
 	if counts["t0"] != 0 || counts["t1"] != 100 {
 		t.Fatalf("traffic during a's failure: %v", counts)
 	}
 	a.status.Store(200)
 	step()
-	eventually(t, "a recovered", func() bool { return m.TargetsHealth("uid1")["t0"] == Healthy })
+	eventually(t, "a recovered", func() bool { return m.TargetsHealth("uid1")["t0"] == health.Healthy })
 	counts = pickN(t, p, 100, nil)
 	if counts["t0"] != 50 {
 		t.Fatalf("traffic after recovery: %v", counts)
@@ -349,16 +350,16 @@ func TestActiveChecksThroughManager(t *testing.T) {
 	// new probe settings on Apply restart the prober; the health state stays
 	a.status.Store(500)
 	step()
-	eventually(t, "a ejected again", func() bool { return m.TargetsHealth("uid1")["t0"] == Unhealthy })
+	eventually(t, "a ejected again", func() bool { return m.TargetsHealth("uid1")["t0"] == health.Unhealthy })
 	hc.Active.HTTPPath = "/other" // 200 from the catch-all handler, no probe counted
 	hc.Active.Healthy.Interval = 2
 	m.Apply(upstreamCfg("round-robin", hc, tgt{a.target(), 100}, tgt{b.target(), 100}))
-	if h := m.TargetsHealth("uid1")["t0"]; h != Unhealthy {
+	if h := m.TargetsHealth("uid1")["t0"]; h != health.Unhealthy {
 		t.Fatalf("Apply reset the health of a kept target: %s", h)
 	}
 	before := a.probes.Load() + b.probes.Load()
 	advanceIdle(t, m, clock, time.Second)
-	eventually(t, "a recovered through /other", func() bool { return m.TargetsHealth("uid1")["t0"] == Healthy })
+	eventually(t, "a recovered through /other", func() bool { return m.TargetsHealth("uid1")["t0"] == health.Healthy })
 	if n := a.probes.Load() + b.probes.Load(); n != before {
 		t.Fatalf("old prober still probing /status: %d probes", n-before)
 	}
@@ -396,11 +397,11 @@ func TestActiveDetectsTargetDownBeforeTraffic(t *testing.T) {
 	dt := m.byID["uid1"].snap.Load().entries[1].t.health
 	advanceIdle(t, m, clock, time.Second)
 	eventually(t, "first refused probe", func() bool { return dt.Counters().TCPFailures == 1 })
-	if h := m.TargetsHealth("uid1")["t1"]; h != Healthy {
+	if h := m.TargetsHealth("uid1")["t1"]; h != health.Healthy {
 		t.Fatalf("ejected after 1 of 2 tcp failures: %s", h)
 	}
 	advanceIdle(t, m, clock, time.Second)
-	eventually(t, "dead target ejected", func() bool { return m.TargetsHealth("uid1")["t1"] == Unhealthy })
+	eventually(t, "dead target ejected", func() bool { return m.TargetsHealth("uid1")["t1"] == health.Unhealthy })
 	counts := pickN(t, m.Picker("u1"), 20, nil)
 	if counts["t1"] != 0 {
 		t.Fatalf("dead target got traffic: %v", counts)
@@ -411,7 +412,7 @@ func TestDNSTargets(t *testing.T) {
 	m := newTestManager(t, Options{})
 	m.Apply(upstreamCfg("round-robin", config.DefaultHealthchecks(), tgt{"localhost:8080", 100}, tgt{"mockbin.invalid:8080", 100}, tgt{"127.0.0.1", 100}))
 	h := m.TargetsHealth("uid1")
-	if h["t0"] != HealthchecksOff || h["t1"] != DNSError || h["t2"] != HealthchecksOff {
+	if h["t0"] != health.HealthchecksOff || h["t1"] != health.DNSError || h["t2"] != health.HealthchecksOff {
 		t.Fatalf("TargetsHealth = %v", h)
 	}
 	counts := map[string]int{}

@@ -139,14 +139,6 @@ func (m *Manager) Close() {
 	}
 }
 
-// Health states as the Admin API reports them.
-const (
-	Healthy         = "HEALTHY"
-	Unhealthy       = "UNHEALTHY"
-	HealthchecksOff = "HEALTHCHECKS_OFF"
-	DNSError        = "DNS_ERROR"
-)
-
 // TargetsHealth maps every target id of the upstream to its health state;
 // nil when the upstream is unknown. A target ejected through the Admin API
 // reads UNHEALTHY even with checks off, because the balancer honours it.
@@ -195,9 +187,9 @@ func (m *Manager) BalancerHealth(upstreamID string) (string, map[string]any) {
 		"hosts": hosts,
 	}
 	if healthy {
-		return Healthy, details
+		return health.Healthy, details
 	}
-	return Unhealthy, details
+	return health.Unhealthy, details
 }
 
 // TargetsData gives, per target id, the "data" object of Kong's

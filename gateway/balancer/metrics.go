@@ -64,11 +64,11 @@ func (m *metrics) publish(u *upstream, t *target, p *health.Policy) {
 	}
 	var cur string
 	switch t.state(p) {
-	case Healthy:
+	case health.Healthy:
 		cur = "healthy"
-	case Unhealthy:
+	case health.Unhealthy:
 		cur = "unhealthy"
-	case DNSError:
+	case health.DNSError:
 		cur = "dns_error"
 	default:
 		cur = "healthchecks_off"

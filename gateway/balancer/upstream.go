@@ -60,13 +60,13 @@ func (t *target) available() bool { return t.health.Healthy() && !t.dnsErr.Load(
 func (t *target) state(p *health.Policy) string {
 	switch {
 	case t.dnsErr.Load():
-		return DNSError
+		return health.DNSError
 	case !t.health.Healthy():
-		return Unhealthy
+		return health.Unhealthy
 	case !p.Enabled:
-		return HealthchecksOff
+		return health.HealthchecksOff
 	}
-	return Healthy
+	return health.Healthy
 }
 
 func (t *target) addr() string {
@@ -282,9 +282,9 @@ func (u *upstream) onTransition(t *target, tr health.Transition) {
 	if t.removed.Load() {
 		return // a late report about a target Apply dropped
 	}
-	state := Unhealthy
+	state := health.Unhealthy
 	if tr.Healthy {
-		state = Healthy
+		state = health.Healthy
 	}
 	lvl := "target unhealthy"
 	if tr.Healthy {
@@ -603,7 +603,7 @@ func (u *upstream) resolve(ts []*target) bool {
 				failed.Store(true)
 				if !t.dnsErr.Swap(true) {
 					u.m.log.Warn("target DNS_ERROR", "upstream", u.name(), "target", t.key, "err", err)
-					u.dnsChanged(t, DNSError)
+					u.dnsChanged(t, health.DNSError)
 				}
 				return
 			}
@@ -615,7 +615,7 @@ func (u *upstream) resolve(ts []*target) bool {
 			t.addrs.Store(&addrs)
 			if t.dnsErr.Swap(false) {
 				u.m.log.Info("target resolved again", "upstream", u.name(), "target", t.key, "addrs", addrs)
-				u.dnsChanged(t, Healthy)
+				u.dnsChanged(t, health.Healthy)
 			}
 		}()
 	}

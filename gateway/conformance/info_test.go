@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/server"
 )
 
@@ -100,7 +101,7 @@ var adminInfoCases = rows(
 	},
 	Case{
 		Spec: specKongRoutes + ":74", Name: "returns Kong's version number, edition info and tagline",
-		Steps: []Step{{Path: "/", Status: 200, JSON: obj{"version": "3.9.1", "edition": "community", "tagline": "Welcome to kong"}}},
+		Steps: []Step{{Path: "/", Status: 200, JSON: obj{"version": config.KongVersion, "edition": "community", "tagline": "Welcome to kong"}}},
 	},
 	Case{
 		Spec: specKongRoutes + ":85", Name: "returns a UUID as the node_id",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/server"
 )
 
@@ -21,8 +22,8 @@ import (
 var _ = register("proxy-headers-errors", proxyTokenCases)
 
 const (
-	kongServer = "kong/3.9.1"
-	kongVia    = "1.1 kong/3.9.1"
+	kongServer = "kong/" + config.KongVersion
+	kongVia    = "1.1 kong/" + config.KongVersion
 
 	skipErrorGenerator = "error-generator fixture plugin"
 	skipReqTermination = "request-termination plugin"
@@ -368,7 +369,7 @@ var proxyTokenCases = rows(
 			body, _ := io.ReadAll(resp.Body)
 			var seen EchoRequest
 			_ = json.Unmarshal(body, &seen)
-			if resp.ProtoMajor != 2 || resp.StatusCode != 200 || seen.Headers["via"] != "1.1 dev, 2 kong/3.9.1" ||
+			if resp.ProtoMajor != 2 || resp.StatusCode != 200 || seen.Headers["via"] != "1.1 dev, 2 kong/"+config.KongVersion ||
 				resp.Header.Get("Via") != "2 nginx, HTTP/1.1 http_mock, "+kongVia || resp.Header.Get("Server") != "http-mock" {
 				t.Errorf("%s %d: upstream saw Via %q; response Via %q Server %q", resp.Proto, resp.StatusCode, seen.Headers["via"],
 					resp.Header.Get("Via"), resp.Header.Get("Server"))

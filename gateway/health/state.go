@@ -21,6 +21,15 @@ const (
 	CauseConfig Cause = "config"
 )
 
+// A target's state as Kong's Admin API reports it (GET /upstreams/{u}/health).
+// DNSError is the balancer's: the target's name does not resolve.
+const (
+	Healthy         = "HEALTHY"
+	Unhealthy       = "UNHEALTHY"
+	HealthchecksOff = "HEALTHCHECKS_OFF"
+	DNSError        = "DNS_ERROR"
+)
+
 // Transition is one change of a target's health.
 type Transition struct {
 	Healthy bool // the new state
@@ -121,27 +130,32 @@ func (t *Target) Observe(p *Policy, src Source, o Outcome, now time.Time, detail
 	if o == Success && !t.dirty.Load() && t.healthy.Load() {
 		return // fully healthy: nothing to count
 	}
-	t.mu.Lock()
-	defer t.syncDirty()
+	t.update(func() (Transition, bool) {
+		tr, changed := t.countLocked(p, src, o, lim, now, detail)
+		t.dirty.Store(t.c != Counters{})
+		return tr, changed
+	})
+}
+
+// countLocked counts o, whose threshold is lim, with t.mu held. When the
+// counter reaches the threshold it applies the transition and returns it.
+func (t *Target) countLocked(p *Policy, src Source, o Outcome, lim int, now time.Time, detail string) (Transition, bool) {
 	healthy := t.healthy.Load()
 	if o == Success {
 		if healthy && t.c.failures() == 0 {
-			t.mu.Unlock()
-			return
+			return Transition{}, false
 		}
 		t.c.TCPFailures, t.c.Timeouts, t.c.HTTPFailures = 0, 0, 0
 	} else {
 		if !healthy && t.c.Successes == 0 {
-			t.mu.Unlock()
-			return
+			return Transition{}, false
 		}
 		t.c.Successes = 0
 	}
 	ctr := t.c.ptr(o)
 	*ctr++
 	if *ctr < lim || (o == Success) == healthy {
-		t.mu.Unlock()
-		return
+		return Transition{}, false
 	}
 	cause := CauseActive
 	if src == Passive {
@@ -153,7 +167,8 @@ func (t *Target) Observe(p *Policy, src Source, o Outcome, now time.Time, detail
 		Detail:  fmt.Sprintf("%s %s %d/%d%s", src, counterName(o), *ctr, lim, detailSuffix(detail)),
 		At:      now,
 	}
-	t.transitionLocked(p, tr)
+	t.applyLocked(p, tr)
+	return tr, true
 }
 
 func counterName(o Outcome) string {
@@ -175,15 +190,9 @@ func detailSuffix(d string) string {
 	return " (" + d + ")"
 }
 
-func (t *Target) syncDirty() {
-	t.mu.Lock()
-	t.dirty.Store(t.c != Counters{})
-	t.mu.Unlock()
-}
-
-// transitionLocked applies tr, resets the counters (a fresh state starts
-// counting from zero) and notifies. It unlocks t.mu.
-func (t *Target) transitionLocked(p *Policy, tr Transition) {
+// applyLocked applies tr with t.mu held and resets the counters (a fresh
+// state starts counting from zero); update reports it once unlocked.
+func (t *Target) applyLocked(p *Policy, tr Transition) {
 	t.c = Counters{}
 	t.trial.Store(false)
 	if !tr.Healthy && tr.Cause != CauseManual && p != nil && p.HalfOpenCooldown > 0 {
@@ -192,27 +201,41 @@ func (t *Target) transitionLocked(p *Policy, tr Transition) {
 		t.halfOpenAt.Store(0)
 	}
 	t.healthy.Store(tr.Healthy)
+}
+
+// update runs change with t.mu held and then, unlocked, reports the
+// transition it applied, if any: onChange runs outside the lock, so it may
+// read this target or take locks of its own.
+func (t *Target) update(change func() (Transition, bool)) {
+	t.mu.Lock()
+	tr, changed := change()
 	t.mu.Unlock()
-	if t.onChange != nil {
+	if changed && t.onChange != nil {
 		t.onChange(tr)
 	}
 }
 
 func (t *Target) finishTrial(p *Policy, o Outcome, now time.Time, detail string) {
-	t.mu.Lock()
+	t.update(func() (Transition, bool) { return t.finishTrialLocked(p, o, now, detail) })
+}
+
+// finishTrialLocked settles the half-open trial with t.mu held: a success
+// re-enables the target (the transition is returned), a failure restarts the
+// cooldown.
+func (t *Target) finishTrialLocked(p *Policy, o Outcome, now time.Time, detail string) (Transition, bool) {
 	if t.healthy.Load() || !t.trial.Load() {
-		t.mu.Unlock()
-		return
+		return Transition{}, false
 	}
 	if o == Success {
-		t.transitionLocked(p, Transition{Healthy: true, Cause: CauseHalfOpen,
-			Detail: "half-open trial succeeded" + detailSuffix(detail), At: now})
-		return
+		tr := Transition{Healthy: true, Cause: CauseHalfOpen,
+			Detail: "half-open trial succeeded" + detailSuffix(detail), At: now}
+		t.applyLocked(p, tr)
+		return tr, true
 	}
 	// the trial failed: stay ejected for another cooldown
 	t.halfOpenAt.Store(now.Add(p.HalfOpenCooldown).UnixNano())
 	t.trial.Store(false)
-	t.mu.Unlock()
+	return Transition{}, false
 }
 
 // TryTrial is asked on the pick path for an ejected target: it grants one
@@ -238,18 +261,24 @@ func (t *Target) InTrial() bool { return t.trial.Load() }
 // tests); counters are cleared as Kong's set_target_status does. A manual
 // ejection is never undone by half-open, only by checks or another Set.
 func (t *Target) Set(p *Policy, healthy bool, cause Cause, now time.Time) {
-	t.mu.Lock()
+	t.update(func() (Transition, bool) { return t.setLocked(p, healthy, cause, now) })
+}
+
+// setLocked is Set with t.mu held; it returns the transition when the state
+// changed.
+func (t *Target) setLocked(p *Policy, healthy bool, cause Cause, now time.Time) (Transition, bool) {
 	if t.healthy.Load() == healthy {
 		t.c = Counters{}
 		if !healthy && cause == CauseManual {
 			t.halfOpenAt.Store(0)
 		}
-		t.mu.Unlock()
-		return
+		return Transition{}, false
 	}
 	detail := "set through the Admin API"
 	if cause == CauseConfig {
 		detail = "health checks disabled"
 	}
-	t.transitionLocked(p, Transition{Healthy: healthy, Cause: cause, Detail: detail, At: now})
+	tr := Transition{Healthy: healthy, Cause: cause, Detail: detail, At: now}
+	t.applyLocked(p, tr)
+	return tr, true
 }

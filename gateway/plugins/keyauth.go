@@ -492,7 +492,7 @@ func keyAuthFields() []field {
 
 func init() {
 	register(&definition{
-		info:       Info{Name: "key-auth", Version: KongVersion, Priority: 1250},
+		info:       Info{Name: "key-auth", Version: config.KongVersion, Priority: 1250},
 		protocols:  []string{"grpc", "grpcs", "http", "https"}, // typedefs.protocols_http
 		noConsumer: true,
 		fields:     keyAuthFields(),

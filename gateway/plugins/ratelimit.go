@@ -508,7 +508,7 @@ func setNestedErr(errs map[string]any, rec, f string, msg any) {
 
 func init() {
 	register(&definition{
-		info:      Info{Name: "rate-limiting", Version: KongVersion, Priority: 910},
+		info:      Info{Name: "rate-limiting", Version: config.KongVersion, Priority: 910},
 		protocols: []string{"grpc", "grpcs", "http", "https"},
 		fields:    rateLimitFields(),
 		shorthand: rateLimitShorthand,

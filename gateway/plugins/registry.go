@@ -6,10 +6,6 @@ import (
 	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
-// KongVersion is the Kong release whose bundled plugins these follow; Kong
-// reports a bundled plugin's version as the core version.
-const KongVersion = "3.9.1"
-
 // Info is what GET / reports for a plugin under plugins.available_on_server.
 type Info struct {
 	Name     string

@@ -76,7 +76,7 @@ func (w *h1writer) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		// An interim response goes out at once, with the header as it is.
 		w.writeStatusLine(code)
-		w.writeFields(false)
+		writeFields(w.c.bw, w.header, false)
 		w.c.bw.WriteString("\r\n")
 		if err := w.c.bw.Flush(); err != nil {
 			w.err = err
@@ -270,7 +270,7 @@ func (w *h1writer) commit(final bool) {
 		}
 	}
 	w.writeStatusLine(w.status)
-	w.writeFields(true)
+	writeFields(w.c.bw, w.header, true)
 	w.c.bw.WriteString("\r\n")
 }
 
@@ -308,11 +308,10 @@ var statusLines = func() [600]string {
 	return s
 }()
 
-// writeFields writes the header as net/http does: fields with an invalid
+// writeFields writes the header h as net/http does: fields with an invalid
 // name are left out, CR and LF in a value become spaces.
-func (w *h1writer) writeFields(skipTrailers bool) {
-	bw := w.c.bw
-	for k, vv := range w.header {
+func writeFields(bw *bufio.Writer, h http.Header, skipTrailers bool) {
+	for k, vv := range h {
 		if skipTrailers && strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestHTTP2Clients(t *testing.T) {
 		if s.URI != "/h2?q=1" || s.Body != "h2 body" || s.Header["X-Forwarded-Proto"][0] != "https" {
 			t.Errorf("upstream saw %+v", s)
 		}
-		if resp.Header.Get("Via") != "1.1 kong/3.9.0" || len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
+		if resp.Header.Get("Via") != "1.1 kong/"+config.KongVersion || len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
 			t.Errorf("headers %v", resp.Header)
 		}
 		// A gateway-made error over h2.
@@ -190,4 +191,75 @@ func TestWebSocketTunnel(t *testing.T) {
 		t.Errorf("after close: %q %v", rest, err)
 	}
 	eventually(t, 5*time.Second, func() bool { return p.ServerStatus()["connections_active"] == 0 }, "the hijacked connection is released")
+}
+
+// TestUpgradeResponseHeaders checks that a 101 handshake carries the gateway's
+// headers exactly as a normal proxied response does: the upstream's Via with
+// the gateway's appended in one field, Server when the upstream sent none, and
+// only what Kong's `headers` setting enables.
+func TestUpgradeResponseHeaders(t *testing.T) {
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			w.Header().Set("Via", "1.0 proxy-a")
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nVia: 1.0 proxy-a\r\n\r\n")
+	})
+	compared := []string{"Via", "Server", "X-Kong-Upstream-Latency", "X-Kong-Proxy-Latency", "X-Kong-Request-Id", "X-Kong-Upstream-Status"}
+	for _, tc := range []struct {
+		name    string
+		headers Headers
+		via     string
+	}{
+		{"default headers", DefaultHeaders(), "1.0 proxy-a, 1.1 kong/" + config.KongVersion},
+		{"headers off", Headers{}, "1.0 proxy-a"},
+		{"upstream status only", Headers{UpstreamStatus: true}, "1.0 proxy-a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(Options{Headers: &tc.headers})
+			p.Apply(&config.Config{Services: []*config.Service{service("s1", addrOf(up))}, Routes: []*config.Route{route("r1", "s1", "/ws")}})
+			gw := gateway(t, p)
+
+			req, err := http.NewRequest("GET", gw.URL+"/ws", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, _ := do(t, http.DefaultClient, req)
+			conn, err := net.Dial("tcp", addrOf(gw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n")
+			upgraded, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if upgraded.StatusCode != http.StatusSwitchingProtocols || plain.StatusCode != http.StatusOK {
+				t.Fatalf("statuses %d and %d, want 101 and 200", upgraded.StatusCode, plain.StatusCode)
+			}
+			if got := upgraded.Header["Via"]; len(got) != 1 || got[0] != tc.via {
+				t.Errorf("101 Via %q, want one field %q", got, tc.via)
+			}
+			for _, k := range compared {
+				u, n := upgraded.Header[k], plain.Header[k]
+				same := len(u) == len(n) // latencies, ids and statuses differ: compare presence
+				if k == "Via" || k == "Server" {
+					same = slices.Equal(u, n)
+				}
+				if !same {
+					t.Errorf("%s: 101 has %q, a proxied 200 has %q", k, u, n)
+				}
+			}
+			if got := upgraded.Header.Get("X-Kong-Upstream-Status"); tc.headers.UpstreamStatus && got != "101" {
+				t.Errorf("X-Kong-Upstream-Status %q, want 101", got)
+			}
+		})
+	}
 }

@@ -111,7 +111,7 @@ import (
 type Options struct {
 	Balancers balancer.Lookup // may return nil: then service.host is resolved by DNS
 	Plugins   plugins.Runner  // may be nil: no plugins
-	Version   string          // "3.9.0": Via: 1.1 kong/3.9.0
+	Version   string          // "": config.KongVersion; Via: 1.1 kong/<Version>
 	Logger    *slog.Logger
 	// Metrics, when set, receives per-service request counters and latency
 	// histograms (served on the Admin API's /metrics).
@@ -244,7 +244,7 @@ func New(opts Options) *Proxy {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Version == "" {
-		opts.Version = "3.9.0"
+		opts.Version = config.KongVersion
 	}
 	switch {
 	case opts.ClientBodyTimeout == 0:
@@ -416,6 +416,16 @@ func (rs *reqState) disarm() bool {
 	return ok
 }
 
+// release reports the outcome of the outstanding pick, if any, to the
+// balancer, exactly once: it frees the peer's in-flight slot and feeds passive
+// health checks.
+func (rs *reqState) release(res balancer.Result) {
+	if rs.picked {
+		rs.picked = false
+		rs.picker.Done(rs.peer, res)
+	}
+}
+
 // addPluginHeaders adds what plugins and the balancer want on the client's
 // response, proxied or not: plugin headers and a hash_on=cookie cookie.
 func (rs *reqState) addPluginHeaders(h http.Header) {
@@ -486,10 +496,7 @@ func (p *Proxy) recoverPanic(rs *reqState) {
 		rs.conn.close()
 		rs.conn = nil
 	}
-	if rs.picked {
-		rs.picked = false
-		rs.picker.Done(rs.peer, balancer.Result{})
-	}
+	rs.release(balancer.Result{})
 	if rec == http.ErrAbortHandler {
 		panic(rec)
 	}
@@ -978,10 +985,7 @@ func (p *Proxy) proxy(rs *reqState, cr *compiledRoute, svc *compiledService, ide
 			p.respond(rs, c, upstreamStart)
 			return
 		}
-		if rs.picked {
-			rs.picked = false
-			picker.Done(peer, f.result())
-		}
+		rs.release(f.result())
 		last = f
 		p.log.Debug("upstream try failed", "request_id", rs.requestID, "peer", peer.Addr,
 			"try", try+1, "of", tries, "err", f.err)
@@ -1155,13 +1159,14 @@ func (p *Proxy) sendBody(rs *reqState, c *upConn) (err, clientErr error) {
 	return nil, nil // a write error is sticky in bufio: the final Flush reports it
 }
 
-// respond streams the upstream response to the client with Kong's headers.
-func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
-	now := time.Now()
+// setResponseHeader fills dst with the client's header for the upstream's
+// response: the upstream's fields less the hop-by-hop ones, the plugins'
+// headers, and Kong's own (latencies, Via, request id, Server, upstream
+// status) as the `headers` setting enables them. respond and tunnel both
+// write their head from it, so a 101 carries what any proxied response does.
+func (p *Proxy) setResponseHeader(rs *reqState, dst http.Header, upstreamStart, now time.Time) {
 	u := &rs.up
-	w := rs.w
-	dst := w.Header()
-	// One allocation backs every header value slice (three more for the
+	// One allocation backs every header value slice (four more for the
 	// gateway's own); it is never pooled memory, because the server may
 	// serialise the header map after ServeHTTP returns.
 	vals := make([]string, len(u.fields)+4)
@@ -1173,16 +1178,10 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	}
 	var via []string
 	for i, f := range u.fields {
-		switch {
-		case skipDownstream[f.key] && !(f.key == "Trailer" && rs.head.teTrailers):
-			// Kong removes Trailer only when the client did not ask for
-			// trailers (TE: trailers).
+		if rs.dropsResponseField(f.key, conn) {
 			continue
-		case conn != "" && headerHasToken(conn, f.key):
-			continue
-		case f.key == "Content-Length" && u.chunked:
-			continue // framing is the server's business now
-		case f.key == "Via":
+		}
+		if f.key == "Via" {
 			via = append(via, f.value)
 			continue
 		}
@@ -1226,6 +1225,34 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	if hd.UpstreamStatus {
 		dst["X-Kong-Upstream-Status"] = []string{strconv.Itoa(u.status)}
 	}
+}
+
+// dropsResponseField reports whether the upstream's response field key stays
+// off the client's response; conn is the upstream's Connection header. A 101
+// keeps Connection and Upgrade, they are the handshake, and loses only the
+// body framing and Keep-Alive. Any other response loses the fields that
+// describe the upstream connection, including those its Connection names.
+func (rs *reqState) dropsResponseField(key, conn string) bool {
+	if rs.up.status == http.StatusSwitchingProtocols {
+		return key == "Transfer-Encoding" || key == "Content-Length" || key == "Keep-Alive"
+	}
+	switch {
+	case skipDownstream[key] && !(key == "Trailer" && rs.head.teTrailers):
+		// Kong removes Trailer only when the client did not ask for
+		// trailers (TE: trailers).
+		return true
+	case conn != "" && headerHasToken(conn, key):
+		return true
+	}
+	return key == "Content-Length" && rs.up.chunked // framing is the server's business now
+}
+
+// respond streams the upstream response to the client with Kong's headers.
+func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
+	u := &rs.up
+	w := rs.w
+	dst := w.Header()
+	p.setResponseHeader(rs, dst, upstreamStart, time.Now())
 	if u.chunked && !u.noBody && rs.r.ProtoMajor == 1 && rs.r.ProtoMinor == 1 {
 		// nginx keeps a chunked upstream response chunked (it streams it);
 		// without this net/http would give a small body that arrived whole a
@@ -1269,10 +1296,7 @@ func (p *Proxy) respond(rs *reqState, c *upConn, upstreamStart time.Time) {
 	} else {
 		c.close()
 	}
-	if rs.picked {
-		rs.picked = false
-		rs.picker.Done(rs.peer, res)
-	}
+	rs.release(res)
 	if upErr != nil {
 		// The status line is gone already; all that is left is to cut the
 		// stream so the client sees a truncated response, not a complete one.

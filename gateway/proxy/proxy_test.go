@@ -44,7 +44,7 @@ func decodeSeen(t *testing.T, body string) seen {
 
 func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 	up := upstream(t, echo)
-	p := New(Options{Version: "3.9.0"})
+	p := New(Options{Version: config.KongVersion})
 	p.Apply(&config.Config{
 		Services: []*config.Service{service("s1", addrOf(up))},
 		Routes:   []*config.Route{route("r1", "s1", "/mockbin")},
@@ -85,10 +85,10 @@ func TestProxyForwardsAndSetsKongHeaders(t *testing.T) {
 		{"Proxy (httpoxy)", strings.Join(s.Header["Proxy"], ","), ""},
 		{"Connection upstream", strings.Join(s.Header["Connection"], ","), ""},
 		{"X-Kong-Request-Id upstream", strings.Join(s.Header["X-Kong-Request-Id"], ","), resp.Header.Get("X-Kong-Request-Id")},
-		{"Via", resp.Header.Get("Via"), "1.1 kong/3.9.0"},
-		{"Via upstream", strings.Join(s.Header["Via"], ","), "1.0 proxy-a, 1.1 kong/3.9.0"},
+		{"Via", resp.Header.Get("Via"), "1.1 kong/" + config.KongVersion},
+		{"Via upstream", strings.Join(s.Header["Via"], ","), "1.0 proxy-a, 1.1 kong/" + config.KongVersion},
 		{"TE upstream", strings.Join(s.Header["Te"], ","), "trailers"},
-		{"Server (upstream sent none)", resp.Header.Get("Server"), "kong/3.9.0"},
+		{"Server (upstream sent none)", resp.Header.Get("Server"), "kong/" + config.KongVersion},
 		{"X-Upstream", resp.Header.Get("X-Upstream"), "echo"},
 		{"X-Kong-Response-Latency", resp.Header.Get("X-Kong-Response-Latency"), ""},
 	}
@@ -226,14 +226,14 @@ func TestProxyErrorBodies(t *testing.T) {
 			proxied := tc.wantStatus == 502 // the upstream was tried: Kong's KONG_PROXIED
 			switch {
 			case proxied && (resp.Header.Get("X-Kong-Upstream-Latency") == "" || resp.Header.Get("X-Kong-Proxy-Latency") == "" ||
-				resp.Header.Get("Via") != "1.1 kong/3.9.0" || resp.Header.Get("X-Kong-Response-Latency") != ""):
+				resp.Header.Get("Via") != "1.1 kong/"+config.KongVersion || resp.Header.Get("X-Kong-Response-Latency") != ""):
 				t.Errorf("a failed proxying wants the proxied-response headers (14-server_tokens_spec.lua:439): %v", resp.Header)
 			case !proxied && resp.Header.Get("X-Kong-Response-Latency") == "":
 				t.Error("X-Kong-Response-Latency missing on a gateway-made response")
 			case !proxied && (resp.Header.Get("Via") != "" || resp.Header.Get("X-Kong-Upstream-Latency") != ""):
 				t.Error("proxied-response headers on a gateway-made response")
 			}
-			if resp.Header.Get("Server") != "kong/3.9.0" {
+			if resp.Header.Get("Server") != "kong/"+config.KongVersion {
 				t.Errorf("Server %q", resp.Header.Get("Server"))
 			}
 			for k, v := range tc.wantHeader {

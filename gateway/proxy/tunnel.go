@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,23 +19,17 @@ import (
 func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	rs.conn = nil
 	rs.disarm() // from here the tunnel's own lifetime decides
-	done := func(res balancer.Result) {
-		if rs.picked {
-			rs.picked = false
-			rs.picker.Done(rs.peer, res)
-		}
-	}
 	hj, ok := rs.w.(http.Hijacker)
 	if !ok {
 		c.close()
-		done(balancer.Result{Status: http.StatusSwitchingProtocols})
+		rs.release(balancer.Result{Status: http.StatusSwitchingProtocols})
 		p.writeHandlerError(rs, http.StatusBadGateway, "", nil)
 		return
 	}
 	client, cbuf, err := hj.Hijack()
 	if err != nil {
 		c.close()
-		done(balancer.Result{})
+		rs.release(balancer.Result{})
 		p.log.Warn("websocket hijack failed", "request_id", rs.requestID, "err", err)
 		return
 	}
@@ -46,39 +39,16 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	defer c.close()
 
 	// The 101 head: the upstream's fields (Upgrade and Connection included,
-	// they are the handshake) plus the gateway's own headers.
+	// they are the handshake) plus the gateway's own headers, as respond
+	// writes them for any other response.
+	h := make(http.Header, len(rs.up.fields)+8)
+	p.setResponseHeader(rs, h, upstreamStart, time.Now())
 	w := cbuf.Writer
 	w.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	for _, f := range rs.up.fields {
-		if f.key == "Transfer-Encoding" || f.key == "Content-Length" || f.key == "Keep-Alive" {
-			continue
-		}
-		w.WriteString(f.key)
-		w.WriteString(": ")
-		w.WriteString(f.value)
-		w.WriteString("\r\n")
-	}
-	for k, vv := range rs.pctx.ResponseHeader {
-		for _, v := range vv {
-			if validHeaderName(k) && validHeaderValue(v) {
-				w.WriteString(k)
-				w.WriteString(": ")
-				w.WriteString(v)
-				w.WriteString("\r\n")
-			}
-		}
-	}
-	w.WriteString("X-Kong-Upstream-Latency: ")
-	w.WriteString(strconv.FormatInt(time.Since(upstreamStart).Milliseconds(), 10))
-	w.WriteString("\r\nX-Kong-Proxy-Latency: ")
-	w.WriteString(strconv.FormatInt(upstreamStart.Sub(rs.start).Milliseconds(), 10))
-	w.WriteString("\r\nVia: ")
-	w.WriteString(p.via)
-	w.WriteString("\r\nX-Kong-Request-Id: ")
-	w.WriteString(rs.requestID)
-	w.WriteString("\r\n\r\n")
+	writeFields(w, h, false)
+	w.WriteString("\r\n")
 	if err := w.Flush(); err != nil {
-		done(balancer.Result{Status: http.StatusSwitchingProtocols})
+		rs.release(balancer.Result{Status: http.StatusSwitchingProtocols})
 		return
 	}
 
@@ -101,7 +71,7 @@ func (p *Proxy) tunnel(rs *reqState, c *upConn, upstreamStart time.Time) {
 	if upErr != nil && isTimeout(upErr) {
 		res.Timeout = true
 	}
-	done(res)
+	rs.release(res)
 }
 
 // copyTunnel copies until EOF or an error; it reports a read error other than EOF.

@@ -33,7 +33,7 @@ import (
 const cannedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
 type kongErrors struct {
-	server    string // "kong/3.9.1"; "" when headers leave Server out
+	server    string // "kong/" + config.KongVersion; "" when headers leave Server out
 	requestID bool
 	latency   bool
 }

@@ -4,18 +4,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/gauntlet-dev/gauntlet/gateway/proxy"
 )
 
 func TestKongErrorPage(t *testing.T) {
-	k := newKongErrors("3.9.1", proxy.DefaultHeaders())
+	k := newKongErrors(config.KongVersion, proxy.DefaultHeaders())
 	for _, tc := range []struct{ in, want string }{
 		{"HTTP/1.1 400 Bad Request: missing required Host header" + cannedHeaders + "400 Bad Request: missing required Host header", "Bad request\nrequest_id: "},
 		{"HTTP/1.1 400 Bad Request" + cannedHeaders + "400 Bad Request", "Bad request\nrequest_id: "},
 		{"HTTP/1.1 431 Request Header Fields Too Large" + cannedHeaders + "431 Request Header Fields Too Large", "Request header or cookie too large\nrequest_id: "},
 	} {
 		out := string(k.kongErrorPage([]byte(tc.in)))
-		if !strings.HasPrefix(out, "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(out, "\r\nServer: kong/3.9.1\r\n") ||
+		if !strings.HasPrefix(out, "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(out, "\r\nServer: kong/"+config.KongVersion+"\r\n") ||
 			!strings.Contains(out, "\r\n\r\n"+tc.want) || !strings.Contains(out, "X-Kong-Request-Id: ") {
 			t.Errorf("%q → %q", tc.in, out)
 		}
@@ -30,7 +31,7 @@ func TestKongErrorPage(t *testing.T) {
 			t.Errorf("%q rewritten to %q", in, out)
 		}
 	}
-	off := newKongErrors("3.9.1", proxy.Headers{})
+	off := newKongErrors(config.KongVersion, proxy.Headers{})
 	if out := string(off.kongErrorPage([]byte("HTTP/1.1 400 Bad Request" + cannedHeaders + "400 Bad Request"))); strings.Contains(out, "Server:") || strings.Contains(out, "X-Kong") {
 		t.Errorf("headers=off: %q", out)
 	}

@@ -31,10 +31,6 @@ import (
 	"github.com/gauntlet-dev/gauntlet/gateway/store"
 )
 
-// KongVersion is the Kong release whose behaviour the gateway reproduces; clients
-// such as go-kong and decK read it from GET / as semver.
-const KongVersion = "3.9.1"
-
 // maxHeaderBytes bounds a client's request headers; beyond it the client gets 431.
 const maxHeaderBytes = 64 << 10
 
@@ -106,7 +102,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 	g.proxy = proxy.New(proxy.Options{
 		Balancers: g.balancers,
 		Plugins:   g.plugins,
-		Version:   KongVersion,
+		Version:   config.KongVersion,
 		Logger:    log.With("component", "proxy"),
 		Metrics:   registry,
 		// Same convention as Settings: zero is the default, negative off.
@@ -139,7 +135,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Health:  g.balancers,
 		Status:  statusSource{g.proxy},
 		Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
-		Version: KongVersion, NodeID: nodeID, Hostname: hostname,
+		Version: config.KongVersion, NodeID: nodeID, Hostname: hostname,
 		Configuration: merge(map[string]any{
 			"database":           s.Database,
 			"proxy_listen":       strings.Split(s.ProxyListen, ","),
@@ -158,7 +154,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 		Logger: log.With("component", "admin"),
 	})
 
-	if err := g.listen(proxyListens, g.proxy, s.SSLCert, s.SSLCertKey, g.proxy.ConnState, &g.proxyAddrs, newKongErrors(KongVersion, hdrs.headers)); err != nil {
+	if err := g.listen(proxyListens, g.proxy, s.SSLCert, s.SSLCertKey, g.proxy.ConnState, &g.proxyAddrs, newKongErrors(config.KongVersion, hdrs.headers)); err != nil {
 		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("proxy-listen: %w", err)
 	}
@@ -172,7 +168,7 @@ func Start(s Settings, log *slog.Logger) (*Gateway, error) {
 				"addr", a.Addr)
 		}
 	}
-	log.Info("gateway started", "version", KongVersion, "database", s.Database, "node_id", nodeID,
+	log.Info("gateway started", "version", config.KongVersion, "database", s.Database, "node_id", nodeID,
 		"proxy", g.proxyAddrs, "admin", g.adminAddrs)
 	return g, nil
 }
