@@ -172,6 +172,7 @@ func (d *Docker) startCluster(ctx context.Context, opts Options, s *Stack, front
 	s.LB = &LoadBalancer{Node: lb,
 		URL:      fmt.Sprintf("http://127.0.0.1:%s", ports[fmt.Sprint(HAProxyPort)]),
 		StatsURL: fmt.Sprintf("http://127.0.0.1:%s/stats", ports[fmt.Sprint(HAProxyStatsPort)]),
+		log:      func(ctx context.Context) ([]byte, error) { return containerLog(ctx, lb.c), nil },
 	}
 	// Rise checks must pass before HAProxy sends a node anything.
 	for _, n := range names {

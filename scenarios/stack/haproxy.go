@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -22,6 +23,38 @@ type LoadBalancer struct {
 	URL string
 	// StatsURL is HAProxy's statistics page (the servers' states).
 	StatsURL string
+	// log reads HAProxy's log so far (its container's, or its process's
+	// file).
+	log func(ctx context.Context) ([]byte, error)
+}
+
+// TakenOut is one time HAProxy marked a gateway node DOWN, as its log says.
+type TakenOut struct {
+	Node   string
+	Reason string // "Layer7 timeout", "Layer7 wrong status", "Layer4 connection problem", …
+}
+
+// CheckTimedOut reports whether a check that got no answer in time took the
+// node out ("Layer7 timeout", "Layer4 timeout"), rather than one the node
+// answered wrongly or refused.
+func (t TakenOut) CheckTimedOut() bool { return strings.HasSuffix(t.Reason, " timeout") }
+
+// haproxyDown matches HAProxy's notice that a server went down, e.g.
+// "Server gateways/gateway1 is DOWN, reason: Layer7 timeout, check duration: 414ms. …";
+// the same notice repeated as a "[WARNING]" line is not anchored and not matched.
+var haproxyDown = regexp.MustCompile(`(?m)^Server ` + haproxyBackend + `/(\S+) is DOWN, reason: ([^,]+),`)
+
+// TakenOuts lists, in order, every time HAProxy took a node out so far.
+func (lb *LoadBalancer) TakenOuts(ctx context.Context) ([]TakenOut, error) {
+	b, err := lb.log(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("haproxy log: %w", err)
+	}
+	var out []TakenOut
+	for _, m := range haproxyDown.FindAllSubmatch(b, -1) {
+		out = append(out, TakenOut{Node: string(m[1]), Reason: string(m[2])})
+	}
+	return out, nil
 }
 
 // Ports of the HAProxy container: the proxy and the statistics page.

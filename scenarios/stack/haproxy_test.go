@@ -1,9 +1,11 @@
 package stack
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,36 @@ func TestHAProxyConfigValid(t *testing.T) {
 		if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
 			t.Errorf("%s: haproxy -c: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TakenOuts reads each DOWN notice once (HAProxy prints it on stdout and
+// again as a [WARNING] on stderr) with its reason, and tells a check that
+// timed out from one the node answered wrongly.
+func TestTakenOuts(t *testing.T) {
+	log := `[NOTICE]   (1) : New worker (8) forked
+Server gateways/gateway1 is DOWN, reason: Layer7 timeout, check duration: 414ms. 2 active and 0 backup servers left. 48 sessions active, 0 requeued, 0 remaining in queue.
+[WARNING]  (8) : Server gateways/gateway1 is DOWN, reason: Layer7 timeout, check duration: 414ms. 2 active and 0 backup servers left. 48 sessions active, 0 requeued, 0 remaining in queue.
+Server gateways/gateway1 is UP, reason: Layer7 check passed, code: 200, check duration: 12ms. 3 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.
+Server gateways/gateway2 is DOWN, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 3ms. 2 active and 0 backup servers left.
+Server gateways/gateway3 is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms. 1 active and 0 backup servers left.
+Server gateways/gateway3 is DOWN, reason: Layer4 timeout, check duration: 251ms. 1 active and 0 backup servers left.
+`
+	lb := &LoadBalancer{log: func(context.Context) ([]byte, error) { return []byte(log), nil }}
+	got, err := lb.TakenOuts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TakenOut{{"gateway1", "Layer7 timeout"}, {"gateway2", "Layer7 wrong status"},
+		{"gateway3", "Layer4 connection problem"}, {"gateway3", "Layer4 timeout"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("TakenOuts = %+v, want %+v", got, want)
+	}
+	var timedOut []bool
+	for _, o := range got {
+		timedOut = append(timedOut, o.CheckTimedOut())
+	}
+	if want := []bool{true, false, false, true}; !reflect.DeepEqual(timedOut, want) {
+		t.Fatalf("CheckTimedOut = %v, want %v", timedOut, want)
 	}
 }

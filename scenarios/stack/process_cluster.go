@@ -156,7 +156,8 @@ func (p *Processes) startCluster(ctx context.Context, opts Options, s *Stack, di
 	if err := lb.Start(ctx); err != nil {
 		return err
 	}
-	s.LB = &LoadBalancer{Node: lb, URL: "http://127.0.0.1:" + lbPort, StatsURL: stats}
+	s.LB = &LoadBalancer{Node: lb, URL: "http://127.0.0.1:" + lbPort, StatsURL: stats,
+		log: func(context.Context) ([]byte, error) { return os.ReadFile(lb.logPath) }}
 	// Rise checks must pass before HAProxy sends a node anything.
 	for _, srv := range servers {
 		if _, err := s.LB.AwaitServing(ctx, srv.Name, true, time.Duration(check.Rise+1)*(check.Interval+check.Timeout)+5*time.Second); err != nil {
