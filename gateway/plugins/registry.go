@@ -30,7 +30,7 @@ type definition struct {
 	// noConsumer marks plugins that cannot be scoped to a consumer (Kong's
 	// typedefs.no_consumer: authentication plugins run before a consumer exists).
 	noConsumer bool
-	fields     []field
+	fields     []*config.Field
 	// shorthand translates deprecated top-level config fields into their current
 	// place before validation (Kong's shorthand_fields).
 	shorthand func(in map[string]any) map[string]any
@@ -117,7 +117,7 @@ func ValidateEntity(name string, cfg map[string]any) (normalized, configErrs map
 	if d.shorthand != nil {
 		cfg = d.shorthand(cfg)
 	}
-	norm, cfgErrs := validateRecord(d.fields, cfg)
+	norm, cfgErrs := config.NormalizePluginConfig(d.fields, cfg)
 	if cfgErrs == nil {
 		cfgErrs = map[string]any{}
 	}
@@ -154,7 +154,7 @@ func Schema(name string) (any, bool) {
 				"type": "set", "required": true, "elements": protoElems,
 				"default": append([]string(nil), d.protocols...),
 			}},
-			map[string]any{"config": fieldJSON(&field{typ: tRecord, fields: d.fields})},
+			map[string]any{"config": config.FieldJSON(&config.Field{Type: config.TRecord, Required: true, Fields: d.fields})},
 		},
 	}
 	// Kong always sends entity_checks, an empty array when there are none
