@@ -571,13 +571,13 @@ func ToArray(raw any) ([]any, bool) {
 func FieldsJSON(fs []*Field) []any {
 	out := make([]any, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, map[string]any{f.Name: FieldJSON(f)})
+		out = append(out, map[string]any{f.Name: fieldJSON(f)})
 	}
 	return out
 }
 
-// FieldJSON renders one field as Kong's /schemas endpoints do.
-func FieldJSON(f *Field) map[string]any {
+// fieldJSON renders one field as Kong's /schemas endpoints do.
+func fieldJSON(f *Field) map[string]any {
 	m := map[string]any{"type": f.Type.String()}
 	switch f.Type {
 	case TForeign:
@@ -624,7 +624,7 @@ func FieldJSON(f *Field) map[string]any {
 			key = "values"
 			m["keys"] = map[string]any{"type": "string"}
 		}
-		m[key] = FieldJSON(f.Elem)
+		m[key] = fieldJSON(f.Elem)
 	}
 	for k, v := range f.Extra {
 		m[k] = v

@@ -25,9 +25,9 @@ const (
 // Tables lists every entity table in dependency order (parents first).
 var Tables = []string{TableServices, TableRoutes, TableUpstreams, TableTargets, TableConsumers, TablePlugins, TableKeyAuth}
 
-// allProtocols is Kong OSS 3.9's protocol list (kong/constants.lua): ws and wss are
+// AllProtocols is Kong OSS 3.9's protocol list (kong/constants.lua): ws and wss are
 // Enterprise-only and not accepted.
-var allProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
+var AllProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
 
@@ -332,7 +332,7 @@ var Schemas = map[string]*Schema{
 			idField(), createdAt(), updatedAt(),
 			nameField(),
 			{Name: "retries", Type: TInteger, Default: 5.0, Between: between(0, 32767)},
-			{Name: "protocol", Type: TString, Required: true, Default: "http", OneOf: allProtocols},
+			{Name: "protocol", Type: TString, Required: true, Default: "http", OneOf: AllProtocols},
 			{Name: "host", Type: TString, Required: true, Check: checkHost},
 			{Name: "port", Type: TInteger, Required: true, Default: 80.0, Between: between(0, 65535)},
 			{Name: "path", Type: TString, Check: checkServicePath},
@@ -361,7 +361,7 @@ var Schemas = map[string]*Schema{
 		Fields: []*Field{
 			idField(), createdAt(), updatedAt(),
 			nameField(),
-			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("http", "https"), LenMin: 1, Elem: &Field{Type: TString, OneOf: allProtocols}},
+			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("http", "https"), LenMin: 1, Elem: &Field{Type: TString, OneOf: AllProtocols}},
 			{Name: "methods", Type: TSet, Elem: &Field{Type: TString, Check: checkMethod}},
 			{Name: "hosts", Type: TArray, Elem: &Field{Type: TString, Check: checkWildcardHost}},
 			{Name: "paths", Type: TArray, Elem: &Field{Type: TString, Check: checkRoutePath}},
@@ -444,7 +444,7 @@ var Schemas = map[string]*Schema{
 			{Name: "instance_name", Type: TString, Unique: true, Check: checkName},
 			{Name: "config", Type: TAny},
 			{Name: "enabled", Type: TBoolean, Required: true, Default: true},
-			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("grpc", "grpcs", "http", "https"), Elem: &Field{Type: TString, OneOf: allProtocols}},
+			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("grpc", "grpcs", "http", "https"), Elem: &Field{Type: TString, OneOf: AllProtocols}},
 			foreign("service", TableServices, false),
 			foreign("route", TableRoutes, false),
 			foreign("consumer", TableConsumers, false),

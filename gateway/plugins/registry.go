@@ -138,24 +138,18 @@ func Schema(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	consumer := map[string]any{"type": "foreign", "reference": "consumers"}
+	consumer := &config.Field{Name: "consumer", Type: config.TForeign, Reference: "consumers"}
 	if d.noConsumer {
-		consumer["eq"] = nil
-	}
-	protoElems := map[string]any{
-		"type":   "string",
-		"one_of": []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
+		consumer.Extra = map[string]any{"eq": nil} // Kong's typedefs.no_consumer
 	}
 	s := map[string]any{
 		"name": name,
-		"fields": []any{
-			map[string]any{"consumer": consumer},
-			map[string]any{"protocols": map[string]any{
-				"type": "set", "required": true, "elements": protoElems,
-				"default": append([]string(nil), d.protocols...),
-			}},
-			map[string]any{"config": config.FieldJSON(&config.Field{Type: config.TRecord, Required: true, Fields: d.fields})},
-		},
+		"fields": config.FieldsJSON([]*config.Field{
+			consumer,
+			{Name: "protocols", Type: config.TSet, Required: true, Default: config.StringValues(d.protocols...),
+				Elem: &config.Field{Type: config.TString, OneOf: config.AllProtocols}},
+			{Name: "config", Type: config.TRecord, Required: true, Fields: d.fields},
+		}),
 	}
 	// Kong always sends entity_checks, an empty array when there are none
 	// (04-plugins_routes_spec: "returns the schema of all bundled plugins").
