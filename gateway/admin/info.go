@@ -219,13 +219,9 @@ func (a *api) handleEntitySchema(w http.ResponseWriter, r *http.Request) {
 // schemaJSON renders a schema the way Kong's /schemas/{entity} does: an
 // ordered list of single-key field objects.
 func schemaJSON(s *config.Schema) map[string]any {
-	fields := make([]any, 0, len(s.Fields))
-	for _, f := range s.Fields {
-		fields = append(fields, map[string]any{f.Name: fieldJSON(f)})
-	}
 	// Kong's schema_to_jsonable keeps entity_checks, which every entity has
 	// (02-kong_routes_spec.lua:431 asserts a table for each).
-	out := map[string]any{"fields": fields, "entity_checks": []any{}}
+	out := map[string]any{"fields": config.FieldsJSON(s.Fields), "entity_checks": []any{}}
 	switch s.Name {
 	case config.TableRoutes:
 		out["entity_checks"] = []any{map[string]any{"conditional_at_least_one_of": map[string]any{
@@ -236,57 +232,6 @@ func schemaJSON(s *config.Schema) map[string]any {
 		out["entity_checks"] = []any{map[string]any{"at_least_one_of": []string{"custom_id", "username"}}}
 	}
 	return out
-}
-
-func fieldJSON(f *config.Field) map[string]any {
-	m := map[string]any{"type": f.Type.String()}
-	if f.Type == config.TForeign {
-		m["reference"] = f.Reference
-	}
-	if f.Type == config.TAny {
-		m["type"] = "record"
-		m["fields"] = []any{}
-	}
-	if f.Required {
-		m["required"] = true
-	}
-	if f.Auto {
-		m["auto"] = true
-	}
-	if f.UUID {
-		m["uuid"] = true
-	}
-	if f.Unique {
-		m["unique"] = true
-	}
-	if f.Default != nil {
-		m["default"] = f.Default
-	}
-	if len(f.OneOf) > 0 {
-		m["one_of"] = f.OneOf
-	}
-	if f.Between != nil {
-		m["between"] = []float64{f.Between[0], f.Between[1]}
-	}
-	if f.LenMin > 0 {
-		m["len_min"] = f.LenMin
-	}
-	if f.Elem != nil {
-		key := "elements"
-		if f.Type == config.TMap {
-			key = "values"
-			m["keys"] = map[string]any{"type": "string"}
-		}
-		m[key] = fieldJSON(f.Elem)
-	}
-	if len(f.Fields) > 0 {
-		sub := make([]any, 0, len(f.Fields))
-		for _, sf := range f.Fields {
-			sub = append(sub, map[string]any{sf.Name: fieldJSON(sf)})
-		}
-		m["fields"] = sub
-	}
-	return m
 }
 
 // handleValidateEntity is POST /schemas/{entity}/validate (decK's online

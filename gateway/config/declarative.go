@@ -78,13 +78,13 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 	}
 	switch v := doc["_format_version"].(type) {
 	case nil:
-		errTree["_format_version"] = "required field missing"
+		errTree["_format_version"] = MsgRequired
 	case string:
 		if v != "1.1" && v != "2.1" && v != "3.0" {
 			errTree["_format_version"] = "expected one of: 1.1, 2.1, 3.0"
 		}
 	default:
-		errTree["_format_version"] = "expected a string"
+		errTree["_format_version"] = msgString
 	}
 	var all []*pending
 	keys := sortedKeys(doc)
@@ -97,7 +97,7 @@ func FromDeclarativeMap(doc map[string]any, opts DeclarativeOptions) (*Config, e
 			continue
 		}
 		if Schemas[k] == nil {
-			errTree[k] = "unknown field"
+			errTree[k] = MsgUnknown
 			continue
 		}
 		list, ok := v.([]any)
@@ -198,7 +198,7 @@ func declarativeMsg(table string, e *Error) any {
 func flatten(table string, item any, path []any, parent *struct{ field, id string }, all *[]*pending, errTree map[string]any) {
 	m, ok := item.(map[string]any)
 	if !ok {
-		setErr(errTree, path, "expected a record")
+		setErr(errTree, path, MsgRecord)
 		return
 	}
 	m = deepCopyMap(m)

@@ -77,7 +77,7 @@ func TestDeclarativeYAMLLimits(t *testing.T) {
 // (1 and 1.0 are one number).
 func TestSetDedupe(t *testing.T) {
 	f := &Field{Type: TSet, Elem: &Field{Type: TAny}}
-	got, err := normalizeValue(f, []any{"a", "b", "a", 1.0, 1, map[string]any{"x": 1.0}, map[string]any{"x": 1}, "b"})
+	got, err := normalizeValue(f, []any{"a", "b", "a", 1.0, 1, map[string]any{"x": 1.0}, map[string]any{"x": 1}, "b"}, entityValues)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkNormalizeSet(b *testing.B) {
 		}
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := normalizeValue(f, tags); err != nil {
+				if _, err := normalizeValue(f, tags, entityValues); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -163,7 +164,7 @@ func preparePlugin(out map[string]any, pv PluginValidator, defaultProtocols bool
 	name, _ := out["name"].(string)
 	cfg, isMap := out["config"].(map[string]any)
 	if out["config"] != nil && !isMap {
-		return map[string]any{"config": "expected a record"}
+		return map[string]any{"config": MsgRecord}
 	}
 	if cfg == nil {
 		cfg = map[string]any{}
@@ -233,7 +234,7 @@ func expandServiceURL(m map[string]any) error {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		return fmt.Errorf("expected a string")
+		return errors.New(msgString)
 	}
 	u, ok := parseSocketURL(s)
 	if !ok {
@@ -399,7 +400,7 @@ func ResolveForeign(c *Config, table string, input map[string]any) *Error {
 			if !ok {
 				continue
 			}
-			if _, bad := normalizeValue(uf, v); bad != nil {
+			if _, bad := normalizeValue(uf, v, entityValues); bad != nil {
 				continue
 			}
 			if found = c.FindBy(f.Reference, uf.Name, v); found != nil {
@@ -736,7 +737,7 @@ func PrepareReplace(table, id string, input map[string]any, pv PluginValidator) 
 	for _, k := range []string{"created_at", "updated_at"} {
 		if v := input[k]; v != nil {
 			if f := Schemas[table].Field(k); f != nil {
-				if _, e := normalizeValue(f, v); e != nil {
+				if _, e := normalizeValue(f, v, entityValues); e != nil {
 					errs[k] = e
 				}
 			}

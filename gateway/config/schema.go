@@ -10,6 +10,24 @@ import (
 	"strings"
 )
 
+// Kong's validation messages (kong/db/schema/init.lua validation_errors),
+// for entities and plugin configs alike.
+const (
+	MsgRequired    = "required field missing"
+	MsgUnknown     = "unknown field"
+	MsgRecord      = "expected a record"
+	MsgAtLeastOne  = "at least one of these fields must be non-empty: %s"
+	MsgConditional = "failed conditional validation given value of field '%s'"
+	msgString      = "expected a string"
+	msgBoolean     = "expected a boolean"
+	msgMap         = "expected a map"
+	msgUUID        = "expected a valid UUID"
+	msgOneOf       = "expected one of: "
+	msgBetween     = "value should be between %s and %s"
+	msgGt          = "value must be greater than "
+	msgLenMin      = "length must be at least %d"
+)
+
 // Type is a schema field type, named as Kong names them.
 type Type int
 
@@ -50,8 +68,13 @@ type Field struct {
 	Between   *[2]float64
 	LenMin    int
 	Unique    bool
+	Gt        *float64 // a number must be greater than this
 	// Check validates a present, well-typed value; it returns "" when fine.
 	Check func(v any) string
+	// Description and Extra are only served at /schemas (Extra verbatim,
+	// e.g. Kong's "referenceable").
+	Description string
+	Extra       map[string]any
 }
 
 // Schema describes one entity table.
@@ -96,17 +119,13 @@ func (s *Schema) runChecks(m map[string]any, errs map[string]any) []any {
 			then := m[cd.ThenField]
 			switch {
 			case cd.Required && then == nil:
-				errs[cd.ThenField] = "required field missing"
+				errs[cd.ThenField] = MsgRequired
 			case len(cd.OneOf) > 0 && !slices.ContainsFunc(cd.OneOf, func(x any) bool { return equalJSON(x, then) }):
-				parts := make([]string, len(cd.OneOf))
-				for i, o := range cd.OneOf {
-					parts[i] = fmt.Sprint(o)
-				}
-				errs[cd.ThenField] = "expected one of: " + strings.Join(parts, ", ")
+				errs[cd.ThenField] = oneOfMsg(cd.OneOf)
 			default:
 				continue
 			}
-			ent = append(ent, "failed conditional validation given value of field '"+cd.IfField+"'")
+			ent = append(ent, fmt.Sprintf(MsgConditional, cd.IfField))
 			continue
 		}
 		seen := map[string]bool{}
@@ -225,7 +244,7 @@ func mergeLoose(dst, in map[string]any) {
 func normalizeRecord(fs []*Field, m map[string]any, errs map[string]any) {
 	for k := range m {
 		if fieldNamed(fs, k) == nil {
-			errs[k] = "unknown field"
+			errs[k] = MsgUnknown
 		}
 	}
 	for _, f := range fs {
@@ -252,11 +271,11 @@ func normalizeRecord(fs []*Field, m map[string]any, errs map[string]any) {
 		}
 		if v == nil {
 			if f.Required && !f.Auto {
-				errs[f.Name] = "required field missing"
+				errs[f.Name] = MsgRequired
 			}
 			continue
 		}
-		nv, err := normalizeValue(f, v)
+		nv, err := normalizeValue(f, v, entityValues)
 		m[f.Name] = nv
 		if err != nil {
 			errs[f.Name] = err
@@ -264,34 +283,50 @@ func normalizeRecord(fs []*Field, m map[string]any, errs map[string]any) {
 	}
 }
 
+// dialect is which value forms a field accepts. Entities take JSON's types
+// as they are: their form input is coerced beforehand, by Coerce, and a
+// wrong JSON type is the client's error. Plugin configs take the string
+// forms form input leaves as well ("5", "true", one string for an array),
+// whatever the body's encoding, as this gateway's plugin schemas always have.
+type dialect int
+
+const (
+	entityValues dialect = iota
+	pluginValues
+)
+
 // normalizeValue type-checks v against f and returns the value to store and
 // an error: a message string, a nested map, or an array with nil at valid
 // positions (Kong's shapes).
-func normalizeValue(f *Field, v any) (any, any) {
+func normalizeValue(f *Field, v any, d dialect) (any, any) {
 	switch f.Type {
 	case TString:
 		s, ok := v.(string)
 		if !ok {
-			return v, "expected a string"
+			return v, msgString
 		}
 		// Kong checks UTF-8 first (typedefs validate_utf8_string) on tags and
-		// names and stores other strings as bytes; here every string is
-		// checked, because the store's JSON would silently turn the bytes
+		// names and stores other strings as bytes; here every entity string
+		// is checked, because the store's JSON would silently turn the bytes
 		// into U+FFFD and keep something the client did not send.
-		if msg := invalidUTF8Msg(s); msg != "" {
-			return v, msg
+		if d == entityValues {
+			if msg := invalidUTF8Msg(s); msg != "" {
+				return v, msg
+			}
 		}
 		if f.LenMin > 0 && len(s) < f.LenMin {
-			return v, fmt.Sprintf("length must be at least %d", f.LenMin)
+			return v, fmt.Sprintf(msgLenMin, f.LenMin)
 		}
 		if f.UUID && !IsUUID(s) {
-			return v, "expected a valid UUID"
+			return v, msgUUID
 		}
 	case TInteger, TNumber:
 		n, ok := v.(float64)
 		if !ok {
 			if i, isInt := v.(int); isInt {
 				n, ok = float64(i), true
+			} else if d == pluginValues {
+				n, ok = ToNumber(v)
 			}
 		}
 		// YAML's .inf and .nan decode as numbers but have no JSON form: the
@@ -303,15 +338,29 @@ func normalizeValue(f *Field, v any) (any, any) {
 			return v, "expected an integer"
 		}
 		v = n
+		if f.Type == TInteger && d == pluginValues {
+			v = int(n) // what the plugins' configs have always held
+		}
 		if f.Between != nil && (n < f.Between[0] || n > f.Between[1]) {
-			return v, fmt.Sprintf("value should be between %s and %s", fmtNum(f.Between[0]), fmtNum(f.Between[1]))
+			return v, fmt.Sprintf(msgBetween, fmtNum(f.Between[0]), fmtNum(f.Between[1]))
+		}
+		if f.Gt != nil && n <= *f.Gt {
+			return v, msgGt + fmtNum(*f.Gt)
 		}
 	case TBoolean:
+		if d == pluginValues {
+			if s, ok := v.(string); ok && (s == "true" || s == "false") {
+				v = s == "true"
+			}
+		}
 		if _, ok := v.(bool); !ok {
-			return v, "expected a boolean"
+			return v, msgBoolean
 		}
 	case TArray, TSet:
 		arr, ok := v.([]any)
+		if !ok && d == pluginValues {
+			arr, ok = ToArray(v)
+		}
 		if !ok {
 			return v, "expected " + article(f.Type)
 		}
@@ -326,13 +375,14 @@ func normalizeValue(f *Field, v any) (any, any) {
 			seen = make(map[string]struct{}, len(arr))
 		}
 		for i, e := range arr {
-			if e == nil {
-				elemErrs = setAt(elemErrs, i, "required field missing")
+			// A plugin's null element is the element type's error.
+			if e == nil && d == entityValues {
+				elemErrs = setAt(elemErrs, i, MsgRequired)
 				bad = true
 				out = append(out, e)
 				continue
 			}
-			ne, err := normalizeValue(f.Elem, e)
+			ne, err := normalizeValue(f.Elem, e, d)
 			if err != nil {
 				elemErrs = setAt(elemErrs, i, err)
 				bad = true
@@ -347,20 +397,26 @@ func normalizeValue(f *Field, v any) (any, any) {
 			out = append(out, ne)
 		}
 		if bad {
+			if d == pluginValues {
+				// A plugin's array errors have one slot per element.
+				for len(elemErrs) < len(arr) {
+					elemErrs = append(elemErrs, nil)
+				}
+			}
 			return out, elemErrs
 		}
 		v = out
 	case TMap:
 		mm, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a map"
+			return v, msgMap
 		}
 		errs := map[string]any{}
 		for k, e := range mm {
 			if e == nil {
 				continue
 			}
-			ne, err := normalizeValue(f.Elem, e)
+			ne, err := normalizeValue(f.Elem, e, d)
 			mm[k] = ne
 			if err != nil {
 				errs[k] = err
@@ -372,7 +428,14 @@ func normalizeValue(f *Field, v any) (any, any) {
 	case TRecord:
 		mm, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a record"
+			return v, MsgRecord
+		}
+		if d == pluginValues {
+			norm, errs := NormalizePluginConfig(f.Fields, mm)
+			if errs != nil {
+				return v, errs
+			}
+			return norm, nil
 		}
 		errs := map[string]any{}
 		normalizeRecord(f.Fields, mm, errs)
@@ -382,7 +445,7 @@ func normalizeValue(f *Field, v any) (any, any) {
 	case TForeign:
 		mm, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a record"
+			return v, MsgRecord
 		}
 		if errs := validateForeign(f.Reference, mm); errs != nil {
 			return v, errs
@@ -390,11 +453,7 @@ func normalizeValue(f *Field, v any) (any, any) {
 	case TAny:
 	}
 	if len(f.OneOf) > 0 && !slices.ContainsFunc(f.OneOf, func(x any) bool { return equalJSON(x, v) }) {
-		parts := make([]string, len(f.OneOf))
-		for i, o := range f.OneOf {
-			parts[i] = fmt.Sprint(o)
-		}
-		return v, "expected one of: " + strings.Join(parts, ", ")
+		return v, oneOfMsg(f.OneOf)
 	}
 	if f.Check != nil {
 		if msg := f.Check(v); msg != "" {
@@ -402,6 +461,175 @@ func normalizeValue(f *Field, v any) (any, any) {
 		}
 	}
 	return v, nil
+}
+
+func oneOfMsg(oneOf []any) string {
+	parts := make([]string, len(oneOf))
+	for i, o := range oneOf {
+		parts[i] = fmt.Sprint(o)
+	}
+	return msgOneOf + strings.Join(parts, ", ")
+}
+
+// NormalizePluginConfig checks a plugin's config (or a record in it) against
+// its fields, fills defaults, and returns the normalized config and
+// Kong-shaped field errors (nil when valid). It builds a new record where
+// normalizeRecord works in place, because a plugin record's rules differ
+// from an entity's: a record field always exists with its own defaults, a
+// null is the default even for a required field, and a field in error is
+// left out of the result. in is not modified.
+func NormalizePluginConfig(fs []*Field, in map[string]any) (map[string]any, map[string]any) {
+	out := make(map[string]any, len(fs))
+	errs := map[string]any{}
+	for _, f := range fs {
+		raw := in[f.Name]
+		if raw == nil {
+			if f.Type == TRecord {
+				norm, subErrs := NormalizePluginConfig(f.Fields, nil)
+				out[f.Name] = norm
+				if subErrs != nil {
+					errs[f.Name] = subErrs
+				}
+				continue
+			}
+			out[f.Name] = deepCopy(f.Default)
+			if f.Required && f.Default == nil {
+				errs[f.Name] = MsgRequired
+			}
+			continue
+		}
+		v, e := normalizeValue(f, raw, pluginValues)
+		if e != nil {
+			errs[f.Name] = e
+			continue
+		}
+		out[f.Name] = v
+	}
+	for k := range in {
+		if fieldNamed(fs, k) == nil {
+			errs[k] = MsgUnknown
+		}
+	}
+	if len(errs) == 0 {
+		return out, nil
+	}
+	return out, errs
+}
+
+// ToNumber reads a number in any of the forms a plugin config may hold it:
+// Go's numeric types, json.Number and a decimal string. Non-finite values
+// (YAML's .inf, .nan) have no JSON form to store and are no number.
+func ToNumber(raw any) (float64, bool) {
+	var f float64
+	switch x := raw.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case int32:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	case json.Number:
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return 0, false
+		}
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+}
+
+// ToArray reads an array in any of the forms a plugin config may hold it:
+// JSON's, a Go string slice, or a single string (form input
+// `key_names=apikey` is a one-element array in Kong).
+func ToArray(raw any) ([]any, bool) {
+	switch x := raw.(type) {
+	case []any:
+		return x, true
+	case []string:
+		return StringValues(x...), true
+	case string:
+		return []any{x}, true
+	}
+	return nil, false
+}
+
+// FieldsJSON renders fields the way Kong's /schemas endpoints do, for
+// entities and plugins alike: an array of single-key objects, in
+// declaration order.
+func FieldsJSON(fs []*Field) []any {
+	out := make([]any, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, map[string]any{f.Name: fieldJSON(f)})
+	}
+	return out
+}
+
+// fieldJSON renders one field as Kong's /schemas endpoints do.
+func fieldJSON(f *Field) map[string]any {
+	m := map[string]any{"type": f.Type.String()}
+	switch f.Type {
+	case TForeign:
+		m["reference"] = f.Reference
+	case TAny:
+		m["type"] = "record"
+		m["fields"] = []any{}
+	case TRecord:
+		m["fields"] = FieldsJSON(f.Fields)
+	}
+	if f.Description != "" {
+		m["description"] = f.Description
+	}
+	if f.Required {
+		m["required"] = true
+	}
+	if f.Auto {
+		m["auto"] = true
+	}
+	if f.UUID {
+		m["uuid"] = true
+	}
+	if f.Unique {
+		m["unique"] = true
+	}
+	if f.Default != nil {
+		m["default"] = deepCopy(f.Default)
+	}
+	if len(f.OneOf) > 0 {
+		m["one_of"] = f.OneOf
+	}
+	if f.Between != nil {
+		m["between"] = []float64{f.Between[0], f.Between[1]}
+	}
+	if f.Gt != nil {
+		m["gt"] = *f.Gt
+	}
+	if f.LenMin > 0 {
+		m["len_min"] = f.LenMin
+	}
+	if f.Elem != nil {
+		key := "elements"
+		if f.Type == TMap {
+			key = "values"
+			m["keys"] = map[string]any{"type": "string"}
+		}
+		m[key] = fieldJSON(f.Elem)
+	}
+	for k, v := range f.Extra {
+		m[k] = v
+	}
+	return m
 }
 
 // setKey is a set element's identity: equal JSON values get equal keys.
@@ -523,7 +751,7 @@ func coerceValue(f *Field, v any, loose bool) any {
 	switch f.Type {
 	case TInteger, TNumber:
 		if s, ok := v.(string); ok {
-			if n, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			if n, ok := ToNumber(s); ok {
 				return n
 			}
 		}
@@ -705,10 +933,10 @@ func validateForeign(ref string, mm map[string]any) map[string]any {
 	case !has:
 		pkErr = "missing primary key"
 	case id == nil:
-		pkErr = "required field missing"
+		pkErr = MsgRequired
 	default:
 		if s, ok := id.(string); !ok || !IsUUID(s) {
-			pkErr = "expected a valid UUID"
+			pkErr = msgUUID
 		}
 	}
 	if pkErr == nil {
@@ -720,13 +948,13 @@ func validateForeign(ref string, mm map[string]any) map[string]any {
 		for k, x := range mm {
 			ff := fs.Field(k)
 			if ff == nil {
-				errs[k] = "unknown field"
+				errs[k] = MsgUnknown
 				continue
 			}
 			if x == nil {
 				continue
 			}
-			if _, e := normalizeValue(ff, x); e != nil {
+			if _, e := normalizeValue(ff, x, entityValues); e != nil {
 				errs[k] = e
 			} else if k != "id" && (ff.Unique || EndpointKey(ref) == k) {
 				resolvable = true

@@ -25,9 +25,9 @@ const (
 // Tables lists every entity table in dependency order (parents first).
 var Tables = []string{TableServices, TableRoutes, TableUpstreams, TableTargets, TableConsumers, TablePlugins, TableKeyAuth}
 
-// allProtocols is Kong OSS 3.9's protocol list (kong/constants.lua): ws and wss are
+// AllProtocols is Kong OSS 3.9's protocol list (kong/constants.lua): ws and wss are
 // Enterprise-only and not accepted.
-var allProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
+var AllProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
 
 func between(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
 
@@ -258,7 +258,8 @@ func ints(xs ...int) []any {
 	return out
 }
 
-func strs(xs ...string) []any {
+// StringValues is strings as JSON-shaped values (a OneOf, a Default).
+func StringValues(xs ...string) []any {
 	out := make([]any, len(xs))
 	for i, x := range xs {
 		out[i] = x
@@ -279,7 +280,7 @@ func healthchecksField() *Field {
 	interval := &Field{Name: "interval", Type: TNumber, Default: 0.0, Between: between(0, 65535)}
 	intervalU := *interval
 	active := &Field{Name: "active", Type: TRecord, Fields: []*Field{
-		{Name: "type", Type: TString, Default: "http", OneOf: strs("tcp", "http", "https", "grpc", "grpcs")},
+		{Name: "type", Type: TString, Default: "http", OneOf: StringValues("tcp", "http", "https", "grpc", "grpcs")},
 		{Name: "timeout", Type: TNumber, Default: 1.0, Between: between(0, 65535)},
 		{Name: "concurrency", Type: TInteger, Default: 10.0, Between: between(1, 2147483648)},
 		{Name: "http_path", Type: TString, Default: "/", Check: checkServicePath},
@@ -300,7 +301,7 @@ func healthchecksField() *Field {
 		}},
 	}}
 	passive := &Field{Name: "passive", Type: TRecord, Fields: []*Field{
-		{Name: "type", Type: TString, Default: "http", OneOf: strs("tcp", "http", "https", "grpc", "grpcs")},
+		{Name: "type", Type: TString, Default: "http", OneOf: StringValues("tcp", "http", "https", "grpc", "grpcs")},
 		{Name: "healthy", Type: TRecord, Fields: []*Field{
 			httpStatuses(ints(200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308)),
 			counter("successes"),
@@ -321,7 +322,7 @@ func healthchecksField() *Field {
 	}}
 }
 
-var hashOn = strs("none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture")
+var hashOn = StringValues("none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture")
 
 // Schemas holds every entity's schema by table name.
 var Schemas = map[string]*Schema{
@@ -331,7 +332,7 @@ var Schemas = map[string]*Schema{
 			idField(), createdAt(), updatedAt(),
 			nameField(),
 			{Name: "retries", Type: TInteger, Default: 5.0, Between: between(0, 32767)},
-			{Name: "protocol", Type: TString, Required: true, Default: "http", OneOf: allProtocols},
+			{Name: "protocol", Type: TString, Required: true, Default: "http", OneOf: AllProtocols},
 			{Name: "host", Type: TString, Required: true, Check: checkHost},
 			{Name: "port", Type: TInteger, Required: true, Default: 80.0, Between: between(0, 65535)},
 			{Name: "path", Type: TString, Check: checkServicePath},
@@ -360,7 +361,7 @@ var Schemas = map[string]*Schema{
 		Fields: []*Field{
 			idField(), createdAt(), updatedAt(),
 			nameField(),
-			{Name: "protocols", Type: TSet, Required: true, Default: strs("http", "https"), LenMin: 1, Elem: &Field{Type: TString, OneOf: allProtocols}},
+			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("http", "https"), LenMin: 1, Elem: &Field{Type: TString, OneOf: AllProtocols}},
 			{Name: "methods", Type: TSet, Elem: &Field{Type: TString, Check: checkMethod}},
 			{Name: "hosts", Type: TArray, Elem: &Field{Type: TString, Check: checkWildcardHost}},
 			{Name: "paths", Type: TArray, Elem: &Field{Type: TString, Check: checkRoutePath}},
@@ -368,7 +369,7 @@ var Schemas = map[string]*Schema{
 			{Name: "https_redirect_status_code", Type: TInteger, Required: true, Default: 426.0, OneOf: ints(426, 301, 302, 307, 308)},
 			{Name: "regex_priority", Type: TInteger, Default: 0.0},
 			{Name: "strip_path", Type: TBoolean, Required: true, Default: true},
-			{Name: "path_handling", Type: TString, Default: "v0", OneOf: strs("v0", "v1")},
+			{Name: "path_handling", Type: TString, Default: "v0", OneOf: StringValues("v0", "v1")},
 			{Name: "preserve_host", Type: TBoolean, Required: true, Default: false},
 			{Name: "request_buffering", Type: TBoolean, Required: true, Default: true},
 			{Name: "response_buffering", Type: TBoolean, Required: true, Default: true},
@@ -386,7 +387,7 @@ var Schemas = map[string]*Schema{
 		Fields: []*Field{
 			idField(), createdAt(), updatedAt(),
 			{Name: "name", Type: TString, Required: true, Unique: true, Check: checkUpstreamName},
-			{Name: "algorithm", Type: TString, Default: "round-robin", OneOf: strs("consistent-hashing", "least-connections", "round-robin", "latency")},
+			{Name: "algorithm", Type: TString, Default: "round-robin", OneOf: StringValues("consistent-hashing", "least-connections", "round-robin", "latency")},
 			{Name: "hash_on", Type: TString, Default: "none", OneOf: hashOn},
 			{Name: "hash_fallback", Type: TString, Default: "none", OneOf: hashOn},
 			{Name: "hash_on_header", Type: TString, Check: checkHeaderName},
@@ -443,7 +444,7 @@ var Schemas = map[string]*Schema{
 			{Name: "instance_name", Type: TString, Unique: true, Check: checkName},
 			{Name: "config", Type: TAny},
 			{Name: "enabled", Type: TBoolean, Required: true, Default: true},
-			{Name: "protocols", Type: TSet, Required: true, Default: strs("grpc", "grpcs", "http", "https"), Elem: &Field{Type: TString, OneOf: allProtocols}},
+			{Name: "protocols", Type: TSet, Required: true, Default: StringValues("grpc", "grpcs", "http", "https"), Elem: &Field{Type: TString, OneOf: AllProtocols}},
 			foreign("service", TableServices, false),
 			foreign("route", TableRoutes, false),
 			foreign("consumer", TableConsumers, false),
@@ -629,7 +630,7 @@ func upstreamHashChecks() []Check {
 		return Check{Conditional: &Conditional{IfField: ifField, IfValue: value, ThenField: then, Required: true}}
 	}
 	oneOf := func(ifField, value, then string, allowed ...string) Check {
-		return Check{Conditional: &Conditional{IfField: ifField, IfValue: value, ThenField: then, OneOf: strs(allowed...)}}
+		return Check{Conditional: &Conditional{IfField: ifField, IfValue: value, ThenField: then, OneOf: StringValues(allowed...)}}
 	}
 	return []Check{
 		req("hash_on", "header", "hash_on_header"),

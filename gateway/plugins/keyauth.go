@@ -110,7 +110,7 @@ type keyAuthConfig struct {
 
 func parseKeyAuthConfig(cfg map[string]any) (keyAuthConfig, error) {
 	var c keyAuthConfig
-	names, _ := toSlice(cfg["key_names"])
+	names, _ := config.ToArray(cfg["key_names"])
 	for _, n := range names {
 		s, ok := n.(string)
 		if !ok || s == "" {
@@ -468,25 +468,25 @@ func setBody(r *http.Request, buf []byte) {
 }
 
 // The key-auth plugin's schema, as Kong 3.9 defines it.
-func keyAuthFields() []field {
-	return []field{
-		{name: "key_names", typ: tArray, required: true, def: []any{"apikey"},
-			elements:    &field{typ: tString, check: checkHeaderName},
-			description: "Describes an array of parameter names where the plugin will look for a key."},
-		{name: "hide_credentials", typ: tBoolean, required: true, def: false,
-			description: "An optional boolean value telling the plugin to show or hide the credential from the upstream service."},
-		{name: "anonymous", typ: tString,
-			description: "An optional string (consumer UUID or username) value to use as an anonymous consumer if authentication fails."},
-		{name: "key_in_header", typ: tBoolean, required: true, def: true,
-			description: "If enabled (default), the plugin reads the request header and tries to find the key in it."},
-		{name: "key_in_query", typ: tBoolean, required: true, def: true,
-			description: "If enabled (default), the plugin reads the query parameter in the request and tries to find the key in it."},
-		{name: "key_in_body", typ: tBoolean, required: true, def: false,
-			description: "If enabled, the plugin reads the request body and tries to find the key in it."},
-		{name: "run_on_preflight", typ: tBoolean, required: true, def: true,
-			description: "A boolean value that indicates whether the plugin should run (and try to authenticate) on OPTIONS preflight requests."},
-		{name: "realm", typ: tString,
-			description: "When authentication fails the plugin sends WWW-Authenticate header with realm attribute value."},
+func keyAuthFields() []*config.Field {
+	return []*config.Field{
+		{Name: "key_names", Type: config.TArray, Required: true, Default: []any{"apikey"},
+			Elem:        &config.Field{Type: config.TString, Check: checkHeaderName},
+			Description: "Describes an array of parameter names where the plugin will look for a key."},
+		{Name: "hide_credentials", Type: config.TBoolean, Required: true, Default: false,
+			Description: "An optional boolean value telling the plugin to show or hide the credential from the upstream service."},
+		{Name: "anonymous", Type: config.TString,
+			Description: "An optional string (consumer UUID or username) value to use as an anonymous consumer if authentication fails."},
+		{Name: "key_in_header", Type: config.TBoolean, Required: true, Default: true,
+			Description: "If enabled (default), the plugin reads the request header and tries to find the key in it."},
+		{Name: "key_in_query", Type: config.TBoolean, Required: true, Default: true,
+			Description: "If enabled (default), the plugin reads the query parameter in the request and tries to find the key in it."},
+		{Name: "key_in_body", Type: config.TBoolean, Required: true, Default: false,
+			Description: "If enabled, the plugin reads the request body and tries to find the key in it."},
+		{Name: "run_on_preflight", Type: config.TBoolean, Required: true, Default: true,
+			Description: "A boolean value that indicates whether the plugin should run (and try to authenticate) on OPTIONS preflight requests."},
+		{Name: "realm", Type: config.TString,
+			Description: "When authentication fails the plugin sends WWW-Authenticate header with realm attribute value."},
 	}
 }
 

@@ -132,7 +132,7 @@ type rlConfig struct {
 func parseRateLimitConfig(cfg map[string]any) (rlConfig, error) {
 	var c rlConfig
 	for p := range numPeriods {
-		if v, ok := toFloat(cfg[periodNames[p]]); ok && v > 0 {
+		if v, ok := config.ToNumber(cfg[periodNames[p]]); ok && v > 0 {
 			// Kong compares usage against a possibly fractional limit; counting in
 			// whole requests, a limit of 2.5 admits 3.
 			c.limits[p] = int64(math.Ceil(v))
@@ -146,7 +146,7 @@ func parseRateLimitConfig(cfg map[string]any) (rlConfig, error) {
 	c.policy, _ = cfg["policy"].(string)
 	c.faultTolerant, _ = cfg["fault_tolerant"].(bool)
 	c.hideHeaders, _ = cfg["hide_client_headers"].(bool)
-	code, _ := toFloat(cfg["error_code"])
+	code, _ := config.ToNumber(cfg["error_code"])
 	c.errorCode = int(code)
 	c.errorMessage, _ = cfg["error_message"].(string)
 	if r, ok := cfg["redis"].(map[string]any); ok {
@@ -337,53 +337,54 @@ func (rl *rateLimiter) logStoreError(now time.Time, err error) {
 
 // The rate-limiting plugin's schema, as Kong 3.9 defines it.
 
-func rateLimitFields() []field {
-	periods := make([]field, 0, numPeriods)
+func rateLimitFields() []*config.Field {
+	greaterThanZero := 0.0
+	periods := make([]*config.Field, 0, numPeriods)
 	for p := range numPeriods {
-		periods = append(periods, field{
-			name:        periodNames[p],
-			typ:         tNumber,
-			gt:          ptrF(0),
-			description: fmt.Sprintf("The number of HTTP requests that can be made per %s.", periodNames[p]),
+		periods = append(periods, &config.Field{
+			Name:        periodNames[p],
+			Type:        config.TNumber,
+			Gt:          &greaterThanZero,
+			Description: fmt.Sprintf("The number of HTTP requests that can be made per %s.", periodNames[p]),
 		})
 	}
 	return append(periods,
-		field{name: "limit_by", typ: tString, def: "consumer",
-			oneOf:       []string{"consumer", "credential", "ip", "service", "header", "path"},
-			description: "The entity that is used when aggregating the limits."},
+		&config.Field{Name: "limit_by", Type: config.TString, Default: "consumer",
+			OneOf:       config.StringValues("consumer", "credential", "ip", "service", "header", "path"),
+			Description: "The entity that is used when aggregating the limits."},
 		headerNameField("header_name", "A string representing an HTTP header name."),
-		field{name: "path", typ: tString, check: checkPath,
-			description: "A string representing a URL path, such as /path/to/resource."},
-		field{name: "policy", typ: tString, def: "local", lenMin: ptrI(0),
-			oneOf:       []string{"local", "cluster", "redis"},
-			description: "The rate-limiting policies to use for retrieving and incrementing the limits."},
-		field{name: "fault_tolerant", typ: tBoolean, required: true, def: true,
-			description: "Proxy requests even if the counter store cannot be reached; false answers 500 instead."},
-		field{name: "redis", typ: tRecord, fields: redisFields()},
-		field{name: "hide_client_headers", typ: tBoolean, required: true, def: false,
-			description: "Optionally hide informative response headers."},
-		field{name: "error_code", typ: tNumber, def: float64(429), gt: ptrF(0),
-			description: "Set a custom error code to return when the rate limit is exceeded."},
-		field{name: "error_message", typ: tString, def: "API rate limit exceeded",
-			description: "Set a custom error message to return when the rate limit is exceeded."},
-		field{name: "sync_rate", typ: tNumber, required: true, def: float64(-1),
-			description: "How often to sync counter data to the central data store. Counting here is always synchronous; the field is accepted for compatibility."},
+		&config.Field{Name: "path", Type: config.TString, Check: checkPath,
+			Description: "A string representing a URL path, such as /path/to/resource."},
+		&config.Field{Name: "policy", Type: config.TString, Default: "local", Extra: lenMinZero(nil),
+			OneOf:       config.StringValues("local", "cluster", "redis"),
+			Description: "The rate-limiting policies to use for retrieving and incrementing the limits."},
+		&config.Field{Name: "fault_tolerant", Type: config.TBoolean, Required: true, Default: true,
+			Description: "Proxy requests even if the counter store cannot be reached; false answers 500 instead."},
+		&config.Field{Name: "redis", Type: config.TRecord, Required: true, Fields: redisFields()},
+		&config.Field{Name: "hide_client_headers", Type: config.TBoolean, Required: true, Default: false,
+			Description: "Optionally hide informative response headers."},
+		&config.Field{Name: "error_code", Type: config.TNumber, Default: float64(429), Gt: &greaterThanZero,
+			Description: "Set a custom error code to return when the rate limit is exceeded."},
+		&config.Field{Name: "error_message", Type: config.TString, Default: "API rate limit exceeded",
+			Description: "Set a custom error message to return when the rate limit is exceeded."},
+		&config.Field{Name: "sync_rate", Type: config.TNumber, Required: true, Default: float64(-1),
+			Description: "How often to sync counter data to the central data store. Counting here is always synchronous; the field is accepted for compatibility."},
 	)
 }
 
-func redisFields() []field {
-	return []field{
-		{name: "host", typ: tString, check: checkHost, description: "A string representing a host name, such as example.com."},
-		{name: "port", typ: tInteger, def: 6379, between: &[2]int{0, 65535}, description: "An integer representing a port number between 0 and 65535, inclusive."},
-		{name: "timeout", typ: tInteger, def: 2000, between: &[2]int{0, math.MaxInt32 - 1}, description: "A timeout in milliseconds. Must be between 0 and 2^31-2."},
-		{name: "username", typ: tString, extra: map[string]any{"referenceable": true},
-			description: "Username to use for Redis connections. If undefined, ACL authentication won't be performed."},
-		{name: "password", typ: tString, lenMin: ptrI(0), extra: map[string]any{"referenceable": true, "encrypted": true},
-			description: "Password to use for Redis connections. If undefined, no AUTH commands are sent to Redis."},
-		{name: "database", typ: tInteger, def: 0, description: "Database to use for the Redis connection."},
-		{name: "ssl", typ: tBoolean, def: false, description: "If set to true, uses SSL to connect to Redis."},
-		{name: "ssl_verify", typ: tBoolean, def: false, description: "If set to true, verifies the validity of the server SSL certificate."},
-		{name: "server_name", typ: tString, description: "A string representing an SNI (server name indication) value for TLS."},
+func redisFields() []*config.Field {
+	return []*config.Field{
+		{Name: "host", Type: config.TString, Check: checkHost, Description: "A string representing a host name, such as example.com."},
+		{Name: "port", Type: config.TInteger, Default: 6379, Between: &[2]float64{0, 65535}, Description: "An integer representing a port number between 0 and 65535, inclusive."},
+		{Name: "timeout", Type: config.TInteger, Default: 2000, Between: &[2]float64{0, math.MaxInt32 - 1}, Description: "A timeout in milliseconds. Must be between 0 and 2^31-2."},
+		{Name: "username", Type: config.TString, Extra: map[string]any{"referenceable": true},
+			Description: "Username to use for Redis connections. If undefined, ACL authentication won't be performed."},
+		{Name: "password", Type: config.TString, Extra: lenMinZero(map[string]any{"referenceable": true, "encrypted": true}),
+			Description: "Password to use for Redis connections. If undefined, no AUTH commands are sent to Redis."},
+		{Name: "database", Type: config.TInteger, Default: 0, Description: "Database to use for the Redis connection."},
+		{Name: "ssl", Type: config.TBoolean, Default: false, Description: "If set to true, uses SSL to connect to Redis."},
+		{Name: "ssl_verify", Type: config.TBoolean, Default: false, Description: "If set to true, verifies the validity of the server SSL certificate."},
+		{Name: "server_name", Type: config.TString, Description: "A string representing an SNI (server name indication) value for TLS."},
 	}
 }
 
@@ -435,7 +436,7 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 		}
 	}
 	if !anySet && !periodErr {
-		entity = append(entity, fmt.Sprintf(errAtLeast,
+		entity = append(entity, fmt.Sprintf(config.MsgAtLeastOne,
 			"'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'"))
 	}
 	policy, _ := cfg["policy"].(string)
@@ -445,19 +446,19 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 		missing := false
 		for _, f := range []string{"host", "port", "timeout"} {
 			if redis == nil || redis[f] == nil {
-				setNestedErr(cfgErrs, "redis", f, errRequired)
+				setNestedErr(cfgErrs, "redis", f, config.MsgRequired)
 				missing = true
 			}
 		}
 		if missing {
-			entity = append(entity, fmt.Sprintf(errCondition, "config.policy"))
+			entity = append(entity, fmt.Sprintf(config.MsgConditional, "config.policy"))
 		}
 	}
 	limitBy, _ := cfg["limit_by"].(string)
 	for _, cond := range []struct{ by, field string }{{"header", "header_name"}, {"path", "path"}} {
 		if _, bad := cfgErrs[cond.field]; limitBy == cond.by && cfg[cond.field] == nil && !bad {
-			cfgErrs[cond.field] = errRequired
-			entity = append(entity, fmt.Sprintf(errCondition, "config.limit_by"))
+			cfgErrs[cond.field] = config.MsgRequired
+			entity = append(entity, fmt.Sprintf(config.MsgConditional, "config.limit_by"))
 		}
 	}
 	if len(cfgErrs) == 0 {
@@ -474,12 +475,12 @@ func rateLimitCheck(cfg map[string]any, cfgErrs map[string]any) []any {
 // a lower limit, and sync_rate only makes sense for redis.
 func checkPeriodOrder(cfg map[string]any) string {
 	for i := range numPeriods {
-		v1, ok := toFloat(cfg[periodNames[i]])
+		v1, ok := config.ToNumber(cfg[periodNames[i]])
 		if !ok {
 			continue
 		}
 		for j := i + 1; j < numPeriods; j++ {
-			v2, ok := toFloat(cfg[periodNames[j]])
+			v2, ok := config.ToNumber(cfg[periodNames[j]])
 			if ok && v2 < v1 {
 				return fmt.Sprintf("The limit for %s(%.1f) cannot be lower than the limit for %s(%.1f)",
 					periodNames[j], v2, periodNames[i], v1)
@@ -487,7 +488,7 @@ func checkPeriodOrder(cfg map[string]any) string {
 		}
 	}
 	policy, _ := cfg["policy"].(string)
-	syncRate, _ := toFloat(cfg["sync_rate"])
+	syncRate, _ := config.ToNumber(cfg["sync_rate"])
 	if policy != "redis" && syncRate != -1 {
 		return "sync_rate can only be used with the redis policy"
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -33,15 +34,15 @@ type redisOptions struct {
 func parseRedisOptions(r map[string]any) redisOptions {
 	o := redisOptions{port: 6379, timeout: 2 * time.Second}
 	o.host, _ = r["host"].(string)
-	if v, ok := toFloat(r["port"]); ok {
+	if v, ok := config.ToNumber(r["port"]); ok {
 		o.port = int(v)
 	}
 	o.username, _ = r["username"].(string)
 	o.password, _ = r["password"].(string)
-	if v, ok := toFloat(r["database"]); ok {
+	if v, ok := config.ToNumber(r["database"]); ok {
 		o.database = int(v)
 	}
-	if v, ok := toFloat(r["timeout"]); ok {
+	if v, ok := config.ToNumber(r["timeout"]); ok {
 		o.timeout = time.Duration(v) * time.Millisecond
 	}
 	o.ssl, _ = r["ssl"].(bool)

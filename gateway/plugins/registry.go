@@ -26,7 +26,7 @@ type definition struct {
 	// noConsumer marks plugins that cannot be scoped to a consumer (Kong's
 	// typedefs.no_consumer: authentication plugins run before a consumer exists).
 	noConsumer bool
-	fields     []field
+	fields     []*config.Field
 	// shorthand translates deprecated top-level config fields into their current
 	// place before validation (Kong's shorthand_fields).
 	shorthand func(in map[string]any) map[string]any
@@ -113,7 +113,7 @@ func ValidateEntity(name string, cfg map[string]any) (normalized, configErrs map
 	if d.shorthand != nil {
 		cfg = d.shorthand(cfg)
 	}
-	norm, cfgErrs := validateRecord(d.fields, cfg)
+	norm, cfgErrs := config.NormalizePluginConfig(d.fields, cfg)
 	if cfgErrs == nil {
 		cfgErrs = map[string]any{}
 	}
@@ -134,24 +134,18 @@ func Schema(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	consumer := map[string]any{"type": "foreign", "reference": "consumers"}
+	consumer := &config.Field{Name: "consumer", Type: config.TForeign, Reference: "consumers"}
 	if d.noConsumer {
-		consumer["eq"] = nil
-	}
-	protoElems := map[string]any{
-		"type":   "string",
-		"one_of": []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
+		consumer.Extra = map[string]any{"eq": nil} // Kong's typedefs.no_consumer
 	}
 	s := map[string]any{
 		"name": name,
-		"fields": []any{
-			map[string]any{"consumer": consumer},
-			map[string]any{"protocols": map[string]any{
-				"type": "set", "required": true, "elements": protoElems,
-				"default": append([]string(nil), d.protocols...),
-			}},
-			map[string]any{"config": fieldJSON(&field{typ: tRecord, fields: d.fields})},
-		},
+		"fields": config.FieldsJSON([]*config.Field{
+			consumer,
+			{Name: "protocols", Type: config.TSet, Required: true, Default: config.StringValues(d.protocols...),
+				Elem: &config.Field{Type: config.TString, OneOf: config.AllProtocols}},
+			{Name: "config", Type: config.TRecord, Required: true, Fields: d.fields},
+		}),
 	}
 	// Kong always sends entity_checks, an empty array when there are none
 	// (04-plugins_routes_spec: "returns the schema of all bundled plugins").

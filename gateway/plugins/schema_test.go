@@ -5,6 +5,8 @@ import (
 	"math"
 	"reflect"
 	"testing"
+
+	"github.com/gauntlet-dev/gauntlet/gateway/config"
 )
 
 func TestValidateRateLimiting(t *testing.T) {
@@ -191,8 +193,8 @@ func TestSchemaShape(t *testing.T) {
 // JSON form for them (before, a kong.yml with second: .inf failed to encode).
 func TestNonFiniteIsNoNumber(t *testing.T) {
 	for _, v := range []float64{math.Inf(1), math.Inf(-1), math.NaN()} {
-		if _, ok := toFloat(v); ok {
-			t.Errorf("toFloat(%v) accepted", v)
+		if _, ok := config.ToNumber(v); ok {
+			t.Errorf("config.ToNumber(%v) accepted", v)
 		}
 	}
 }
