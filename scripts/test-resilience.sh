@@ -67,8 +67,13 @@ args=(--tags resilience --timeout "${GINKGO_TIMEOUT:-20m}" --poll-progress-after
 # The soak (make soak) runs for minutes; the catalogue leaves it out unless
 # LABELS asks for it.
 args+=(--label-filter "${LABELS:-!soak}")
+# took PHASE: one line per phase with its wall time, so a slow run says where
+# its minutes went (issue 11's budget for the whole job is 15 min).
+took() { echo "took: $1 $(( SECONDS - phase_start )) s (job so far $SECONDS s)"; phase_start=$SECONDS; }
+phase_start=$SECONDS
 rc=0
 go tool ginkgo "${args[@]}" ./scenarios || rc=$?
+took "scenario suites"
 
 # Inconclusive on its last attempt fails the run, with the reasons; a
 # scenario that was inconclusive and then passed is counted, not hidden.
@@ -102,6 +107,7 @@ check_example() { # name expected-exit expected-row
     rc=1
   fi
   check_dirs+=("$dir")
+  took "gauntlet check examples/$name"
 }
 check_dirs=()
 if [ "${GAUNTLET_CHECK:-}" = 1 ] || { [ -z "${LABELS:-}" ] && [ "${GAUNTLET_CHECK:-}" != 0 ]; }; then
@@ -115,6 +121,7 @@ if [ "${GAUNTLET_CHECK:-}" = 1 ] || { [ -z "${LABELS:-}" ] && [ "${GAUNTLET_CHEC
   # gauntlet run on the example scenario files: every one must pass.
   echo "gauntlet run examples/scenarios/*.yaml"
   "$gauntlet" run examples/scenarios/*.yaml --out "$out/run-examples" || { echo "gauntlet run examples/scenarios failed" >&2; rc=1; }
+  took "gauntlet run examples/scenarios"
   check_dirs+=("$out/run-examples")
   rm -f "$gauntlet"
 fi
@@ -129,5 +136,6 @@ go run ./reports/cmd/reports render "$out" || { echo "rendering reports failed" 
 if [ -f "$out/index.html" ]; then
   go run ./reports/cmd/reports check "$out" || { echo "the browser check of the reports failed" >&2; rc=1; }
 fi
+took "reports and browser checks"
 echo "report index: $out/index.html"
 exit $rc
