@@ -315,52 +315,6 @@ func (a *api) validateOnly(w http.ResponseWriter, r *http.Request, table string)
 	writeJSON(w, http.StatusOK, map[string]any{"message": "schema validation successful"})
 }
 
-// handleUpstreamHealth is GET /upstreams/{upstream}/health[?balancer_health=1].
-func (a *api) handleUpstreamHealth(w http.ResponseWriter, r *http.Request) {
-	c := a.store.Current()
-	u := c.Upstream(r.PathValue("upstream"))
-	if u == nil {
-		notFound(w)
-		return
-	}
-	targets := c.TargetsOf(u.ID)
-	var states map[string]string
-	if a.opts.Health != nil {
-		states = a.opts.Health.TargetsHealth(u.ID)
-	}
-	if bh := r.URL.Query().Get("balancer_health"); bh == "1" || bh == "true" {
-		health, details := "", map[string]any(nil)
-		if a.opts.Health != nil {
-			health, details = a.opts.Health.BalancerHealth(u.ID)
-		}
-		if health == "" {
-			health, details = configBalancerHealth(targets)
-		}
-		balancer := health
-		if !healthchecksOn(u) {
-			health = "HEALTHCHECKS_OFF"
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-			"health": health, "balancer_health": balancer, "id": u.ID, "details": details,
-		}})
-		return
-	}
-	data := make([]any, 0, len(targets))
-	for _, t := range targets {
-		m := config.EntityMap(t)
-		state := states[t.ID]
-		if state == "" {
-			state = "HEALTHCHECKS_OFF"
-		}
-		m["health"] = state
-		host, port, _ := config.SplitHostPort(t.Target)
-		addr := map[string]any{"ip": host, "port": port, "health": state, "weight": t.Weight}
-		m["data"] = map[string]any{"addresses": []any{addr}, "weight": map[string]any{"total": t.Weight, "available": availableWeight(state, t.Weight), "unavailable": t.Weight - availableWeight(state, t.Weight)}}
-		data = append(data, m)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next": nil, "node_id": a.opts.NodeID})
-}
-
 func availableWeight(state string, w int) int {
 	if state == "UNHEALTHY" || state == "DNS_ERROR" {
 		return 0
