@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 BIN ?= bin
 
-.PHONY: all build gateway mockbin test test-conformance-postgres fuzz test-resilience bench run report report-diff deps-test soak mutate
+.PHONY: all build gateway mockbin test test-conformance-postgres fuzz test-resilience bench run report report-diff deps-test soak mutate staticcheck lint
 
 all: build
 
@@ -16,16 +16,17 @@ gateway:
 mockbin:
 	CGO_ENABLED=0 go build -o $(BIN)/mockbin ./mockbin
 
-# Unit tests: everything but the container suites (those carry the `resilience` build tag),
-# then the conformance suite on PostgreSQL and every fuzz target (FUZZTIME, default 5s each; the
-# proxy's FuzzLoopRequest 30s) side by side: the suite waits on the database more than on the
-# CPU, and a fuzz target runs for a fixed wall-clock time, so together they take about the
-# longer of the two instead of the sum. Either failing fails the target.
+# Unit tests: staticcheck first (it fails in minutes, the tests take longer), then everything
+# but the container suites (those carry the `resilience` build tag), then the conformance suite
+# on PostgreSQL and every fuzz target (FUZZTIME, default 5s each; the proxy's FuzzLoopRequest
+# 30s) side by side: the suite waits on the database more than on the CPU, and a fuzz target
+# runs for a fixed wall-clock time, so together they take about the longer of the two instead
+# of the sum. Either failing fails the target.
 #
 # The conformance suite is an HTTP black box over a whole in-process gateway whose packages
 # have their own -race tests; under -race it took 112 s of CI's 25 min, so it runs without it
 # (on the embedded store, then on PostgreSQL) beside the fuzzers.
-test: deps-test
+test: deps-test staticcheck
 	go test -race -count=1 $$(go list ./... | grep -v '/gateway/conformance$$')
 	@scripts/fuzz.sh & fuzz=$$!; rc=0; \
 	  go test -count=1 -parallel 8 ./gateway/conformance/ || rc=$$?; \
@@ -42,6 +43,14 @@ test-conformance-postgres: deps-test
 
 fuzz:
 	scripts/fuzz.sh
+
+# staticcheck, pinned in go.mod as a tool: once plain and once with the `resilience` tag, so the
+# container suites and their helpers are checked too.
+staticcheck:
+	go tool staticcheck ./...
+	go tool staticcheck -tags resilience ./...
+
+lint: staticcheck
 
 # Debian packages the unit tests use for real: redis-server for the redis rate-limit
 # policy, postgresql for the postgres store (tests start throwaway servers with its

@@ -11,14 +11,8 @@ import (
 	"time"
 )
 
-// recorder is a fault whose actions append to a shared log, so tests can see
-// the order in which the timeline ran them.
-type recorder struct {
-	mu  *sync.Mutex
-	log *[]string
-	f   Fault
-}
-
+// newRecorder is a fault whose actions append to a shared log, so tests can
+// see the order in which the timeline ran them.
 func newRecorder(mu *sync.Mutex, log *[]string, name string, failInject bool) Fault {
 	note := func(s string) { mu.Lock(); *log = append(*log, s); mu.Unlock() }
 	return Custom(name, "test", "x",

@@ -249,12 +249,3 @@ func checkRejections(sc *harness.Scenario, label string, rs []vegeta.Result) {
 	sc.Equal(label+": rejections other than 429 + Retry-After + \"API rate limit exceeded\"", float64(bad), 0, "",
 		"Kong's rate-limiting answer for every rejected request")
 }
-
-// ceilSecond is the first whole UTC second at or after t.
-func ceilSecond(t time.Time) int64 {
-	s := t.Unix()
-	if t.After(time.Unix(s, 0)) {
-		s++
-	}
-	return s
-}

@@ -1003,19 +1003,6 @@ type obj = map[string]any
 // arr is shorthand for a JSON array.
 type arr = []any
 
-// kongErr is the expectation for a Kong error body: code, name and the
-// listed fields (dotted paths under "fields").
-func kongErr(code int, name, message string, fields obj) map[string]any {
-	m := map[string]any{"code": code, "name": name}
-	if message != "" {
-		m["message"] = message
-	}
-	for k, v := range fields {
-		m["fields."+k] = v
-	}
-	return m
-}
-
 // Some matchers and values Kong's specs assert on every entity.
 var (
 	isNumber Matcher = Num("", func(float64) bool { return true })

@@ -27,10 +27,6 @@ func offCase(line, name string, c Case) Case {
 	return c
 }
 
-// pendingFix marks a row that fails on a defect in a file the Admin API port
-// owns; the row is complete and runs once the Skip is removed.
-func pendingFix(what string) string { return "defect, fix pending in " + what }
-
 func postConfig(cfg string, status int) Step {
 	return Step{Method: "POST", Path: "/config", Body: obj{"config": cfg}, Status: status}
 }

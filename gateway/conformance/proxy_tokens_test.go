@@ -69,16 +69,6 @@ func latency(up, proxy, resp bool) map[string]any {
 	return m
 }
 
-func merge(ms ...map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, m := range ms {
-		for k, v := range m {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // silentUpstream accepts connections and never answers: a read_timeout of
 // 1 ms then gives Kong's 504 "The upstream server is timing out", as the
 // spec's blackhole host with connect_timeout = 1 does.

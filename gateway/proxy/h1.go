@@ -48,7 +48,6 @@ type HTTP1Server struct {
 	conns    map[*h1conn]struct{}
 	h2       *chanListener
 	shutting atomic.Bool
-	done     chan struct{} // closed when the last connection ends during shutdown
 }
 
 // ErrServerClosed is returned by HTTP1Server.Serve after Shutdown.

@@ -52,8 +52,6 @@ var (
 type headParser struct {
 	h       fasthttp.RequestHeader
 	scratch []byte
-	names   []int // offsets into scratch, per header line: name start, name end, value start, value end
-	url     url.URL
 }
 
 // read parses the next head into c.req. A non-zero status is the answer for

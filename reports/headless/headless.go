@@ -3,33 +3,31 @@
 // the console, no script threw, and nothing was fetched from outside the
 // report's own files. It keeps a full-page screenshot of each page.
 //
-// It drives Chromium over the DevTools protocol (a WebSocket on 127.0.0.1)
-// with golang.org/x/net/websocket, already a dependency of the module: the
-// protocol reports console levels, exceptions and network requests as
-// events, which --dump-dom and stderr logging cannot tell apart, and it takes
-// a screenshot of the whole page rather than of a guessed window size.
+// It drives Chromium over the DevTools protocol with chromedp: the protocol
+// reports console levels, exceptions and network requests as events, which
+// --dump-dom and stderr logging cannot tell apart, and it takes a screenshot
+// of the whole page rather than of a guessed window size.
 package headless
 
 import (
-	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/net/websocket"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
 
 // Options tune a check; the zero value works.
@@ -116,15 +114,9 @@ func Check(ctx context.Context, page, screenshot string, opts Options) (*Result,
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	b, err := launch(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", page, err)
-	}
-	defer b.close()
-
 	res := &Result{Page: page, PageCheck: -1}
 	pageURL := (&url.URL{Scheme: "file", Path: abs}).String()
-	if err := b.run(ctx, pageURL, screenshot, res); err != nil {
+	if err := run(ctx, pageURL, screenshot, res, opts); err != nil {
 		return nil, fmt.Errorf("check %s: %w", page, err)
 	}
 	opts.Log.Info("page checked", "page", page, "plots", res.Plots, "rendered", res.Rendered,
@@ -132,411 +124,169 @@ func Check(ctx context.Context, page, screenshot string, opts Options) (*Result,
 	return res, nil
 }
 
-// browser is one Chromium process and the DevTools connection to its page.
-type browser struct {
-	cmd     *exec.Cmd
-	dataDir string
-	ws      *websocket.Conn
-	log     *slog.Logger
-
-	mu      sync.Mutex
-	nextID  int
-	pending map[int]chan cdpMessage
-	events  chan cdpMessage
-	done    chan struct{}
-}
-
-type cdpMessage struct {
-	ID     int             `json:"id,omitempty"`
-	Method string          `json:"method,omitempty"`
-	Params json.RawMessage `json:"params,omitempty"`
-	Result json.RawMessage `json:"result,omitempty"`
-	Error  *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error,omitempty"`
-}
-
-var listening = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
-
-func launch(ctx context.Context, opts Options) (*browser, error) {
-	dir, err := os.MkdirTemp("", "gauntlet-chromium-")
-	if err != nil {
-		return nil, fmt.Errorf("user data dir: %w", err)
-	}
-	b := &browser{dataDir: dir, log: opts.Log, pending: map[int]chan cdpMessage{},
-		events: make(chan cdpMessage, 1024), done: make(chan struct{})}
-	cmd := exec.Command(opts.Chromium,
-		"--headless", "--no-sandbox", "--user-data-dir="+dir,
+// browserFlags are Chromium's command line. chromedp adds its own profile
+// directory, the DevTools pipe and about:blank as the first page.
+func browserFlags(opts Options) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(opts.Chromium),
+		chromedp.Flag("headless", true),
+		// Chromium refuses to run as root (as in a container) with its sandbox.
+		chromedp.NoSandbox,
 		// /dev/shm is 64 MiB in a default Docker container; Chromium
 		// crashes on large pages when it shares memory there.
-		"--disable-dev-shm-usage",
-		"--disable-gpu", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
-		"--disable-extensions", "--disable-background-networking", "--disable-sync",
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		"--remote-allow-origins=http://127.0.0.1",
-		fmt.Sprintf("--window-size=%d,900", opts.Width),
-		"about:blank")
-	// Its own process group, so closing it also ends the renderer and GPU
-	// helpers it forked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s: %w", opts.Chromium, err)
-	}
-	b.cmd = cmd
-
-	wsURL := make(chan string, 1)
-	go func() {
-		// Keep draining stderr for the life of the process, or Chromium
-		// blocks on a full pipe.
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				wsURL <- m[1]
-				sent = true
-			}
-		}
-		if !sent {
-			close(wsURL)
-		}
-	}()
-	var browserURL string
-	select {
-	case u, ok := <-wsURL:
-		if !ok {
-			b.close()
-			return nil, fmt.Errorf("%s exited before opening DevTools", opts.Chromium)
-		}
-		browserURL = u
-	case <-ctx.Done():
-		b.close()
-		return nil, fmt.Errorf("waiting for DevTools: %w", ctx.Err())
-	}
-	pageWS, err := pageTarget(ctx, browserURL)
-	if err != nil {
-		b.close()
-		return nil, err
-	}
-	cfg, err := websocket.NewConfig(pageWS, "http://127.0.0.1")
-	if err != nil {
-		b.close()
-		return nil, err
-	}
-	ws, err := cfg.DialContext(ctx)
-	if err != nil {
-		b.close()
-		return nil, fmt.Errorf("connect DevTools %s: %w", pageWS, err)
-	}
-	b.ws = ws
-	go b.readLoop()
-	return b, nil
-}
-
-// pageTarget finds the WebSocket of the about:blank page through the
-// DevTools HTTP endpoint, polling until the page is listed.
-func pageTarget(ctx context.Context, browserURL string) (string, error) {
-	u, err := url.Parse(browserURL)
-	if err != nil {
-		return "", fmt.Errorf("DevTools address %q: %w", browserURL, err)
-	}
-	list := "http://" + u.Host + "/json/list"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, list, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			var targets []struct {
-				Type string `json:"type"`
-				WS   string `json:"webSocketDebuggerUrl"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&targets)
-			resp.Body.Close()
-			for _, t := range targets {
-				if t.Type == "page" && t.WS != "" {
-					return t.WS, nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("no page target at %s: %w (last error: %v)", list, ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond): // poll interval, not a synchronisation
-		}
-	}
-}
-
-func (b *browser) readLoop() {
-	defer close(b.done)
-	for {
-		var m cdpMessage
-		if err := websocket.JSON.Receive(b.ws, &m); err != nil {
-			return
-		}
-		if m.ID != 0 {
-			b.mu.Lock()
-			ch := b.pending[m.ID]
-			delete(b.pending, m.ID)
-			b.mu.Unlock()
-			if ch != nil {
-				ch <- m
-			}
-			continue
-		}
-		select {
-		case b.events <- m:
-		default:
-			b.log.Warn("DevTools event dropped: queue full", "method", m.Method)
-		}
-	}
-}
-
-// call sends one DevTools command and waits for its answer.
-func (b *browser) call(ctx context.Context, method string, params any, result any) error {
-	b.mu.Lock()
-	b.nextID++
-	id := b.nextID
-	ch := make(chan cdpMessage, 1)
-	b.pending[id] = ch
-	b.mu.Unlock()
-	msg := map[string]any{"id": id, "method": method}
-	if params != nil {
-		msg["params"] = params
-	}
-	if err := websocket.JSON.Send(b.ws, msg); err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	select {
-	case m := <-ch:
-		if m.Error != nil {
-			return fmt.Errorf("%s: %s (%d)", method, m.Error.Message, m.Error.Code)
-		}
-		if result != nil {
-			if err := json.Unmarshal(m.Result, result); err != nil {
-				return fmt.Errorf("%s: decode result: %w", method, err)
-			}
-		}
-		return nil
-	case <-b.done:
-		return fmt.Errorf("%s: DevTools connection closed", method)
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", method, ctx.Err())
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(opts.Width, 900),
 	}
 }
 
 // plotCheck counts the plots that laid out, the same way the page's own load
-// handler does, and reads the handler's result.
+// handler does, and reads the handler's result; it is null until the handler
+// has run.
 const plotCheck = `(function () {
+  var own = document.documentElement.getAttribute("data-plots-rendered");
+  if (own === null) return null;
   var plots = document.querySelectorAll("svg.plot"), ok = 0;
   for (var i = 0; i < plots.length; i++) {
     var b = plots[i].getBBox();
     if (b.width > 0 && b.height > 0 && plots[i].querySelectorAll("path,text").length > 10) ok++;
   }
-  var own = document.documentElement.getAttribute("data-plots-rendered");
-  return {plots: plots.length, rendered: ok, own: own === null ? -1 : parseInt(own, 10)};
+  return {plots: plots.length, rendered: ok, own: parseInt(own, 10)};
 })()`
 
-func (b *browser) run(ctx context.Context, pageURL, screenshot string, res *Result) error {
-	for _, domain := range []string{"Page", "Runtime", "Log", "Network"} {
-		if err := b.call(ctx, domain+".enable", nil, nil); err != nil {
-			return err
-		}
-	}
-	var nav struct {
-		ErrorText string `json:"errorText"`
-	}
-	if err := b.call(ctx, "Page.navigate", map[string]any{"url": pageURL}, &nav); err != nil {
-		return err
-	}
-	if nav.ErrorText != "" {
-		return fmt.Errorf("navigate: %s", nav.ErrorText)
-	}
-	loaded := false
-	for !loaded {
-		select {
-		case ev := <-b.events:
-			loaded = b.record(ev, res)
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the load event: %w", ctx.Err())
-		}
+type plotCounts struct{ Plots, Rendered, Own int }
+
+// run starts a fresh Chromium, loads pageURL in it and fills res in.
+func run(ctx context.Context, pageURL, screenshot string, res *Result, opts Options) error {
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, browserFlags(opts)...)
+	defer cancelAlloc()
+	var events recorder
+	tab, closeBrowser := chromedp.NewContext(allocCtx,
+		chromedp.WithListener(events.record),
+		chromedp.WithLogf(func(format string, args ...any) { opts.Log.Debug(fmt.Sprintf(format, args...)) }),
+		chromedp.WithErrorf(func(format string, args ...any) { opts.Log.Warn(fmt.Sprintf(format, args...)) }))
+	// Closing the first tab ends the browser: chromedp kills it and every
+	// helper still using its profile, then removes the profile.
+	defer closeBrowser()
+
+	// Navigate waits for the load event.
+	if err := chromedp.Do(tab, chromedp.Navigate(pageURL)); err != nil {
+		return fmt.Errorf("load %s: %w", pageURL, err)
 	}
 	// The page's load handler may run just after the load event reaches us:
-	// poll its result with the context's deadline.
-	var counts struct{ Plots, Rendered, Own int }
-	for {
-		var ev struct {
-			Result struct {
-				Value json.RawMessage `json:"value"`
-			} `json:"result"`
-			ExceptionDetails *struct {
-				Text string `json:"text"`
-			} `json:"exceptionDetails"`
-		}
-		err := b.call(ctx, "Runtime.evaluate", map[string]any{"expression": plotCheck, "returnByValue": true}, &ev)
-		if err != nil {
-			return err
-		}
-		if ev.ExceptionDetails != nil {
-			return fmt.Errorf("plot check threw: %s", ev.ExceptionDetails.Text)
-		}
-		if err := json.Unmarshal(ev.Result.Value, &counts); err != nil {
-			return fmt.Errorf("plot check result %s: %w", ev.Result.Value, err)
-		}
-		if counts.Own >= 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the page's own render check never ran: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond): // poll interval, not a synchronisation
-		}
+	// poll for its result until the context's deadline.
+	deadline, _ := ctx.Deadline()
+	counts, err := chromedp.Run(tab, chromedp.Poll[*plotCounts](plotCheck,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+	if err != nil {
+		return fmt.Errorf("waiting for the page's own render check: %w", err)
 	}
 	res.Plots, res.Rendered, res.PageCheck = counts.Plots, counts.Rendered, counts.Own
 
-	if err := b.screenshot(ctx, screenshot, res); err != nil {
+	if err := screenshotPage(tab, screenshot, res); err != nil {
 		return err
 	}
-	// Collect what arrived while checking and shooting.
-	for {
-		select {
-		case ev := <-b.events:
-			b.record(ev, res)
-		default:
-			return nil
+	// The listener sees every event that arrived before a command's answer
+	// before the answer itself, so this holds all the page did until the
+	// screenshot.
+	res.Console, res.Fetched = events.results()
+	return nil
+}
+
+// recorder notes what the page's events say. chromedp calls record from its
+// own goroutine, so the notes are read through results.
+type recorder struct {
+	mu      sync.Mutex
+	console []string
+	fetched []string
+}
+
+func (r *recorder) record(ev any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		parts := make([]string, 0, len(ev.Args))
+		for _, a := range ev.Args {
+			parts = append(parts, argText(a))
+		}
+		// The report pages never log: any message at all is a fault.
+		r.console = append(r.console, string(ev.Type)+": "+strings.Join(parts, " "))
+	case *runtime.EventExceptionThrown:
+		text, description := "", ""
+		if d := ev.ExceptionDetails; d != nil {
+			text = d.Text
+			if d.Exception != nil {
+				description = d.Exception.Description
+			}
+		}
+		r.console = append(r.console, "exception: "+strings.TrimSpace(text+" "+description))
+	case *log.EventEntryAdded:
+		if e := ev.Entry; e != nil && (e.Level == log.EntryLevelError || e.Level == log.EntryLevelWarning) {
+			r.console = append(r.console, fmt.Sprintf("%s (%s): %s %s", e.Level, e.Source, e.Text, e.URL))
+		}
+	case *network.EventRequestWillBeSent:
+		if ev.Request == nil {
+			return
+		}
+		u := ev.Request.URL
+		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") && u != "about:blank" {
+			r.fetched = append(r.fetched, u)
 		}
 	}
 }
 
-// record notes what an event says about the page; it reports whether the
-// event is the page's load event.
-func (b *browser) record(ev cdpMessage, res *Result) bool {
-	switch ev.Method {
-	case "Page.loadEventFired":
-		return true
-	case "Runtime.consoleAPICalled":
-		var p struct {
-			Type string `json:"type"`
-			Args []struct {
-				Value       any    `json:"value"`
-				Description string `json:"description"`
-			} `json:"args"`
-		}
-		if json.Unmarshal(ev.Params, &p) == nil {
-			var parts []string
-			for _, a := range p.Args {
-				if a.Value != nil {
-					parts = append(parts, fmt.Sprint(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
-			}
-			// The report pages never log: any message at all is a fault.
-			res.Console = append(res.Console, p.Type+": "+strings.Join(parts, " "))
-		}
-	case "Runtime.exceptionThrown":
-		var p struct {
-			Details struct {
-				Text      string `json:"text"`
-				Exception struct {
-					Description string `json:"description"`
-				} `json:"exception"`
-			} `json:"exceptionDetails"`
-		}
-		if json.Unmarshal(ev.Params, &p) == nil {
-			res.Console = append(res.Console, "exception: "+strings.TrimSpace(p.Details.Text+" "+p.Details.Exception.Description))
-		}
-	case "Log.entryAdded":
-		var p struct {
-			Entry struct {
-				Level, Source, Text, URL string
-			} `json:"entry"`
-		}
-		if json.Unmarshal(ev.Params, &p) == nil && (p.Entry.Level == "error" || p.Entry.Level == "warning") {
-			res.Console = append(res.Console, fmt.Sprintf("%s (%s): %s %s", p.Entry.Level, p.Entry.Source, p.Entry.Text, p.Entry.URL))
-		}
-	case "Network.requestWillBeSent":
-		var p struct {
-			Request struct{ URL string } `json:"request"`
-		}
-		if json.Unmarshal(ev.Params, &p) == nil {
-			u := p.Request.URL
-			if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") && u != "about:blank" {
-				res.Fetched = append(res.Fetched, u)
-			}
-		}
+// argText is a console argument as the message shows it: its value when it
+// has one, else the browser's description of it.
+func argText(a *runtime.RemoteObject) string {
+	if a == nil {
+		return ""
 	}
-	return false
+	var v any
+	if json.Unmarshal(a.Value, &v) == nil && v != nil {
+		return fmt.Sprint(v)
+	}
+	return a.Description
 }
 
-// screenshot captures the whole page, not just the viewport.
-func (b *browser) screenshot(ctx context.Context, path string, res *Result) error {
-	var m struct {
-		CSSContentSize struct {
-			Width, Height float64
-		} `json:"cssContentSize"`
+func (r *recorder) results() (console, fetched []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.console...), append([]string(nil), r.fetched...)
+}
+
+// screenshotPage captures the whole page, not just the viewport.
+func screenshotPage(tab context.Context, path string, res *Result) error {
+	m, err := chromedp.Call(tab, page.GetLayoutMetrics, cdp.Empty{})
+	if err != nil {
+		return fmt.Errorf("layout metrics: %w", err)
 	}
-	if err := b.call(ctx, "Page.getLayoutMetrics", nil, &m); err != nil {
-		return err
+	var w, h float64
+	if m.CSSContentSize != nil {
+		w, h = m.CSSContentSize.Width, m.CSSContentSize.Height
 	}
-	w, h := m.CSSContentSize.Width, m.CSSContentSize.Height
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("page has no size (%.0fx%.0f)", w, h)
 	}
-	var shot struct {
-		Data string `json:"data"`
-	}
-	err := b.call(ctx, "Page.captureScreenshot", map[string]any{
-		"format": "png", "captureBeyondViewport": true,
-		"clip": map[string]any{"x": 0, "y": 0, "width": w, "height": h, "scale": 1},
-	}, &shot)
+	shot, err := chromedp.Call(tab, page.CaptureScreenshot, page.CaptureScreenshotParams{
+		Format: page.CaptureScreenshotFormatPng, CaptureBeyondViewport: new(true),
+		Clip: &page.Viewport{Width: w, Height: h, Scale: 1},
+	})
 	if err != nil {
-		return err
-	}
-	png, err := base64.StdEncoding.DecodeString(shot.Data)
-	if err != nil {
-		return fmt.Errorf("decode screenshot: %w", err)
+		return fmt.Errorf("screenshot: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	if err := os.WriteFile(path, shot.Data, 0o644); err != nil {
 		return fmt.Errorf("write screenshot: %w", err)
 	}
 	res.Screenshot, res.Height = path, int(h)
 	return nil
-}
-
-// close ends the browser: politely over DevTools, then by killing its
-// process group if it lingers, and removes its profile directory.
-func (b *browser) close() {
-	if b.ws != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = b.call(ctx, "Browser.close", nil, nil)
-		cancel()
-		b.ws.Close()
-	}
-	if b.cmd != nil && b.cmd.Process != nil {
-		exited := make(chan struct{})
-		go func() {
-			_ = b.cmd.Wait()
-			close(exited)
-		}()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		// Helpers may outlive the browser by a moment; end the group we made.
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-	}
-	if err := os.RemoveAll(b.dataDir); err != nil {
-		b.log.Warn("remove Chromium profile", "dir", b.dataDir, "err", err)
-	}
 }

@@ -54,6 +54,7 @@ Run "reports COMMAND -h" for the flags of a command.`
 
 func run(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
+		//lint:ignore ST1005 the error is the usage text, printed as it is
 		return errors.New(usage)
 	}
 	switch args[0] {
