@@ -143,11 +143,15 @@ var _ = Describe("balancer health threshold", Label("health-checks", "health-thr
 				float64(flipAt), float64(wantFlip), "", "healthy ⇔ healthy weight % > threshold")
 			sc.Equal(fmt.Sprintf("threshold %v: balancer health reads that differ from the rule", th), float64(wrongReads), 0, "",
 				"5 reads, 0 to 4 targets marked")
-			sc.Equal(fmt.Sprintf("threshold %v: share of 503s with Kong's message while unhealthy", th),
+			// Premise of the two traffic checks: each has requests to judge
+			// (a phase is planned 1 s at 40 rps on this route).
+			sc.Given(harness.MinRequests(fmt.Sprintf("threshold %v: the unhealthy phases", th), unhealthyRs, 20)).Equal(
+				fmt.Sprintf("threshold %v: share of 503s with Kong's message while unhealthy", th),
 				harness.Share(harness.CountBody(unhealthyRs, 503, kongNoPeer), len(unhealthyRs)), 1, "ratio",
 				"an unhealthy balancer gives no peer at all")
 			if th < 100 {
-				sc.Equal(fmt.Sprintf("threshold %v: failed requests while healthy", th), float64(load.Failures(healthyRs)), 0, "",
+				sc.Given(harness.MinRequests(fmt.Sprintf("threshold %v: the healthy phases", th), healthyRs, 20)).Equal(
+					fmt.Sprintf("threshold %v: failed requests while healthy", th), float64(load.Failures(healthyRs)), 0, "",
 					"the remaining healthy targets serve everything")
 			}
 		}
