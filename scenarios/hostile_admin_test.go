@@ -13,7 +13,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
 	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
@@ -85,8 +84,8 @@ var _ = Describe("hostile Admin writes", Label("hostile", "admin-hostile"), func
 			wg.Wait()
 		})
 		peak := peakSampler(ctx, sc)
-		run, tl, err := sc.Attack(ctx, load.Attack{Name: "admin-hostile", Rate: legitRate, Duration: 10 * time.Second,
-			Targets: []vegeta.Target{legit}},
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "admin-hostile", Rate: legitRate + controlRate, Duration: 10 * time.Second,
+			Targets: legitTargets(sc, legit)},
 			attackStep(2*time.Second, hostile))
 		peakRes := peak()
 		Expect(err).NotTo(HaveOccurred())

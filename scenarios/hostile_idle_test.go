@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gauntlet-dev/gauntlet/reports"
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
@@ -58,8 +57,8 @@ var _ = Describe("idle-connection flood", Label("hostile", "idle-flood"), func()
 			cs = attack.IdleFlood{Addr: proxyAddr(sc), Conns: conns, Parallel: 4, Max: giveUp}.Run(ctx)
 		})
 		peak := peakSampler(ctx, sc)
-		run, tl, err := sc.Attack(ctx, load.Attack{Name: "idle-flood", Rate: legitRate, Duration: 9 * time.Second,
-			Targets: []vegeta.Target{legit}},
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "idle-flood", Rate: legitRate + controlRate, Duration: 9 * time.Second,
+			Targets: legitTargets(sc, legit)},
 			attackStep(2*time.Second, flood))
 		peakRes := peak()
 		Expect(err).NotTo(HaveOccurred())

@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
 	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
@@ -42,8 +41,8 @@ var _ = Describe("slowloris", Label("hostile", "slowloris"), func() {
 				Interval: 200 * time.Millisecond, Max: giveUp}.Run(ctx)
 		})
 		peak := peakSampler(ctx, sc)
-		run, tl, err := sc.Attack(ctx, load.Attack{Name: "slowloris", Rate: legitRate, Duration: 8 * time.Second,
-			Targets: []vegeta.Target{legit}},
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "slowloris", Rate: legitRate + controlRate, Duration: 8 * time.Second,
+			Targets: legitTargets(sc, legit)},
 			attackStep(2*time.Second, loris))
 		peakRes := peak()
 		Expect(err).NotTo(HaveOccurred())

@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
 	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
@@ -47,8 +46,8 @@ var _ = Describe("slow POST", Label("hostile", "slow-post"), func() {
 		})
 		watch := watchUpstream(ctx, m2)
 		peak := peakSampler(ctx, sc)
-		run, tl, err := sc.Attack(ctx, load.Attack{Name: "slow-post", Rate: legitRate, Duration: 8 * time.Second,
-			Targets: []vegeta.Target{legit}},
+		run, tl, err := sc.Attack(ctx, load.Attack{Name: "slow-post", Rate: legitRate + controlRate, Duration: 8 * time.Second,
+			Targets: legitTargets(sc, legit)},
 			attackStep(2*time.Second, slow))
 		peakRes := peak()
 		watch.Stop()

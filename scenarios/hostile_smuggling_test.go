@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/gauntlet-dev/gauntlet/scenarios/attack"
 	"github.com/gauntlet-dev/gauntlet/scenarios/harness"
@@ -65,8 +64,8 @@ func smuggling(ctx SpecContext, server string) {
 		results = attack.TryAll(ctx, addr, attempts, rounds, time.Second)
 	})
 	peak := peakSampler(ctx, sc)
-	run, tl, err := sc.Attack(ctx, load.Attack{Name: "smuggling", Rate: legitRate, Duration: 8 * time.Second,
-		Targets: []vegeta.Target{legit}},
+	run, tl, err := sc.Attack(ctx, load.Attack{Name: "smuggling", Rate: legitRate + controlRate, Duration: 8 * time.Second,
+		Targets: legitTargets(sc, legit)},
 		attackStep(2*time.Second, smuggle))
 	peakRes := peak()
 	Expect(err).NotTo(HaveOccurred())
