@@ -497,7 +497,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		if c.binary == "redis" && d.redisErr != nil {
 			return nil, fmt.Errorf("stack %s: redis: %w", opts.Name, d.redisErr)
 		}
-		specs[i] = d.componentSpec(c, "")
+		specs[i] = d.componentSpec(c, site{})
 	}
 	started, err := d.startContainers(ctx, opts.Name, nw, specs)
 	nodes = append(nodes, started.nodes()...)
@@ -536,7 +536,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 			ContainerFilePath: declarativePath, FileMode: 0o644})
 	}
 	gwc := r.gateway()
-	spec := d.componentSpec(gwc, declarative)
+	spec := d.componentSpec(gwc, site{declarative: declarative})
 	spec.files = files
 	if opts.EphemeralData {
 		spec.tmpfs = map[string]string{containerDataDir: ""} // emptied whenever the container stops
@@ -555,9 +555,9 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 // containerDataDir is where a component keeps its data in its container.
 const containerDataDir = "/data"
 
-// componentSpec is c as a container listening on its container ports;
-// declarative is a gateway's kong.yml in the container ("" without one).
-func (d *Docker) componentSpec(c component, declarative string) containerSpec {
+// componentSpec is c as a container listening on its container ports, at
+// (its store, for a gateway) filled in with where that is.
+func (d *Docker) componentSpec(c component, at site) containerSpec {
 	spec := containerSpec{name: c.name, image: d.images[c.binary], env: c.env}
 	if c.binary == "redis" {
 		spec.image = d.redisImage
@@ -566,7 +566,8 @@ func (d *Docker) componentSpec(c component, declarative string) containerSpec {
 		spec.ports = append(spec.ports, strconv.Itoa(p))
 	}
 	if c.args != nil && !c.imageArgs {
-		spec.cmd = c.args(site{host: c.containerHost, ports: spec.ports, dataDir: containerDataDir, declarative: declarative})
+		at.host, at.ports, at.dataDir = c.containerHost, spec.ports, containerDataDir
+		spec.cmd = c.args(at)
 	}
 	spec.wait = componentWait(c)
 	return spec

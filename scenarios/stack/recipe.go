@@ -70,16 +70,31 @@ type site struct {
 	// dir is the stack's scratch dir (redis-server's working dir), dataDir
 	// the gateway's data dir, declarative its kong.yml ("" without one).
 	dir, dataDir, declarative string
+	// postgres: the gateway is a cluster node (Options.Nodes).
+	postgres bool
 }
 
 // listen is the listen address of the component's i-th port.
 func (s site) listen(i int) string { return s.host + ":" + s.ports[i] }
 
+// storeArgs are the gateway's store flags: DB-less on the declarative
+// kong.yml, PostgreSQL for a cluster node, or else the embedded store in
+// dataDir.
+func (s site) storeArgs() []string {
+	switch {
+	case s.declarative != "":
+		return []string{"--database", "off", "--declarative-config", s.declarative}
+	case s.postgres:
+		return []string{"--database", "postgres", "--data-dir", s.dataDir} // the node id lives in the data dir
+	}
+	return []string{"--database", "embedded", "--data-dir", s.dataDir}
+}
+
 // recipe is the components of a single-node stack of opts in start order.
 type recipe []component
 
 // stackRecipe is opts' stack: Redis (when asked), mockbin1..N, Toxiproxy
-// (when asked), then the gateway.
+// (when asked), then the gateway (the model of a cluster's nodes too).
 func stackRecipe(opts Options) recipe {
 	var r recipe
 	if opts.Redis {
@@ -112,7 +127,7 @@ func stackRecipe(opts Options) recipe {
 			return append(append([]string{
 				"--proxy-listen", at.listen(0),
 				"--admin-listen", at.listen(1),
-			}, storeArgs(at.dataDir, at.declarative)...), opts.GatewayArgs...)
+			}, at.storeArgs()...), opts.GatewayArgs...)
 		},
 		probe: 1,
 		ready: readiness{path: "/status"},
