@@ -505,7 +505,8 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
 	}
 	for i, c := range backends {
-		s.place(c, started[i].node, aliasAddrs(c.name, specs[i].ports), loopbackAddrs(specs[i].ports, started[i].ports))
+		reach, harness := containerAddrs(specs[i], started[i].ports)
+		s.place(c, started[i].node, reach, harness)
 	}
 	if s.Toxiproxy != nil {
 		for i, m := range s.Mockbins {
@@ -535,8 +536,7 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(opts.Declarative(s.Mockbins)),
 			ContainerFilePath: declarativePath, FileMode: 0o644})
 	}
-	gwc := r.gateway()
-	spec := d.componentSpec(gwc, site{declarative: declarative})
+	spec := d.componentSpec(r.gateway(), site{declarative: declarative})
 	spec.files = files
 	if opts.EphemeralData {
 		spec.tmpfs = map[string]string{containerDataDir: ""} // emptied whenever the container stops
@@ -546,8 +546,9 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
 	}
 	nodes = append(nodes, gw)
-	s.placeGateway(gw, loopbackAddrs(spec.ports, ports), d.images[gwc.binary])
-	s.Gateway.Name = gwc.name
+	_, harness := containerAddrs(spec, ports)
+	s.placeGateway(gw, harness, spec.image)
+	s.Gateway.Name = spec.name
 	s.logUp(d.log, opts)
 	return s, nil
 }
@@ -558,7 +559,7 @@ const containerDataDir = "/data"
 // componentSpec is c as a container listening on its container ports, at
 // (its store, for a gateway) filled in with where that is.
 func (d *Docker) componentSpec(c component, at site) containerSpec {
-	spec := containerSpec{name: c.name, image: d.images[c.binary], env: c.env}
+	spec := containerSpec{name: c.name, image: d.images[c.binary], env: c.env, wait: componentWait(c)}
 	if c.binary == "redis" {
 		spec.image = d.redisImage
 	}
@@ -569,7 +570,6 @@ func (d *Docker) componentSpec(c component, at site) containerSpec {
 		at.host, at.ports, at.dataDir = c.containerHost, spec.ports, containerDataDir
 		spec.cmd = c.args(at)
 	}
-	spec.wait = componentWait(c)
 	return spec
 }
 
@@ -583,24 +583,15 @@ func componentWait(c component) wait.Strategy {
 	return wait.ForHTTP(c.ready.path).WithPort(fmt.Sprintf("%d/tcp", port)).WithStartupTimeout(readyTimeout)
 }
 
-// aliasAddrs are host:port of each container port as the other containers
-// reach it, through the container's network alias.
-func aliasAddrs(alias string, ports []string) []string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = alias + ":" + p
+// containerAddrs are host:port of each of spec's ports as the other
+// containers reach it (through its network alias) and as the harness does
+// (published on 127.0.0.1: published maps container port to host port).
+func containerAddrs(spec containerSpec, published map[string]string) (reach, harness []string) {
+	for _, p := range spec.ports {
+		reach = append(reach, spec.name+":"+p)
+		harness = append(harness, "127.0.0.1:"+published[p])
 	}
-	return out
-}
-
-// loopbackAddrs are host:port of each container port as the harness reaches
-// it, published on 127.0.0.1 (published maps container port to host port).
-func loopbackAddrs(ports []string, published map[string]string) []string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = "127.0.0.1:" + published[p]
-	}
-	return out
+	return reach, harness
 }
 
 // pingWait is a testcontainers wait strategy that runs a protocol-level
