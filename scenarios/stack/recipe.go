@@ -13,8 +13,9 @@ import (
 )
 
 // The recipe of a single-node stack, read by both providers (Docker.Start,
-// Processes.Start): which components it has, in which order and phase, with
-// which flags, ports, environment and readiness check. What a provider keeps
+// Processes.Start; a cluster's nodes follow its gateway): which components
+// it has, in which order and phase, with which flags, ports, environment
+// and readiness check. What a provider keeps
 // to itself is how a component runs (container or process), where it listens
 // (published container ports or free loopback ports) and how the gateway
 // reaches it (network alias or 127.0.0.1).
