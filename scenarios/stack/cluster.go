@@ -106,25 +106,18 @@ func (d *Docker) startCluster(ctx context.Context, opts Options, s *Stack, front
 	started := make([]*containerNode, opts.Nodes)
 	nodePorts := make([]map[string]string, opts.Nodes)
 	errs := make([]error, opts.Nodes)
+	gateway := stackRecipe(opts).gateway()
 	var wg sync.WaitGroup
 	for i := range names {
 		names[i] = fmt.Sprintf("gateway%d", i+1)
+		node := gateway
+		node.name, node.env = names[i], env
+		spec := d.componentSpec(node, site{postgres: true})
+		spec.alsoOn = []*testcontainers.DockerNetwork{db}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			started[i], nodePorts[i], errs[i] = d.startContainer(ctx, opts.Name, front, containerSpec{
-				name:   names[i],
-				alsoOn: []*testcontainers.DockerNetwork{db},
-				image:  d.images["gateway"],
-				env:    env,
-				cmd: append([]string{
-					"--proxy-listen", "0.0.0.0:8000",
-					"--admin-listen", "0.0.0.0:8001",
-					"--database", "postgres", "--data-dir", "/data", // the node id lives in the data dir
-				}, opts.GatewayArgs...),
-				ports: []string{"8000", "8001"},
-				wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
-			})
+			started[i], nodePorts[i], errs[i] = d.startContainer(ctx, opts.Name, front, spec)
 		}()
 	}
 	wg.Wait()

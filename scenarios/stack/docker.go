@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/moby/moby/api/types/container"
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -487,62 +486,27 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
-	// Redis, the mockbins and Toxiproxy depend on nothing but the network,
-	// so they start together (one after another cost a second or two of
-	// every scenario); the gateway starts after them, so its first health
-	// probe finds its targets answering.
-	var specs []containerSpec
-	if opts.Redis {
-		if d.redisErr != nil {
+	// The backends (Redis, the mockbins, Toxiproxy) depend on nothing but
+	// the network, so they start together (one after another cost a second
+	// or two of every scenario); the gateway starts after them, so its first
+	// health probe finds its targets answering.
+	r := stackRecipe(opts)
+	backends := r.inPhase(phaseBackends)
+	specs := make([]containerSpec, len(backends))
+	for i, c := range backends {
+		if c.binary == "redis" && d.redisErr != nil {
 			return nil, fmt.Errorf("stack %s: redis: %w", opts.Name, d.redisErr)
 		}
-		specs = append(specs, containerSpec{
-			name:  "redis",
-			image: d.redisImage,
-			ports: []string{fmt.Sprint(RedisPort)},
-			wait:  redisWait(),
-		})
-	}
-	for i := 1; i <= opts.Mockbins; i++ {
-		name := fmt.Sprintf("mockbin%d", i)
-		specs = append(specs, containerSpec{
-			name:  name,
-			image: d.images["mockbin"],
-			cmd:   []string{"--listen", ":8080", "--name", name},
-			ports: []string{"8080"},
-			wait:  wait.ForHTTP("/__mockbin/health").WithPort("8080/tcp").WithStartupTimeout(readyTimeout),
-		})
-	}
-	if opts.Toxiproxy {
-		specs = append(specs, containerSpec{
-			name:  "toxiproxy",
-			image: d.images["toxiproxy"],
-			// Toxiproxy logs every connection at trace level by default: at
-			// hundreds of connections per second that costs real CPU.
-			env:   map[string]string{"LOG_LEVEL": "warn"},
-			ports: []string{"8474"},
-			wait:  wait.ForHTTP("/version").WithPort("8474/tcp").WithStartupTimeout(readyTimeout),
-		})
+		specs[i] = d.componentSpec(c, site{})
 	}
 	started, err := d.startContainers(ctx, opts.Name, nw, specs)
 	nodes = append(nodes, started.nodes()...)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
 	}
-	for i, sp := range specs {
-		n, ports := started[i].node, started[i].ports
-		switch {
-		case sp.name == "redis":
-			s.Redis = &Redis{Node: n, Host: "redis", Port: RedisPort, Addr: "127.0.0.1:" + ports[fmt.Sprint(RedisPort)]}
-		case sp.name == "toxiproxy":
-			s.Toxiproxy = toxiclient.NewClient("http://127.0.0.1:" + ports["8474"])
-		default:
-			s.Mockbins = append(s.Mockbins, &Mockbin{
-				Name: sp.name, Node: n,
-				Target: sp.name + ":8080", Direct: sp.name + ":8080",
-				URL: "http://127.0.0.1:" + ports["8080"],
-			})
-		}
+	for i, c := range backends {
+		reach, harness := containerAddrs(specs[i], started[i].ports)
+		s.place(c, started[i].node, reach, harness)
 	}
 	if s.Toxiproxy != nil {
 		for i, m := range s.Mockbins {
@@ -565,10 +529,6 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		return s, nil
 	}
 
-	var tmpfs map[string]string
-	if opts.EphemeralData {
-		tmpfs = map[string]string{"/data": ""} // emptied whenever the container stops
-	}
 	var files []testcontainers.ContainerFile
 	declarative := ""
 	if opts.Declarative != nil {
@@ -576,33 +536,62 @@ func (d *Docker) Start(ctx context.Context, opts Options) (_ *Stack, err error) 
 		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(opts.Declarative(s.Mockbins)),
 			ContainerFilePath: declarativePath, FileMode: 0o644})
 	}
-	gw, ports, err := d.startContainer(ctx, opts.Name, nw, containerSpec{
-		name:  "gateway",
-		tmpfs: tmpfs,
-		files: files,
-		image: d.images["gateway"],
-		cmd: append(append([]string{
-			"--proxy-listen", "0.0.0.0:8000",
-			"--admin-listen", "0.0.0.0:8001",
-		}, storeArgs("/data", declarative)...), opts.GatewayArgs...),
-		ports: []string{"8000", "8001"},
-		wait:  wait.ForHTTP("/status").WithPort("8001/tcp").WithStartupTimeout(readyTimeout),
-	})
+	spec := d.componentSpec(r.gateway(), site{declarative: declarative})
+	spec.files = files
+	if opts.EphemeralData {
+		spec.tmpfs = map[string]string{containerDataDir: ""} // emptied whenever the container stops
+	}
+	gw, ports, err := d.startContainer(ctx, opts.Name, nw, spec)
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
 	}
 	nodes = append(nodes, gw)
-	s.Gateway = &Gateway{
-		Node:     gw,
-		ProxyURL: "http://127.0.0.1:" + ports["8000"],
-		AdminURL: "http://127.0.0.1:" + ports["8001"],
-		Image:    d.images["gateway"],
-		Name:     "gateway",
-	}
-	s.Gateway.Admin = NewAdmin(s.Gateway.AdminURL)
-	d.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", s.Gateway.AdminURL,
-		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
+	_, harness := containerAddrs(spec, ports)
+	s.placeGateway(gw, harness, spec.image)
+	s.Gateway.Name = spec.name
+	s.logUp(d.log, opts)
 	return s, nil
+}
+
+// containerDataDir is where a component keeps its data in its container.
+const containerDataDir = "/data"
+
+// componentSpec is c as a container listening on its container ports, at
+// (its store, for a gateway) filled in with where that is.
+func (d *Docker) componentSpec(c component, at site) containerSpec {
+	spec := containerSpec{name: c.name, image: d.images[c.binary], env: c.env, wait: componentWait(c)}
+	if c.binary == "redis" {
+		spec.image = d.redisImage
+	}
+	for _, p := range c.ports {
+		spec.ports = append(spec.ports, strconv.Itoa(p))
+	}
+	if c.args != nil && !c.imageArgs {
+		at.host, at.ports, at.dataDir = c.containerHost, spec.ports, containerDataDir
+		spec.cmd = c.args(at)
+	}
+	return spec
+}
+
+// componentWait is c's readiness check as a wait strategy on its published
+// probe port.
+func componentWait(c component) wait.Strategy {
+	port := c.ports[c.probe]
+	if c.ready.ping != nil {
+		return pingWait{port: port, what: c.ready.what, ping: c.ready.ping}
+	}
+	return wait.ForHTTP(c.ready.path).WithPort(fmt.Sprintf("%d/tcp", port)).WithStartupTimeout(readyTimeout)
+}
+
+// containerAddrs are host:port of each of spec's ports as the other
+// containers reach it (through its network alias) and as the harness does
+// (published on 127.0.0.1: published maps container port to host port).
+func containerAddrs(spec containerSpec, published map[string]string) (reach, harness []string) {
+	for _, p := range spec.ports {
+		reach = append(reach, spec.name+":"+p)
+		harness = append(harness, "127.0.0.1:"+published[p])
+	}
+	return reach, harness
 }
 
 // pingWait is a testcontainers wait strategy that runs a protocol-level

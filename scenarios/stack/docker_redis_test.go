@@ -39,7 +39,7 @@ func TestRedisContainer(t *testing.T) {
 	n, ports, err := d.startContainer(ctx, "redistest", nw, containerSpec{
 		name: "redis", image: d.redisImage,
 		ports: []string{fmt.Sprint(RedisPort)},
-		wait:  redisWait(),
+		wait:  componentWait(redisComponent),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -290,61 +289,33 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 			_ = s.Close(ctx)
 		}
 	}()
-	if opts.Toxiproxy {
-		s.Toxiproxy = toxiclient.NewClient(p.toxiURL)
-	}
 
-	if opts.Redis {
-		bin, err := RedisServerBinary(ctx, p.root)
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	r := stackRecipe(opts)
+	at := site{host: "127.0.0.1", dir: dir, dataDir: filepath.Join(dir, "gateway-data")}
+	var mockbins []*procNode
+	for _, c := range r.inPhase(phaseBackends) {
+		if c.binary == "toxiproxy" {
+			s.Toxiproxy = toxiclient.NewClient(p.toxiURL) // the in-process one (NewProcesses)
+			continue
 		}
-		port, err := freePort()
+		n, addrs, err := p.start(ctx, opts, c, at, &nodes)
 		if err != nil {
 			return nil, err
 		}
-		addr := "127.0.0.1:" + port
-		n := &procNode{
-			name: "redis", bin: bin,
-			args:    append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", dir}, redisArgs...),
-			logPath: filepath.Join(dir, "redis.log"),
-			ready:   func(ctx context.Context) error { return RedisPing(ctx, addr) },
+		s.place(c, n, addrs, addrs)
+		if c.binary == "mockbin" {
+			mockbins = append(mockbins, n)
 		}
-		nodes = append(nodes, n)
-		if err := n.Start(ctx); err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
-		}
-		portNum, _ := strconv.Atoi(port)
-		s.Redis = &Redis{Node: n, Host: "127.0.0.1", Port: portNum, Addr: addr}
 	}
-
-	for i := 1; i <= opts.Mockbins; i++ {
-		name := fmt.Sprintf("mockbin%d", i)
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := "127.0.0.1:" + port
-		n := &procNode{
-			name: name, bin: filepath.Join(p.binDir, "mockbin"),
-			args:    []string{"--listen", addr, "--name", name},
-			logPath: filepath.Join(dir, name+".log"),
-			ready:   httpReady("http://" + addr + "/__mockbin/health"),
-		}
-		nodes = append(nodes, n)
-		if err := n.Start(ctx); err != nil {
-			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
-		}
-		m := &Mockbin{Name: name, Node: n, Target: addr, Direct: addr, URL: "http://" + addr}
-		if opts.Toxiproxy {
-			px, err := s.Toxiproxy.CreateProxy(fmt.Sprintf("%s-%d-%s", opts.Name, seq, name), "127.0.0.1:0", addr)
+	if s.Toxiproxy != nil {
+		for i, m := range s.Mockbins {
+			px, err := s.Toxiproxy.CreateProxy(fmt.Sprintf("%s-%d-%s", opts.Name, seq, m.Name), "127.0.0.1:0", m.Direct)
 			if err != nil {
-				return nil, fmt.Errorf("stack %s: toxiproxy proxy for %s: %w", opts.Name, name, err)
+				return nil, fmt.Errorf("stack %s: toxiproxy proxy for %s: %w", opts.Name, m.Name, err)
 			}
 			proxies = append(proxies, px)
-			m.Proxy, m.Target, n.proxy = px, px.Listen, px
+			m.Proxy, m.Target, mockbins[i].proxy = px, px.Listen, px
 		}
-		s.Mockbins = append(s.Mockbins, m)
 	}
 
 	if opts.Nodes >= 2 {
@@ -356,40 +327,57 @@ func (p *Processes) Start(ctx context.Context, opts Options) (_ *Stack, err erro
 		return s, nil
 	}
 
-	proxyPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	adminPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	admin := "http://127.0.0.1:" + adminPort
-	declarative := ""
 	if opts.Declarative != nil {
-		declarative = filepath.Join(dir, "kong.yml")
-		if err := os.WriteFile(declarative, []byte(opts.Declarative(s.Mockbins)), 0o644); err != nil {
+		at.declarative = filepath.Join(dir, "kong.yml")
+		if err := os.WriteFile(at.declarative, []byte(opts.Declarative(s.Mockbins)), 0o644); err != nil {
 			return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
 		}
 	}
-	gw := &procNode{
-		name: "gateway", bin: filepath.Join(p.binDir, "gateway"),
-		args: append(append([]string{
-			"--proxy-listen", "127.0.0.1:" + proxyPort,
-			"--admin-listen", "127.0.0.1:" + adminPort,
-		}, storeArgs(filepath.Join(dir, "gateway-data"), declarative)...), opts.GatewayArgs...),
-		logPath: filepath.Join(dir, "gateway.log"),
-		ready:   httpReady(admin + "/status"),
+	gw, addrs, err := p.start(ctx, opts, r.gateway(), at, &nodes)
+	if err != nil {
+		return nil, err
 	}
-	if opts.EphemeralData {
-		gw.wipeOnStart = filepath.Join(dir, "gateway-data")
-	}
-	nodes = append(nodes, gw)
-	if err := gw.Start(ctx); err != nil {
-		return nil, fmt.Errorf("stack %s: %w", opts.Name, err)
-	}
-	s.Gateway = &Gateway{Node: gw, ProxyURL: "http://127.0.0.1:" + proxyPort, AdminURL: admin, Admin: NewAdmin(admin), Image: gw.bin}
-	p.log.Info("stack up", "name", opts.Name, "kind", s.Kind, "proxy", s.Gateway.ProxyURL, "admin", admin,
-		"mockbins", len(s.Mockbins), "toxiproxy", opts.Toxiproxy, "redis", opts.Redis)
+	s.placeGateway(gw, addrs, gw.bin)
+	s.logUp(p.log, opts)
 	return s, nil
+}
+
+// start starts c as a process listening on free loopback ports (addrs, one
+// for each of c's ports), added to nodes before its start so that the
+// stack's close ends it whatever happens.
+func (p *Processes) start(ctx context.Context, opts Options, c component, at site, nodes *[]*procNode) (_ *procNode, addrs []string, _ error) {
+	bin := filepath.Join(p.binDir, c.binary)
+	if c.binary == "redis" {
+		var err error
+		if bin, err = RedisServerBinary(ctx, p.root); err != nil {
+			return nil, nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+		}
+	}
+	at.ports = make([]string, len(c.ports))
+	for i := range c.ports {
+		port, err := freePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		at.ports[i] = port
+		addrs = append(addrs, at.listen(i))
+	}
+	n := &procNode{name: c.name, bin: bin, args: c.args(at), logPath: filepath.Join(at.dir, c.name+".log")}
+	for k, v := range c.env {
+		n.env = append(n.env, k+"="+v)
+	}
+	if c.ready.ping != nil {
+		addr := addrs[c.probe]
+		n.ready = func(ctx context.Context) error { return c.ready.ping(ctx, addr) }
+	} else {
+		n.ready = httpReady("http://" + addrs[c.probe] + c.ready.path)
+	}
+	if c.phase == phaseGateway && opts.EphemeralData {
+		n.wipeOnStart = at.dataDir
+	}
+	*nodes = append(*nodes, n)
+	if err := n.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("stack %s: %w", opts.Name, err)
+	}
+	return n, addrs, nil
 }

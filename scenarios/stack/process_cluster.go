@@ -84,6 +84,7 @@ func (p *Processes) startCluster(ctx context.Context, opts Options, s *Stack, di
 	}
 
 	tp := toxiclient.NewClient(p.toxiURL)
+	gateway := stackRecipe(opts).gateway()
 	var servers []HAProxyServer
 	for i := 1; i <= opts.Nodes; i++ {
 		name := fmt.Sprintf("gateway%d", i)
@@ -102,11 +103,8 @@ func (p *Processes) startCluster(ctx context.Context, opts Options, s *Stack, di
 		admin := "http://127.0.0.1:" + ports[1]
 		n := &procNode{
 			name: name, bin: filepath.Join(p.binDir, "gateway"),
-			args: append([]string{
-				"--proxy-listen", "127.0.0.1:" + ports[0],
-				"--admin-listen", "127.0.0.1:" + ports[1],
-				"--database", "postgres", "--data-dir", filepath.Join(dir, name+"-data"), // the node id lives in the data dir
-			}, opts.GatewayArgs...),
+			args: gateway.args(site{host: "127.0.0.1", ports: ports[:2],
+				dataDir: filepath.Join(dir, name+"-data"), postgres: true}),
 			env:     nodeEnv(&Postgres{Host: "127.0.0.1", Port: pxPort}),
 			logPath: filepath.Join(dir, name+".log"),
 			ready:   httpReady(admin + "/status"),

@@ -88,8 +88,3 @@ func RedisPing(ctx context.Context, addr string) error {
 	}
 	return nil
 }
-
-// redisWait waits until redis-server answers PING on its mapped port.
-func redisWait() pingWait {
-	return pingWait{port: RedisPort, what: "redis answering PING", ping: RedisPing}
-}

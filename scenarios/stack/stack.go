@@ -78,15 +78,6 @@ const (
 // declarativePath is where a DB-less gateway's kong.yml lives in its container.
 const declarativePath = "/etc/gauntlet/kong.yml"
 
-// storeArgs are the gateway's store flags: the embedded store in dataDir, or
-// DB-less on declarative, a kong.yml path.
-func storeArgs(dataDir, declarative string) []string {
-	if declarative != "" {
-		return []string{"--database", "off", "--declarative-config", declarative}
-	}
-	return []string{"--database", "embedded", "--data-dir", dataDir}
-}
-
 func (o Options) withDefaults() Options {
 	if o.Mockbins == 0 {
 		o.Mockbins = 2
