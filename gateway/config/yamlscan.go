@@ -88,8 +88,13 @@ type yamlScan struct {
 	// collection at its top (1), which a ':' may still make a key. yaml.v3
 	// decodes that node and ignores whatever follows it.
 	rootDone int
-	done     bool
-	err      error
+	// tagged and anchored: the node to come already has that property. A
+	// second one is no YAML, but yaml.v3's parser takes it as the end of an
+	// empty node and ignores the rest of the document ("!a !b\n- c" decodes
+	// as one empty scalar): the count stops there.
+	tagged, anchored bool
+	done             bool
+	err              error
 }
 
 func (s *yamlScan) at(j int) byte {
@@ -279,6 +284,8 @@ func (s *yamlScan) run() {
 			continue
 		}
 		s.started = true
+		tagged, anchored := s.tagged, s.anchored
+		s.tagged, s.anchored = false, false
 		switch {
 		case c == '[' || c == '{':
 			s.saveKey()
@@ -349,9 +356,15 @@ func (s *yamlScan) run() {
 			s.skCol, s.skAllowed = -1, s.flow == 0
 			s.advance()
 		case c == '*' || c == '&':
+			if c == '&' && anchored {
+				s.stop()
+				return
+			}
 			s.saveKey()
 			if c == '*' {
 				s.node()
+			} else {
+				s.tagged, s.anchored = tagged, true
 			}
 			s.skAllowed = false
 			s.advance()
@@ -368,7 +381,12 @@ func (s *yamlScan) run() {
 				s.nodeEnded()
 			}
 		case c == '!':
+			if tagged {
+				s.stop()
+				return
+			}
 			s.saveKey()
+			s.tagged, s.anchored = true, anchored
 			s.skAllowed = false
 			for !s.blankz(s.i) {
 				if indexByte(",[]{}", s.b[s.i]) {

@@ -99,6 +99,9 @@ var scanYAMLCases = []string{
 	"{a: b, ? c, d: }\n",
 	"[[[[]]]]",
 	// Anchors, aliases, tags.
+	// Two tags (or anchors) on one node: yaml.v3 decodes one empty scalar
+	// and ignores the rest (found by FuzzScanYAML).
+	"!00 !\n- 00000\n000", "&a &b\n- c\nd", "!a &x !b\n- c\nd", "&x !a &y\n- c\nd", "!a &x\n- c\n- d\n",
 	"a: &x [1, 2]\nb: *x\nc: &y\n  d: e\nf: *y\n- g\n",
 	"a: &x b\n*x : c\n",
 	"- &a !!str a\n- !!map {b: c}\n- ! d\n- *a\n",
