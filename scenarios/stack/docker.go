@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -257,12 +258,14 @@ func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *t
 	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image:          spec.image,
-			Name:           name,
-			Cmd:            spec.cmd,
-			Env:            spec.env,
-			ExposedPorts:   exposed,
-			Labels:         d.labels,
+			Image:        spec.image,
+			Name:         name,
+			Cmd:          spec.cmd,
+			Env:          spec.env,
+			ExposedPorts: exposed,
+			// A copy each: testcontainers adds its own labels into the
+			// request's map, and containers start side by side.
+			Labels:         maps.Clone(d.labels),
 			Networks:       networks,
 			NetworkAliases: aliases,
 			WaitingFor:     spec.wait,
