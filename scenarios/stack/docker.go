@@ -144,6 +144,11 @@ func (d *Docker) Prepare(ctx context.Context, binDir string, bins []Binary) erro
 	return err
 }
 
+// requestLabels are the run's labels for one container request, a copy
+// each: testcontainers adds its own labels into the request's map, and
+// containers start side by side.
+func (d *Docker) requestLabels() map[string]string { return maps.Clone(d.labels) }
+
 // Labels are the labels this run puts on its objects.
 func (d *Docker) Labels() map[string]string { return d.labels }
 
@@ -258,14 +263,12 @@ func (d *Docker) startContainerOnce(ctx context.Context, stackName string, nw *t
 	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image:        spec.image,
-			Name:         name,
-			Cmd:          spec.cmd,
-			Env:          spec.env,
-			ExposedPorts: exposed,
-			// A copy each: testcontainers adds its own labels into the
-			// request's map, and containers start side by side.
-			Labels:         maps.Clone(d.labels),
+			Image:          spec.image,
+			Name:           name,
+			Cmd:            spec.cmd,
+			Env:            spec.env,
+			ExposedPorts:   exposed,
+			Labels:         d.requestLabels(),
 			Networks:       networks,
 			NetworkAliases: aliases,
 			WaitingFor:     spec.wait,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"sort"
@@ -165,7 +164,7 @@ func (d *Docker) StartUser(ctx context.Context, o UserOptions) (_ *UserStack, er
 	if o.Name == "" {
 		o.Name = "check"
 	}
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(maps.Clone(d.labels)))
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(d.requestLabels()))
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: network: %w", o.Name, err)
 	}
@@ -519,10 +518,8 @@ func (d *Docker) startUserContainerOnce(ctx context.Context, stackName string, n
 		Cmd:          spec.cmd,
 		Env:          spec.env,
 		ExposedPorts: exposed,
-		// A copy each: testcontainers adds its own labels into the
-		// request's map, and containers start side by side.
-		Labels: maps.Clone(d.labels),
-		Files:  spec.files,
+		Labels:       d.requestLabels(),
+		Files:        spec.files,
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = bindings
 			if spec.netns != "" {
